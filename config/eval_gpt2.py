@@ -1,0 +1,8 @@
+# Evaluate OpenAI's gpt2 on OpenWebText's val split, as nanoGPT's config/eval_gpt2.py does.
+# nanogpt-lab prepare openwebtext && nanogpt-lab download-weights gpt2
+# nanogpt-lab train config/eval_gpt2.py
+batch_size = 8
+eval_iters = 500  # more batches for a tighter estimate
+eval_only = True
+wandb_log = False
+init_from = 'gpt2'

@@ -1,0 +1,1 @@
+"""Benchmarks behind `nanogpt-lab bench`: sampling, training, the server and the UI."""

@@ -1,0 +1,421 @@
+"""One validated configuration for every layer: nanoGPT's keys, read from files, flags and JSON, never executed.
+
+Configs are built at the edge (CLI, API body, UI form) with `build(...)` and passed down whole. They are frozen:
+a change makes a new config (`cfg.model_copy(update=...)` then `validate`).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import operator
+import re
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# GPT-2 presets: the shapes OpenAI released (vocab 50257, 1024 positions, biases on).
+PRESETS: dict[str, dict[str, int]] = {
+    'gpt2': dict(n_layer=12, n_head=12, n_embd=768),
+    'gpt2-medium': dict(n_layer=24, n_head=16, n_embd=1024),
+    'gpt2-large': dict(n_layer=36, n_head=20, n_embd=1280),
+    'gpt2-xl': dict(n_layer=48, n_head=25, n_embd=1600),
+}
+PRETRAINED = tuple(PRESETS)
+GPT2_VOCAB_SIZE = 50257
+GPT2_BLOCK_SIZE = 1024
+PADDED_VOCAB_SIZE = 50304  # 50257 rounded up to a multiple of 64, as nanoGPT does for speed
+DATASETS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom')
+
+ModelPreset = Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl']
+Dtype = Literal['auto', 'float32', 'bfloat16', 'float16']
+_DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
+
+
+class ConfigError(ValueError):
+    """A configuration value a user gave is invalid; `key` names it so the UI and API can point at the field."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra='forbid', protected_namespaces=())
+
+
+def _check_device(value: str) -> str:
+    if not _DEVICE_RE.match(value):
+        raise ValueError(f"device '{value}' is not one of auto, cpu, cuda, cuda:N, mps")
+    return value
+
+
+def _check_finite(name: str, value: float, *, positive: bool) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f'{name} must be a finite number, got {value}')
+    if positive and value <= 0:
+        raise ValueError(f'{name} must be positive, got {value}')
+    if value < 0:
+        raise ValueError(f'{name} must not be negative, got {value}')
+    return value
+
+
+class ModelConfig(_Config):
+    """The shape of a GPT: nanoGPT's `model_args` plus where the LayerNorm sits (GPT-2 pre-LN, GPT-1 post-LN)."""
+
+    n_layer: int = Field(12, gt=0, le=256)
+    n_head: int = Field(12, gt=0, le=256)
+    n_embd: int = Field(768, gt=0, le=32768)
+    block_size: int = Field(1024, gt=0, le=65536)
+    vocab_size: int = Field(PADDED_VOCAB_SIZE, gt=0, le=1_000_000)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bias: bool = True
+    ln_position: Literal['pre', 'post'] = 'pre'
+    gelu: Literal['exact', 'tanh'] = 'exact'  # nanoGPT's nn.GELU() is exact; OpenAI's GPT-2 used the tanh form
+
+    @model_validator(mode='after')
+    def _heads_divide_width(self) -> ModelConfig:
+        if self.n_embd % self.n_head:
+            raise ValueError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})')
+        return self
+
+    def nanogpt_args(self) -> dict[str, Any]:
+        """`model_args` as nanoGPT writes them: its seven keys, plus ours only where they differ from nanoGPT.
+
+        nanoGPT's sample.py calls `GPTConfig(**model_args)`, so an extra key would stop it loading our checkpoints.
+        """
+        args = self.model_dump()
+        for key, nanogpt_value in (('ln_position', 'pre'), ('gelu', 'exact')):
+            if args[key] == nanogpt_value:
+                del args[key]
+        return args
+
+
+class TrainConfig(_Config):
+    """Everything `nanogpt-lab train` and `finetune` read: nanoGPT's train.py keys and defaults, plus a few of ours."""
+
+    # I/O
+    out_dir: str | None = None  # None: a new folder under the workspace's runs/
+    eval_interval: int = Field(2000, gt=0)
+    log_interval: int = Field(1, gt=0)
+    eval_iters: int = Field(200, gt=0)
+    eval_only: bool = False
+    always_save_checkpoint: bool = True
+    init_from: str = 'scratch'  # scratch | resume | gpt2* | a folder or ckpt.pt to start from
+    # logging
+    wandb_log: bool = False
+    wandb_project: str = 'owt'
+    wandb_run_name: str = 'gpt2'
+    tensorboard_log: bool = False
+    # data
+    dataset: str = 'openwebtext'
+    data_dir: str | None = None  # the folder holding <dataset>/; None: the workspace's data/
+    gradient_accumulation_steps: int = Field(5 * 8, gt=0)
+    batch_size: int = Field(12, gt=0)
+    block_size: int = Field(1024, gt=0, le=65536)
+    # model
+    model: ModelPreset = 'custom'
+    n_layer: int = Field(12, gt=0, le=256)
+    n_head: int = Field(12, gt=0, le=256)
+    n_embd: int = Field(768, gt=0, le=32768)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bias: bool = False
+    ln_position: Literal['pre', 'post'] = 'pre'
+    # adamw optimizer
+    learning_rate: float = 6e-4
+    max_iters: int = Field(600000, ge=0)
+    weight_decay: float = 1e-1
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.95, ge=0.0, lt=1.0)
+    grad_clip: float = 1.0
+    # learning rate schedule
+    decay_lr: bool = True
+    warmup_iters: int = Field(2000, ge=0)
+    lr_decay_iters: int = Field(600000, gt=0)
+    min_lr: float = 6e-5
+    # DDP
+    backend: Literal['nccl', 'gloo', 'auto'] = 'auto'
+    nproc_per_node: int = Field(1, gt=0, le=1024)
+    # system
+    device: str = 'auto'
+    dtype: Dtype = 'auto'
+    compile: bool | Literal['auto'] = 'auto'
+    threads: int = Field(0, ge=0, le=1024)  # CPU threads for torch; 0 keeps torch's default
+    seed: int = 1337
+    # ours
+    early_stopping_patience: int = Field(0, ge=0)  # evaluations without val improvement before stopping; 0 = off
+    eval_sample_tokens: int = Field(0, ge=0, le=4096)  # >0: emit a `sample` event of this many tokens at each eval
+
+    @field_validator('device')
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        return _check_device(v)
+
+    @model_validator(mode='before')
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A named model size fixes the shape, as the plan's `modelSize` does."""
+        if isinstance(data, Mapping) and data.get('model', 'custom') in PRESETS:
+            data = {**data, **PRESETS[data['model']]}
+        return data
+
+    @model_validator(mode='after')
+    def _rules(self) -> TrainConfig:
+        if self.n_embd % self.n_head:
+            raise ValueError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})')
+        _check_finite('learning_rate', self.learning_rate, positive=True)
+        _check_finite('min_lr', self.min_lr, positive=False)
+        _check_finite('weight_decay', self.weight_decay, positive=False)
+        _check_finite('grad_clip', self.grad_clip, positive=False)
+        if self.init_from in PRETRAINED and self.block_size > GPT2_BLOCK_SIZE:
+            raise ValueError(f"block_size {self.block_size} exceeds {self.init_from}'s {GPT2_BLOCK_SIZE} positions")
+        if self.nproc_per_node > 1 and self.gradient_accumulation_steps % self.nproc_per_node:
+            raise ValueError(
+                f'gradient_accumulation_steps ({self.gradient_accumulation_steps}) must be divisible by '
+                f'nproc_per_node ({self.nproc_per_node})'
+            )
+        return self
+
+    def model_args(self, vocab_size: int) -> ModelConfig:
+        """The model shape this config asks for, with the vocabulary the data decides."""
+        keys = ('n_layer', 'n_head', 'n_embd', 'block_size', 'dropout', 'bias', 'ln_position')
+        return ModelConfig(vocab_size=vocab_size, **{k: getattr(self, k) for k in keys})
+
+    @property
+    def tokens_per_iter(self) -> int:
+        """Tokens in one optimizer step across all processes (batch × block × accumulation)."""
+        return self.batch_size * self.block_size * self.gradient_accumulation_steps
+
+
+class DataConfig(_Config):
+    """What `nanogpt-lab prepare` reads: which dataset, from where, how to split and tokenize it."""
+
+    dataset: str = 'shakespeare_char'
+    input: str | None = None  # a file, a folder, a JSONL or a saved HF dataset; None: download
+    data_dir: str | None = None  # where <dataset>/ goes; None: the workspace's data/
+    name: str | None = None  # the output folder name for `custom` (default: from the input's name)
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    tokenizer: Literal['char', 'gpt2'] = 'char'  # only for `custom`
+    num_proc: int = Field(0, ge=0, le=256)  # tokenizer processes; 0 picks from the CPU count
+    block_size: int = Field(64, gt=0, le=65536)  # val must hold at least block_size + 1 tokens
+
+    @field_validator('dataset')
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        if v not in DATASETS:
+            raise ValueError(f"dataset '{v}' is not one of {', '.join(DATASETS)}")
+        return v
+
+
+class SampleConfig(_Config):
+    """What `nanogpt-lab sample` reads: nanoGPT's sample.py keys plus top_p, repetition_penalty and stop strings."""
+
+    init_from: str = 'resume'  # resume (from out_dir) | gpt2* | bundled (the tiny model shipped with the lab)
+    out_dir: str = 'out'
+    data_dir: str | None = None  # where to look for <dataset>/meta.pkl
+    start: str = '\n'  # or "FILE:prompt.txt"
+    num_samples: int = Field(10, gt=0, le=1000)
+    max_new_tokens: int = Field(500, ge=0, le=100_000)
+    temperature: float = Field(0.8, ge=0.0, le=100.0)
+    top_k: int | None = Field(200, ge=0)  # None or 0: no top-k cut
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=100.0)
+    stop: tuple[str, ...] = ()
+    seed: int = 1337
+    device: str = 'auto'
+    dtype: Dtype = 'auto'
+    compile: bool = False
+    kv_cache: bool = True
+
+    @field_validator('device')
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        return _check_device(v)
+
+    @field_validator('stop', mode='before')
+    @classmethod
+    def _stop_as_tuple(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    @field_validator('temperature')
+    @classmethod
+    def _finite_temperature(cls, v: float) -> float:
+        return _check_finite('temperature', v, positive=False)
+
+
+C = TypeVar('C', bound=_Config)
+
+
+def build(cls: type[C], values: Mapping[str, Any]) -> C:
+    """Validate `values` into `cls`, turning pydantic's report into one ConfigError that names the key and rule."""
+    unknown = [k for k in values if k not in cls.model_fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, list(cls.model_fields), n=3, cutoff=0.6)
+        hint = f'; did you mean {", ".join(close)}?' if close else f'; valid keys: {", ".join(cls.model_fields)}'
+        raise ConfigError(f"unknown config key '{key}'{hint}", key=key)
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        raise _as_config_error(e, values) from None
+
+
+def _as_config_error(e: ValidationError, values: Mapping[str, Any]) -> ConfigError:
+    err = e.errors(include_url=False)[0]
+    key = str(err['loc'][0]) if err['loc'] else None
+    msg = err['msg'].removeprefix('Value error, ')
+    if key is None:  # a rule across keys: the message already names them
+        return ConfigError(msg, key=_first_key_named(msg, values))
+    return ConfigError(f'{key} ({values.get(key, err.get("input"))!r}): {msg}', key=key)
+
+
+def _first_key_named(msg: str, values: Mapping[str, Any]) -> str | None:
+    return next((k for k in re.findall(r'[a-z_0-9]+', msg) if k in TrainConfig.model_fields), None)
+
+
+# --- the plan's camelCase NanoGPTConfig, accepted at the API edge -------------------------------------------------
+
+_PLAN_SIZES = {'small': 'gpt2', 'medium': 'gpt2-medium', 'large': 'gpt2-large', 'xl': 'gpt2-xl', 'custom': 'custom'}
+_PLAN_RENAMES = {'modelSize': 'model', 'compiledModel': 'compile'}
+
+
+def from_camel(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the plan's `NanoGPTConfig` (camelCase JSON) into engine keys; snake_case keys pass through."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = _PLAN_RENAMES.get(key) or re.sub(r'(?<!^)([A-Z])', r'_\1', key).lower()
+        if key == 'modelSize':
+            value = _PLAN_SIZES.get(value, value)
+        out[name] = value
+    return out
+
+
+# --- nanoGPT's config files and --key=value flags, parsed, never executed -----------------------------------------
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+
+
+class _LiteralReader:
+    """Evaluates the few expression forms nanoGPT config files use: literals, arithmetic, names set earlier."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.values: dict[str, Any] = {}
+        self.imported_time = False
+
+    def read(self, source: str) -> dict[str, Any]:
+        try:
+            tree = ast.parse(source, filename=self.path)
+        except SyntaxError as e:
+            raise ConfigError(f'{self.path}:{e.lineno}: not valid Python syntax: {e.msg}') from None
+        for node in tree.body:
+            self._statement(node)
+        return self.values
+
+    def _fail(self, node: ast.AST, what: str) -> ConfigError:
+        return ConfigError(
+            f'{self.path}:{node.lineno}: {what}; config files may only assign literal values '
+            f'(numbers, strings, booleans, simple arithmetic) and are never executed'
+        )
+
+    def _statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # a docstring
+        if isinstance(node, ast.Import) and [a.name for a in node.names] == ['time'] and not node.names[0].asname:
+            self.imported_time = True  # nanoGPT's finetune_shakespeare.py names its run with time.time()
+            return
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise self._fail(node, f'`{ast.unparse(node).splitlines()[0]}` is not a simple assignment')
+        self.values[node.targets[0].id] = self._expr(node.value)
+
+    def _expr(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool, type(None))):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = self._expr(node.operand)
+            return -v if isinstance(node.op, ast.USub) else +v
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            try:
+                return _BINOPS[type(node.op)](self._expr(node.left), self._expr(node.right))
+            except (TypeError, ZeroDivisionError, OverflowError) as e:
+                raise self._fail(node, f'cannot compute `{ast.unparse(node)}` ({e})') from None
+        if isinstance(node, ast.Name) and node.id in self.values:
+            return self.values[node.id]
+        if isinstance(node, ast.Call) and not node.keywords and len(node.args) <= 1:
+            return self._call(node)
+        raise self._fail(node, f'`{ast.unparse(node)}` is not a literal value')
+
+    def _call(self, node: ast.Call) -> Any:
+        f = ast.unparse(node.func)
+        if f == 'time.time' and self.imported_time and not node.args:
+            return time.time()
+        if f in ('str', 'int', 'float') and node.args:
+            return {'str': str, 'int': int, 'float': float}[f](self._expr(node.args[0]))
+        raise self._fail(node, f'`{ast.unparse(node)}` calls a function')
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a nanoGPT-style `config/*.py` as literal assignments; anything else is an error naming the line."""
+    p = Path(path)
+    try:
+        source = p.read_text(encoding='utf-8')
+    except FileNotFoundError:
+        raise ConfigError(f'config file {p} does not exist') from None
+    except (UnicodeDecodeError, IsADirectoryError) as e:
+        raise ConfigError(f'config file {p} cannot be read as UTF-8 text ({e.__class__.__name__})') from None
+    return _LiteralReader(str(p)).read(source)
+
+
+def parse_value(text: str) -> Any:
+    """A flag value as nanoGPT reads it: a Python literal when it is one, else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def parse_overrides(args: Iterable[str]) -> tuple[list[str], dict[str, Any]]:
+    """Split nanoGPT-style arguments into config files and `--key=value` overrides.
+
+    `--key value` and hyphenated keys (`--max-iters=5`) are accepted as aliases of `--key=value`.
+    """
+    files: list[str] = []
+    values: dict[str, Any] = {}
+    items = list(args)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        i += 1
+        if not arg.startswith('--'):
+            files.append(arg)
+            continue
+        key, eq, raw = arg[2:].partition('=')
+        if not eq:
+            if i >= len(items) or items[i].startswith('--'):
+                raise ConfigError(f'--{key} needs a value (write --{key}=VALUE)', key=key.replace('-', '_'))
+            raw = items[i]
+            i += 1
+        values[key.replace('-', '_')] = parse_value(raw)
+    return files, values
+
+
+def from_args(cls: type[C], args: Iterable[str], base: Mapping[str, Any] | None = None) -> C:
+    """Build a config from nanoGPT-style CLI arguments: config files first, in order, then flags."""
+    files, flags = parse_overrides(args)
+    values: dict[str, Any] = dict(base or {})
+    for f in files:
+        values.update(read_config_file(f))
+    values.update(flags)
+    return build(cls, values)

@@ -1,0 +1,105 @@
+"""One event schema for real and simulated runs (DESIGN §4): numbered JSON lines, appended, fanned out to listeners.
+
+The engine reports through an `Emit` callback, `emit('train', iter=10, loss=2.3, ...)`, and knows nothing of
+files, jobs or servers; `EventLog` is the usual callback: it numbers events, stamps them, appends them to
+`events.jsonl` and passes them on (to a progress bar, a job's stdout, a test).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+EVENT_TYPES = ('start', 'progress', 'train', 'eval', 'sample', 'log', 'end')
+END_STATUSES = ('succeeded', 'failed', 'cancelled')
+
+
+class Emit(Protocol):
+    """What engine loops call to report: an event type and its fields."""
+
+    def __call__(self, type: str, **fields: Any) -> Any: ...
+
+
+def null_emit(type: str, **fields: Any) -> None:
+    """An Emit that drops everything, for library callers who do not want events."""
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null so every line stays parseable by any reader."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class EventLog:
+    """Append-only `events.jsonl` writer: numbers events (continuing an existing file), stamps time, notifies."""
+
+    def __init__(self, path: str | Path | None = None, listeners: Iterable[Callable[[dict], None]] = ()):
+        self.path = Path(path) if path else None
+        self.listeners = list(listeners)
+        self._lock = threading.Lock()
+        self._seq = last_seq(self.path) if self.path else 0
+        self._file = None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, 'a', encoding='utf-8')  # noqa: SIM115 - kept open for the run
+
+    def __call__(self, type: str, **fields: Any) -> dict:
+        """Record one event and return it as written."""
+        with self._lock:
+            self._seq += 1
+            event = {'seq': self._seq, 't': round(time.time(), 3), 'type': type, **_clean(fields)}
+            if self._file:
+                # one write per line and a flush: a killed process leaves every finished line readable
+                self._file.write(json.dumps(event, ensure_ascii=False) + '\n')
+                self._file.flush()
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def close(self) -> None:
+        """Close the file; further events still reach listeners."""
+        with self._lock:
+            if self._file:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_events(path: str | Path, after: int = 0) -> Iterator[dict]:
+    """Yield the complete events in `path` with seq > `after`, skipping a torn last line a crash may leave."""
+    p = Path(path)
+    if not p.exists():
+        return
+    with open(p, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            if not line.endswith('\n'):
+                break  # a line still being written (or cut by a kill): not an event yet
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get('seq', 0) > after:
+                yield event
+
+
+def last_seq(path: Path) -> int:
+    """The highest seq already in `path` (0 for a new file), so a resumed run keeps numbering."""
+    seq = 0
+    for event in read_events(path):
+        seq = max(seq, int(event.get('seq', 0)))
+    return seq

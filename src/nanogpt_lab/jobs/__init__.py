@@ -1,0 +1,1 @@
+"""Background jobs in subprocesses: prepare-data, download-weights, train, finetune, sample, export, bench."""

@@ -1,0 +1,114 @@
+"""The one place checkpoints are saved and loaded: nanoGPT's six keys, atomic writes, `weights_only=True` loads."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanogpt_lab.config import ModelConfig
+from nanogpt_lab.fileio import atomic_write_with
+from nanogpt_lab.model.gpt import GPT
+
+CKPT_NAME = 'ckpt.pt'
+CKPT_KEYS = ('model', 'optimizer', 'model_args', 'iter_num', 'best_val_loss', 'config')
+_COMPILED_PREFIX = '_orig_mod.'  # torch.compile wraps the model and prefixes every key with this
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, untrusted or does not fit the model asked for."""
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """`path` itself if it is a file, else `path/ckpt.pt` (a run folder, as nanoGPT's `out_dir`)."""
+    p = Path(path)
+    return p / CKPT_NAME if p.is_dir() or p.suffix != '.pt' else p
+
+
+def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip `_orig_mod.` (torch.compile) and `module.` (DDP) prefixes so keys are plain GPT-2 names."""
+    out = {}
+    for k, v in state_dict.items():
+        for prefix in (_COMPILED_PREFIX, 'module.'):
+            k = k.removeprefix(prefix)
+        out[k] = v
+    return out
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    model_args: ModelConfig,
+    iter_num: int,
+    best_val_loss: float,
+    config: Mapping[str, Any],
+) -> Path:
+    """Write `ckpt.pt` atomically in nanoGPT's layout; a crash mid-write leaves the previous one intact."""
+    target = checkpoint_path(path)
+    ckpt = {
+        'model': clean_state_dict(model.state_dict()),
+        'optimizer': optimizer.state_dict() if optimizer is not None else {},
+        'model_args': model_args.nanogpt_args(),
+        'iter_num': int(iter_num),
+        'best_val_loss': float(best_val_loss),
+        'config': dict(config),
+    }
+    atomic_write_with(target, lambda f: torch.save(ckpt, f))
+    return target
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') -> dict[str, Any]:
+    """Load a checkpoint (ours or nanoGPT's) without running any code in it, with a clear error for each fault."""
+    target = checkpoint_path(path)
+    if not target.is_file():
+        raise CheckpointError(f'no checkpoint at {target}: train a model first (nanogpt-lab train ...)')
+    try:
+        ckpt = torch.load(target, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f'{target} was refused: it holds objects other than tensors and plain values, which could run code '
+            f'when loaded ({str(e).splitlines()[0][:200]})'
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
+        raise CheckpointError(f'{target} is corrupt or truncated and cannot be loaded ({e.__class__.__name__})') from None
+    if not isinstance(ckpt, dict) or not {'model', 'model_args'} <= set(ckpt):
+        raise CheckpointError(f'{target} is not a nanoGPT checkpoint: it lacks the model and model_args keys')
+    ckpt['model'] = clean_state_dict(ckpt['model'])
+    if isinstance(ckpt.get('best_val_loss'), torch.Tensor):
+        ckpt['best_val_loss'] = float(ckpt['best_val_loss'])  # nanoGPT stores a 0-dim tensor
+    return ckpt
+
+
+def model_args_of(ckpt: Mapping[str, Any]) -> ModelConfig:
+    """The model shape stored in a checkpoint (nanoGPT's seven keys; ours adds ln_position and gelu when set)."""
+    try:
+        return ModelConfig(**ckpt['model_args'])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f'the checkpoint has model_args the lab cannot build: {e}') from None
+
+
+def model_from_checkpoint(ckpt: Mapping[str, Any], dropout: float | None = None) -> GPT:
+    """Build the GPT a checkpoint describes and load its weights, naming any key or shape that does not fit."""
+    args = model_args_of(ckpt)
+    if dropout is not None:
+        args = args.model_copy(update={'dropout': dropout})
+    model = GPT(args)
+    state = {k: v for k, v in ckpt['model'].items() if not k.endswith('.attn.bias')}  # old nanoGPT mask buffers
+    mine = model.state_dict()
+    missing = sorted(set(mine) - set(state))
+    unexpected = sorted(set(state) - set(mine))
+    wrong = [k for k in mine if k in state and tuple(state[k].shape) != tuple(mine[k].shape)]
+    if missing or unexpected or wrong:
+        detail = '; '.join(
+            f'{label}: {", ".join(keys[:4])}{" ..." if len(keys) > 4 else ""}'
+            for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
+            if keys
+        )
+        raise CheckpointError(f'the checkpoint does not fit a GPT with {args.nanogpt_args()}: {detail}')
+    model.load_state_dict(state)
+    return model

@@ -1,0 +1,1 @@
+"""The local HTTP API (FastAPI) and its server-sent event streams."""
