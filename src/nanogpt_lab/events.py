@@ -19,6 +19,10 @@ EVENT_TYPES = ('start', 'progress', 'train', 'eval', 'sample', 'log', 'end')
 END_STATUSES = ('succeeded', 'failed', 'cancelled')
 
 
+class Cancelled(Exception):
+    """Raised by an engine loop that stopped because the user asked (after saving what it must); ends `cancelled`."""
+
+
 class Emit(Protocol):
     """What engine loops call to report: an event type and its fields."""
 

@@ -46,23 +46,23 @@ class TerminalProgress:
             self.progress.update(task, completed=event.get('done', 0), total=event.get('total'))
         elif kind == 'train':
             task = self._task('train', event.get('max_iters'), 'iters')
-            info = f"loss {event.get('loss', float('nan')):.4f}"
+            info = f'loss {event.get("loss", float("nan")):.4f}'
             if event.get('tokens_per_s'):
-                info += f", {event['tokens_per_s']:,.0f} tok/s"
+                info += f', {event["tokens_per_s"]:,.0f} tok/s'
             if event.get('mfu') is not None:
-                info += f", mfu {100 * event['mfu']:.2f}%"
+                info += f', mfu {100 * event["mfu"]:.2f}%'
             self.progress.update(task, completed=event.get('iter', 0), total=event.get('max_iters'), info=info)
         elif kind == 'eval':
             self.out.print(
-                f"step {event.get('iter')}: train loss {event.get('train_loss', float('nan')):.4f}, "
-                f"val loss {event.get('val_loss', float('nan')):.4f}"
+                f'step {event.get("iter")}: train loss {event.get("train_loss", float("nan")):.4f}, '
+                f'val loss {event.get("val_loss", float("nan")):.4f}'
             )
         elif kind == 'sample':
-            self.out.print(f"[sample @ {event.get('iter')}]\n{event.get('text', '')}", markup=False)
+            self.out.print(f'[sample @ {event.get("iter")}]\n{event.get("text", "")}', markup=False)
         elif kind == 'log':
             if event.get('level') in ('warning', 'error'):
-                self.err.print(f"{event['level']}: {event.get('message', '')}", markup=False)
+                self.err.print(f'{event["level"]}: {event.get("message", "")}', markup=False)
             else:
                 self.out.print(event.get('message', ''), markup=False)
         elif kind == 'end' and event.get('status') != 'succeeded':
-            self.err.print(f"{event.get('status')}: {event.get('error') or ''}", markup=False)
+            self.err.print(f'{event.get("status")}: {event.get("error") or ""}', markup=False)

@@ -32,8 +32,15 @@ def test_nanogpt_checkpoint_loads_and_counts(nanogpt_baby_ckpt):
 def test_save_round_trip_keeps_nanogpt_keys_only(tmp_path):
     model = GPT(BABY)
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), 'cpu')
-    path = save_checkpoint(tmp_path, model=model, optimizer=opt, model_args=BABY, iter_num=7, best_val_loss=2.5,
-                           config={'dataset': 'shakespeare_char'})
+    path = save_checkpoint(
+        tmp_path,
+        model=model,
+        optimizer=opt,
+        model_args=BABY,
+        iter_num=7,
+        best_val_loss=2.5,
+        config={'dataset': 'shakespeare_char'},
+    )
     raw = torch.load(path, weights_only=True)
     assert set(raw) == set(CKPT_KEYS)
     assert set(raw['model_args']) == {'n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'vocab_size', 'dropout'}
@@ -53,8 +60,9 @@ def test_untrusted_and_broken_checkpoints_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match='refused'):
         load_checkpoint(evil)
     model = GPT(BABY)
-    good = save_checkpoint(tmp_path / 'good.pt', model=model, optimizer=None, model_args=BABY, iter_num=1,
-                           best_val_loss=3.0, config={})
+    good = save_checkpoint(
+        tmp_path / 'good.pt', model=model, optimizer=None, model_args=BABY, iter_num=1, best_val_loss=3.0, config={}
+    )
     cut = tmp_path / 'cut.pt'
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(CheckpointError, match='corrupt or truncated'):
@@ -65,8 +73,9 @@ def test_untrusted_and_broken_checkpoints_are_refused(tmp_path):
 
 def test_other_architecture_is_named(tmp_path):
     other = BABY.model_copy(update={'n_layer': 2})
-    path = save_checkpoint(tmp_path, model=GPT(other), optimizer=None, model_args=other, iter_num=0,
-                           best_val_loss=9.0, config={})
+    path = save_checkpoint(
+        tmp_path, model=GPT(other), optimizer=None, model_args=other, iter_num=0, best_val_loss=9.0, config={}
+    )
     ckpt = load_checkpoint(path)
     ckpt['model_args'] = BABY.nanogpt_args()
     with pytest.raises(CheckpointError, match='missing: transformer.h.2'):

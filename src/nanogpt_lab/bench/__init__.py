@@ -1,1 +1,21 @@
-"""Benchmarks behind `nanogpt-lab bench`: sampling, training, the server and the UI."""
+"""Benchmarks behind `nanogpt-lab bench`: sampling, training, the server and the UI, each against a baseline run
+in the same process and recorded with machine, threads and load (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import importlib
+
+SUITES = {
+    'sample': 'nanogpt_lab.bench.sample',
+    'train': 'nanogpt_lab.bench.train',
+    'server': 'nanogpt_lab.bench.server',
+    'ui': 'nanogpt_lab.bench.ui',
+}
+
+
+def main(args: list[str]) -> int:
+    """`nanogpt-lab bench SUITE [--key=value ...]`: run one suite and print its table."""
+    if not args or args[0] not in SUITES:
+        print(f'usage: nanogpt-lab bench {{{"|".join(SUITES)}}} [--key=value ...]')
+        return 2
+    return importlib.import_module(SUITES[args[0]]).main(args[1:])

@@ -20,16 +20,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from nanogpt_lab import workspace
-from nanogpt_lab.events import Emit, EventLog
+from nanogpt_lab.events import Cancelled, Emit, EventLog
 from nanogpt_lab.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 JOB_FILE = 'job.json'
-
-
-class Cancelled(Exception):
-    """Raised by engine loops that stop early because the user asked them to; the job ends `cancelled`."""
 
 
 def _prepare_data(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
@@ -73,6 +69,21 @@ def write_job(run_dir: Path, **fields: Any) -> dict:
     return job
 
 
+def _summary(result: Any) -> dict | None:
+    """What a job returned, as JSON for its end event (a path, a dict, or a dataclass/pydantic result)."""
+    if result is None:
+        return None
+    if isinstance(result, Path):
+        return {'path': str(result)}
+    if isinstance(result, dict):
+        return json.loads(json.dumps(result, default=str))
+    if hasattr(result, '__dataclass_fields__'):
+        import dataclasses
+
+        return json.loads(json.dumps(dataclasses.asdict(result), default=str))
+    return {'result': str(result)}
+
+
 def _dump(cfg: Any) -> Any:
     return cfg.model_dump() if isinstance(cfg, BaseModel) else cfg
 
@@ -88,21 +99,30 @@ def run_job(
     run_dir.mkdir(parents=True, exist_ok=True)
     if kind in ('train', 'finetune') and getattr(cfg, 'out_dir', None) != str(run_dir):
         cfg = cfg.model_copy(update={'out_dir': str(run_dir)})
-    write_job(run_dir, id=run_dir.name, kind=kind, status='running', pid=os.getpid(), started=time.time(),
-              ended=None, error=None, config=_dump(cfg))
-    status, error = 'succeeded', None
+    write_job(
+        run_dir,
+        id=run_dir.name,
+        kind=kind,
+        status='running',
+        pid=os.getpid(),
+        started=time.time(),
+        ended=None,
+        error=None,
+        config=_dump(cfg),
+    )
+    status, error, summary = 'succeeded', None, None
     with EventLog(run_dir / 'events.jsonl', listeners) as emit:
         emit('start', kind=kind, run_id=run_dir.name, pid=os.getpid(), config=_dump(cfg))
         try:
-            RUNNERS[kind](cfg, emit, should_stop)
+            summary = _summary(RUNNERS[kind](cfg, emit, should_stop))
         except Cancelled as e:
             status, error = 'cancelled', str(e) or 'cancelled by the user'
         except Exception as e:  # the job fails; the process (and the server) does not
             status, error = 'failed', str(e) or e.__class__.__name__
             log.debug('job %s failed:\n%s', kind, traceback.format_exc())
             emit('log', level='error', message=error, traceback=traceback.format_exc(limit=20))
-        emit('end', status=status, error=error)
-    write_job(run_dir, status=status, ended=time.time(), error=error)
+        emit('end', status=status, error=error, **({'summary': summary} if summary else {}))
+    write_job(run_dir, status=status, ended=time.time(), error=error, summary=summary)
     return status
 
 

@@ -75,7 +75,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') 
             f'when loaded ({str(e).splitlines()[0][:200]})'
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
-        raise CheckpointError(f'{target} is corrupt or truncated and cannot be loaded ({e.__class__.__name__})') from None
+        reason = e.__class__.__name__
+        raise CheckpointError(f'{target} is corrupt or truncated and cannot be loaded ({reason})') from None
     if not isinstance(ckpt, dict) or not {'model', 'model_args'} <= set(ckpt):
         raise CheckpointError(f'{target} is not a nanoGPT checkpoint: it lacks the model and model_args keys')
     ckpt['model'] = clean_state_dict(ckpt['model'])

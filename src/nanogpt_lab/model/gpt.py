@@ -204,7 +204,7 @@ class GPT(nn.Module):
     def configure_optimizers(
         self, weight_decay: float, learning_rate: float, betas: tuple[float, float], device_type: str
     ) -> torch.optim.AdamW:
-        """AdamW with weight decay on matrices and embeddings only (not biases or LayerNorm gains); fused if possible."""
+        """AdamW decaying matrices and embeddings only (not biases or LayerNorm gains); fused where possible."""
         params = [p for p in self.parameters() if p.requires_grad]
         optim_groups = [
             {'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},

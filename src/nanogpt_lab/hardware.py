@@ -1,0 +1,107 @@
+"""What hardware is here (CPU, CUDA GPUs, Apple MPS), which device a run uses, and its peak FLOP/s for MFU."""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+from typing import Any
+
+# Dense peak TFLOP/s (no sparsity) from each vendor's datasheet, by the dtype a run computes in.
+# MFU is measured against the device a run is on, never a fixed A100 figure.
+GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    'H200': {'bfloat16': 989.0, 'float16': 989.0, 'float32': 67.0},
+    'H100 SXM': {'bfloat16': 989.0, 'float16': 989.0, 'float32': 67.0},
+    'H100 PCIe': {'bfloat16': 756.0, 'float16': 756.0, 'float32': 51.0},
+    'H100': {'bfloat16': 989.0, 'float16': 989.0, 'float32': 67.0},
+    'A100': {'bfloat16': 312.0, 'float16': 312.0, 'float32': 19.5},
+    'A10G': {'bfloat16': 70.0, 'float16': 70.0, 'float32': 31.2},
+    'L4': {'bfloat16': 121.0, 'float16': 121.0, 'float32': 30.3},
+    'L40S': {'bfloat16': 362.0, 'float16': 362.0, 'float32': 91.6},
+    'RTX 4090': {'bfloat16': 165.0, 'float16': 165.0, 'float32': 82.6},
+    'RTX 3090': {'bfloat16': 71.0, 'float16': 71.0, 'float32': 35.6},
+    'V100': {'bfloat16': 0.0, 'float16': 125.0, 'float32': 15.7},
+    'T4': {'bfloat16': 0.0, 'float16': 65.0, 'float32': 8.1},
+}
+ENV_CPU_PEAK = 'NANOGPT_LAB_CPU_PEAK_TFLOPS'  # a CPU's peak is configured or measured, never guessed
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's marketing name (from /proc/cpuinfo on Linux, platform elsewhere)."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.lower().startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_threads() -> int:
+    """Logical CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def describe() -> dict[str, Any]:
+    """Everything the device badge and /api/device show; imports torch, so call it off the page-load path."""
+    import torch
+
+    info: dict[str, Any] = {
+        'cpu': {'model': cpu_model(), 'threads': cpu_threads(), 'torch_threads': torch.get_num_threads()},
+        'cuda': [],
+        'mps': bool(getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()),
+        'torch': torch.__version__,
+        'default_device': resolve_device('auto'),
+    }
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            info['cuda'].append({'index': i, 'name': p.name, 'memory_bytes': p.total_memory})
+    return info
+
+
+def resolve_device(name: str = 'auto') -> str:
+    """`auto` picks cuda > mps > cpu; an explicit device that is not here is an error that says what is."""
+    import torch
+
+    has_mps = bool(getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available())
+    if name == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}' was asked for but no CUDA GPU is available here; use --device=cpu")
+    if name == 'mps' and not has_mps:
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available here; use --device=cpu")
+    return name
+
+
+def peak_flops(device: str, dtype: str) -> float | None:
+    """The device's dense peak FLOP/s for `dtype`, or None when unknown (then MFU is not reported)."""
+    if device.startswith('cuda'):
+        import torch
+
+        name = torch.cuda.get_device_name(torch.device(device))
+        for key, table in GPU_PEAK_TFLOPS.items():  # most specific names come first in the table
+            if key in name and table.get(dtype):
+                return table[dtype] * 1e12
+        return None
+    if device == 'cpu' and os.environ.get(ENV_CPU_PEAK):
+        return float(os.environ[ENV_CPU_PEAK]) * 1e12
+    return None
+
+
+def memory_in_use(device: str) -> int | None:
+    """CUDA max allocated, MPS current allocated, or this process's resident memory on CPU, in bytes."""
+    import torch
+
+    if device.startswith('cuda'):
+        return int(torch.cuda.max_memory_allocated(torch.device(device)))
+    if device == 'mps':
+        return int(torch.mps.current_allocated_memory())
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
