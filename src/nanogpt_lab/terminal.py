@@ -26,6 +26,7 @@ class TerminalProgress:
             transient=False,
         )
         self.tasks: dict[str, TaskID] = {}
+        self.shown_error: str | None = None
 
     def __enter__(self) -> TerminalProgress:
         self.progress.start()

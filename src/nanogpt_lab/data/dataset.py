@@ -1,0 +1,128 @@
+"""Dataset folders: `nanogpt-lab prepare DATASET` for the four datasets, and locating and loading what it wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from nanogpt_lab import workspace
+from nanogpt_lab.config import DataConfig
+from nanogpt_lab.data.download import SHAKESPEARE_SHA256, SHAKESPEARE_URL, download, sha256_of
+from nanogpt_lab.data.errors import DataError
+from nanogpt_lab.data.sources import Source, resolve_input
+from nanogpt_lab.data.stats import STATS_VERSION, stats_from_bins
+from nanogpt_lab.data.text import prepare_text
+from nanogpt_lab.events import Emit, null_emit
+from nanogpt_lab.fileio import atomic_write_with
+from nanogpt_lab.tokenizers import TokenizerError, read_meta, tokenizer_for_dataset
+
+STATS_FILE = 'stats.json'
+
+
+def dataset_dir(dataset: str, data_dir: str | None = None) -> Path:
+    """The folder `<data_dir>/<dataset>` (data_dir defaults to the workspace's data/), checked to stay inside it."""
+    try:
+        return workspace.inside(workspace.data_root(data_dir), dataset)
+    except ValueError as e:
+        raise DataError(f'dataset name: {e}') from None
+
+
+def load_meta(folder: str | Path) -> dict | None:
+    """A char dataset's meta.pkl (vocab_size, itos, stoi), loaded without running code; None for BPE datasets."""
+    path = Path(folder) / 'meta.pkl'
+    if not path.is_file():
+        return None
+    try:
+        return read_meta(path)
+    except TokenizerError as e:
+        raise DataError(str(e)) from None
+
+
+def load_stats(folder: str | Path) -> dict:
+    """A dataset's stats.json; for a folder nanoGPT prepared (no stats.json) the stats its .bin files give."""
+    folder = Path(folder)
+    path = folder / STATS_FILE
+    if not path.is_file():
+        if not (folder / 'train.bin').is_file():
+            raise DataError(f'{folder} is not a prepared dataset (no train.bin): run nanogpt-lab prepare first')
+        try:
+            return stats_from_bins(folder, tokenizer_for_dataset(folder))
+        except TokenizerError as e:
+            raise DataError(str(e)) from None
+    try:
+        stats = json.loads(path.read_text(encoding='utf-8'))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f'{path} is not valid JSON ({e})') from None
+    version = stats.get('version') if isinstance(stats, dict) else None
+    if not isinstance(version, int) or version > STATS_VERSION:
+        raise DataError(f'{path} has stats version {version!r}; this lab reads versions 1 to {STATS_VERSION}')
+    return stats
+
+
+def _output_name(cfg: DataConfig) -> str:
+    if cfg.name:
+        return cfg.name
+    if cfg.dataset == 'custom':
+        # resolved first, so 'notes/' names the folder rather than the empty text after its slash
+        return workspace.sanitize_name(str(Path(cfg.input or '').expanduser().resolve()), fallback='custom')
+    return cfg.dataset
+
+
+def _shakespeare_source(cfg: DataConfig, folder: Path, emit: Emit) -> tuple[Source, dict]:
+    """tiny Shakespeare from --input, else from input.txt beside the data (downloaded once, sha256-checked)."""
+    if cfg.input:
+        return resolve_input(cfg.input), {}
+    dest = folder / 'input.txt'
+    for sibling in ('shakespeare_char', 'shakespeare'):  # the other Shakespeare dataset may have it already
+        other = folder.parent / sibling / 'input.txt'
+        if other != dest and not dest.is_file() and other.is_file() and sha256_of(other) == SHAKESPEARE_SHA256:
+            with open(other, 'rb') as src:
+                atomic_write_with(dest, lambda f, src=src: shutil.copyfileobj(src, f))
+    download(SHAKESPEARE_URL, dest, SHAKESPEARE_SHA256, emit)
+    return Source('file', dest, [dest]), {'kind': 'url', 'url': SHAKESPEARE_URL}
+
+
+def _text_source(cfg: DataConfig) -> Source:
+    if not cfg.input:
+        raise DataError('custom needs --input PATH: a text file, a folder of .txt/.md files, or a .jsonl file')
+    return resolve_input(cfg.input)
+
+
+FIXED_TOKENIZER = {'shakespeare_char': 'char', 'shakespeare': 'gpt2', 'openwebtext': 'gpt2'}
+
+
+def _check_tokenizer(cfg: DataConfig) -> None:
+    """--tokenizer chooses only for `custom`; asking another dataset for a different one is an error, not ignored."""
+    fixed = FIXED_TOKENIZER.get(cfg.dataset)
+    if fixed and 'tokenizer' in cfg.model_fields_set and cfg.tokenizer != fixed:
+        raise DataError(
+            f'tokenizer ({cfg.tokenizer!r}): {cfg.dataset} always uses {fixed}; '
+            f'use `prepare custom --input PATH --tokenizer {cfg.tokenizer}` to choose'
+        )
+
+
+def prepare(cfg: DataConfig, emit: Emit = null_emit) -> Path:
+    """Prepare `cfg.dataset` into `<data_dir>/<name>/` (train.bin, val.bin, meta.pkl for char, stats.json)."""
+    _check_tokenizer(cfg)
+    folder = dataset_dir(_output_name(cfg), cfg.data_dir)
+    started = time.time()
+    if cfg.dataset == 'openwebtext':
+        from nanogpt_lab.data.openwebtext import prepare_openwebtext
+
+        stats = prepare_openwebtext(cfg, folder, emit)
+    elif cfg.dataset in ('shakespeare_char', 'shakespeare'):
+        source, origin = _shakespeare_source(cfg, folder, emit)
+        tokenizer = 'char' if cfg.dataset == 'shakespeare_char' else 'gpt2'
+        stats = prepare_text(cfg, source, folder, tokenizer, emit, origin)
+    else:
+        stats = prepare_text(cfg, _text_source(cfg), folder, cfg.tokenizer, emit, {})
+    tokens = stats['tokens']
+    emit(
+        'log',
+        level='info',
+        message=f'{folder}: vocab {stats["vocab_size"]:,}, train {tokens["train"]:,} / val {tokens["val"]:,} tokens '
+        f'in {time.time() - started:.1f} s',
+    )
+    return folder

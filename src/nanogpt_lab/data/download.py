@@ -1,0 +1,60 @@
+"""Downloading a dataset's source file: sha256-checked, with progress events, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from nanogpt_lab.data.errors import DataError
+from nanogpt_lab.data.progress import Progress
+from nanogpt_lab.events import Emit, null_emit
+from nanogpt_lab.fileio import atomic_open
+
+SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
+SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'
+TIMEOUT_S = 20
+BLOCK = 1 << 16
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str, emit: Emit = null_emit, timeout: float = TIMEOUT_S) -> Path:
+    """Fetch `url` into `dest` unless a file with the right sha256 is already there; a wrong hash keeps nothing."""
+    if dest.is_file() and sha256_of(dest) == sha256:
+        return dest
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - a fixed https URL
+    except (urllib.error.URLError, OSError) as e:
+        raise _offline(url, dest, e) from None
+    total = int(response.headers.get('Content-Length') or 0) or None
+    h, done, progress = hashlib.sha256(), 0, Progress(emit, 'download', 'B', total)
+    try:
+        with response, atomic_open(dest) as f:
+            while block := response.read(BLOCK):
+                f.write(block)
+                h.update(block)
+                done += len(block)
+                progress(done)
+            if h.hexdigest() != sha256:
+                raise DataError(f'download from {url} has sha256 {h.hexdigest()}, expected {sha256}; nothing was kept')
+    except (urllib.error.URLError, OSError) as e:
+        raise _offline(url, dest, e) from None
+    progress(done, final=True)
+    return dest
+
+
+def _offline(url: str, dest: Path, e: Exception) -> DataError:
+    reason = getattr(e, 'reason', None) or e
+    return DataError(
+        f'could not download {url} ({reason}). If this machine is offline, fetch the file elsewhere and pass '
+        f'--input PATH (or place it at {dest})'
+    )
