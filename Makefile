@@ -25,11 +25,12 @@ install-test: $(VENV)/.installed-test
 lab: install
 	$(BIN)/nanogpt-lab serve --host $(HOST) --port $(PORT) --mode simulation
 
-# Debian's Chromium and the CJK font for the browser tests; never a downloaded browser.
+# Debian's Chromium and the CJK and emoji fonts for the browser tests; never a downloaded browser.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto sans cjk'; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
+			|| ! fc-list 2>/dev/null | grep -qi 'noto color emoji'; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
 	fi
 
 lint: install-test

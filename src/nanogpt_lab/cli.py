@@ -109,10 +109,9 @@ def _sample(args: list[str]) -> int:
     from nanogpt_lab.inference import sample
 
     cfg = from_args(SampleConfig, args)
-    for i, text in enumerate(sample(cfg)):
-        if i:
-            print('---------------')
-        print(text, flush=True)
+    for text in sample(cfg):
+        print(text)
+        print('---------------', flush=True)  # after each sample, as nanoGPT's sample.py prints
     return 0
 
 
@@ -180,3 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # engine errors are written for people: show the message, not the stack
         print(f'nanogpt-lab {args[0]}: error: {e}', file=sys.stderr)
         return 1
+
+
+if __name__ == '__main__':  # `python -m nanogpt_lab.cli` (what torchrun runs on every rank)
+    raise SystemExit(main())

@@ -51,11 +51,15 @@ class EventLog:
         self.path = Path(path) if path else None
         self.listeners = list(listeners)
         self._lock = threading.Lock()
-        self._seq = last_seq(self.path) if self.path else 0
         self._file = None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, 'a', encoding='utf-8')  # noqa: SIM115 - kept open for the run
+            if _torn(self.path):
+                # a kill mid-line left a fragment: end it, or the next event would be glued to it and lost
+                self._file.write('\n')
+                self._file.flush()
+        self._seq = last_seq(self.path) if self.path else 0
 
     def __call__(self, type: str, **fields: Any) -> dict:
         """Record one event and return it as written."""
@@ -99,6 +103,15 @@ def read_events(path: str | Path, after: int = 0) -> Iterator[dict]:
                 continue
             if isinstance(event, dict) and event.get('seq', 0) > after:
                 yield event
+
+
+def _torn(path: Path) -> bool:
+    """Whether the file's last line lacks its newline (readers skip such a fragment as not an event)."""
+    with open(path, 'rb') as f:
+        if f.seek(0, 2) == 0:
+            return False
+        f.seek(-1, 2)
+        return f.read(1) != b'\n'
 
 
 def last_seq(path: Path) -> int:

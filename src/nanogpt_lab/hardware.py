@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
 from functools import lru_cache
@@ -89,9 +91,71 @@ def peak_flops(device: str, dtype: str) -> float | None:
             if key in name and table.get(dtype):
                 return table[dtype] * 1e12
         return None
-    if device == 'cpu' and os.environ.get(ENV_CPU_PEAK):
-        return float(os.environ[ENV_CPU_PEAK]) * 1e12
+    if device == 'cpu':
+        if os.environ.get(ENV_CPU_PEAK):
+            return float(os.environ[ENV_CPU_PEAK]) * 1e12
+        return measured_cpu_peak(dtype)
     return None
+
+
+CPU_PEAK_FILE = 'cpu_peak.json'  # in the workspace's cache/ folder
+_MATMUL_N = 1024  # big enough to run at full speed, small enough to measure in about 0.2 s
+
+
+def measured_cpu_peak(dtype: str, threads: int | None = None) -> float | None:
+    """The best FLOP/s of a square matmul on this CPU at torch's thread count: an attainable peak, measured once.
+
+    A CPU's datasheet peak depends on clocks and vector units no API reports reliably, so the lab measures:
+    ten 1024×1024 matmuls after a warm-up, the fastest of them, 2n³ FLOPs each. The result is cached per CPU
+    model, thread count, dtype and torch version in <workspace>/cache/cpu_peak.json, unless the machine was busy
+    (load average above its core count), when it is used once and measured again next time. Set
+    NANOGPT_LAB_CPU_PEAK_TFLOPS to use a datasheet figure instead; delete the file to measure again.
+    """
+    import torch
+
+    from nanogpt_lab import workspace
+    from nanogpt_lab.fileio import atomic_write_text
+
+    threads = threads or torch.get_num_threads()
+    key = f'{cpu_model()}|{threads}|{dtype}|{torch.__version__}'
+    path = workspace.home() / 'cache' / CPU_PEAK_FILE
+    try:
+        cache = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
+    if key in cache:
+        return cache[key]
+    measured = _time_matmul(getattr(torch, dtype), threads)
+    if hasattr(os, 'getloadavg') and os.getloadavg()[0] > cpu_threads():
+        return measured  # measured while other work competed for the cores: use it now, measure again next time
+    cache[key] = measured
+    with contextlib.suppress(OSError):  # a read-only workspace: measure again next time
+        atomic_write_text(path, json.dumps(cache, indent=2))
+    return measured
+
+
+def _time_matmul(dtype: object, threads: int) -> float:
+    import time
+
+    import torch
+
+    n = _MATMUL_N
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        g = torch.Generator().manual_seed(0)  # never the global stream: a run's dropout must not depend on this
+        a, b = torch.randn(n, n, generator=g).to(dtype), torch.randn(n, n, generator=g).to(dtype)
+        a @ b  # warm-up: kernel selection, page faults
+        best = float('inf')
+        for _ in range(10):
+            t0 = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(previous)
+    return 2 * n**3 / best
 
 
 def memory_in_use(device: str) -> int | None:

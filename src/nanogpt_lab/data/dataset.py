@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import time
@@ -103,21 +104,33 @@ def _check_tokenizer(cfg: DataConfig) -> None:
         )
 
 
+def _prepare_into(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
+    if cfg.dataset == 'openwebtext':
+        from nanogpt_lab.data.openwebtext import prepare_openwebtext
+
+        return prepare_openwebtext(cfg, folder, emit)
+    if cfg.dataset in ('shakespeare_char', 'shakespeare'):
+        source, origin = _shakespeare_source(cfg, folder, emit)
+        tokenizer = 'char' if cfg.dataset == 'shakespeare_char' else 'gpt2'
+        return prepare_text(cfg, source, folder, tokenizer, emit, origin)
+    return prepare_text(cfg, _text_source(cfg), folder, cfg.tokenizer, emit, {})
+
+
 def prepare(cfg: DataConfig, emit: Emit = null_emit) -> Path:
     """Prepare `cfg.dataset` into `<data_dir>/<name>/` (train.bin, val.bin, meta.pkl for char, stats.json)."""
     _check_tokenizer(cfg)
     folder = dataset_dir(_output_name(cfg), cfg.data_dir)
     started = time.time()
-    if cfg.dataset == 'openwebtext':
-        from nanogpt_lab.data.openwebtext import prepare_openwebtext
-
-        stats = prepare_openwebtext(cfg, folder, emit)
-    elif cfg.dataset in ('shakespeare_char', 'shakespeare'):
-        source, origin = _shakespeare_source(cfg, folder, emit)
-        tokenizer = 'char' if cfg.dataset == 'shakespeare_char' else 'gpt2'
-        stats = prepare_text(cfg, source, folder, tokenizer, emit, origin)
-    else:
-        stats = prepare_text(cfg, _text_source(cfg), folder, cfg.tokenizer, emit, {})
+    try:
+        stats = _prepare_into(cfg, folder, emit)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # every file is written beside its target and renamed at the end, so a full disk changed nothing
+        raise DataError(
+            f'not enough disk space in {folder.parent} to prepare {folder.name} ({e.strerror}); the dataset folder '
+            'keeps what it had: free some space and run prepare again'
+        ) from None
     tokens = stats['tokens']
     emit(
         'log',

@@ -1,1 +1,31 @@
-"""Export a run to Hugging Face GPT-2 (safetensors) or ONNX."""
+"""Export a run to Hugging Face GPT-2 (safetensors) or ONNX.
+
+`export_run(out_dir, to, fmt)` reads the run's ckpt.pt through `model.checkpoint`, builds the export in a temporary
+folder beside `to` and moves it into place only when complete, so an interrupted export never looks finished.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nanogpt_lab.export.folder import ExportError
+
+__all__ = ['FORMATS', 'ExportError', 'export_run']
+
+FORMATS = ('hf', 'onnx')
+
+
+def export_run(out_dir: str | Path, to: str | Path, fmt: str = 'hf') -> Path:
+    """Export the checkpoint in `out_dir` (a run folder or a ckpt.pt) as `fmt` into the folder `to`; return it."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
+    from nanogpt_lab.export.folder import load_run, write_folder
+
+    run = load_run(out_dir)
+    if fmt == 'hf':
+        from nanogpt_lab.export.hf import write_hf
+
+        return write_folder(Path(to), lambda tmp: write_hf(run, tmp))
+    from nanogpt_lab.export.onnx import write_onnx
+
+    return write_folder(Path(to), lambda tmp: write_onnx(run, tmp))

@@ -1,7 +1,8 @@
 """Runs one job (prepare-data, train, ...) in the current process: its run folder, job.json, events and end event.
 
-The job manager starts this module in a subprocess for each background job; the CLI calls `run_foreground`
-directly. Either way the engine only sees a config, an `emit` callback and a `should_stop` check.
+The job manager starts this module in a subprocess for each background job (`python -m nanogpt_lab.jobs.worker
+RUN_DIR`, reading the validated config from RUN_DIR/job.json); the CLI calls `run_foreground` directly. Either
+way the engine only sees a config, an `emit` callback and a `should_stop` check.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from nanogpt_lab import workspace
-from nanogpt_lab.events import Cancelled, Emit, EventLog
+from nanogpt_lab.events import Cancelled, Emit, EventLog, last_seq
 from nanogpt_lab.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,53 @@ def _train(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
 def _download_weights(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     from nanogpt_lab.model.pretrained import download_weights
 
-    return download_weights(params['model'], emit=emit)
+    return download_weights(params['model'], emit=emit, should_stop=should_stop)
+
+
+def _sample(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.inference import sample
+
+    count = 0
+    for i, text in enumerate(sample(cfg)):
+        emit('sample', iter=None, index=i, text=text)
+        count += 1
+        if should_stop():
+            raise Cancelled(f'cancelled after {count} of {cfg.num_samples} samples')
+    return {'samples': count}
+
+
+def _export(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.export import export_run
+
+    path = export_run(params['out_dir'], params['to'], fmt=params['format'])
+    emit('log', level='info', code='exported', message=f'exported {params["format"]} to {path}', path=str(path))
+    return {'path': str(path), 'format': params['format']}
+
+
+def _bench(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    """A bench suite prints a table: each line becomes a log event so the UI and the API can show it."""
+    import contextlib
+    import importlib
+    import io
+
+    from nanogpt_lab.bench import SUITES
+
+    argv = [f'--{k}={v}' for k, v in params.get('args', {}).items()]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = importlib.import_module(SUITES[params['suite']]).main(argv)
+    for line in out.getvalue().splitlines():
+        emit('log', level='info', code='bench', message=line)
+    if code:
+        raise RuntimeError(f'bench {params["suite"]} exited with status {code}')
+    return {'suite': params['suite'], 'output': out.getvalue()}
+
+
+def _simulate(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.simulation.replay import replay
+
+    # the worker writes the job's own start and end; the recording's are left out
+    return replay(params['asset'], params['speed'], emit, should_stop, bounds=False)
 
 
 RUNNERS: dict[str, Callable[[Any, Emit, Callable[[], bool]], Any]] = {
@@ -51,7 +98,13 @@ RUNNERS: dict[str, Callable[[Any, Emit, Callable[[], bool]], Any]] = {
     'train': _train,
     'finetune': _train,
     'download-weights': _download_weights,
+    'sample': _sample,
+    'export': _export,
+    'bench': _bench,
+    'simulate': _simulate,
 }
+# these poll should_stop and end cleanly; the others stop at the signal (their writes are atomic)
+GRACEFUL = ('train', 'finetune', 'sample', 'simulate', 'download-weights')
 
 
 def run_dir_for(kind: str, cfg: Any) -> Path:
@@ -88,33 +141,50 @@ def _dump(cfg: Any) -> Any:
     return cfg.model_dump() if isinstance(cfg, BaseModel) else cfg
 
 
+def _process_started() -> float | None:
+    """This process's start time as the OS records it: with the pid, it tells a restarted server this worker
+    from another process that later got the same pid."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # psutil missing or the OS refuses: the server then treats the worker as gone
+        return None
+
+
 def run_job(
     kind: str,
     cfg: Any,
     run_dir: Path,
     listeners: Iterable[Callable[[dict], None]] = (),
     should_stop: Callable[[], bool] = lambda: False,
+    *,
+    runner: Callable[[Any, Emit, Callable[[], bool]], Any] | None = None,
+    first_seq: int | None = None,
 ) -> str:
     """Run `kind` to its end, recording job.json and events.jsonl in `run_dir`; return the end status."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if kind in ('train', 'finetune') and getattr(cfg, 'out_dir', None) != str(run_dir):
         cfg = cfg.model_copy(update={'out_dir': str(run_dir)})
+    events_path = run_dir / 'events.jsonl'
     write_job(
         run_dir,
         id=run_dir.name,
         kind=kind,
         status='running',
         pid=os.getpid(),
+        pid_started=_process_started(),
         started=time.time(),
         ended=None,
         error=None,
         config=_dump(cfg),
+        first_seq=first_seq if first_seq is not None else last_seq(events_path) + 1,
     )
     status, error, summary = 'succeeded', None, None
-    with EventLog(run_dir / 'events.jsonl', listeners) as emit:
+    with EventLog(events_path, listeners) as emit:
         emit('start', kind=kind, run_id=run_dir.name, pid=os.getpid(), config=_dump(cfg))
         try:
-            summary = _summary(RUNNERS[kind](cfg, emit, should_stop))
+            summary = _summary((runner or RUNNERS[kind])(cfg, emit, should_stop))
         except Cancelled as e:
             status, error = 'cancelled', str(e) or 'cancelled by the user'
         except Exception as e:  # the job fails; the process (and the server) does not
@@ -126,11 +196,17 @@ def run_job(
     return status
 
 
-def stop_on_signals() -> Callable[[], bool]:
-    """SIGINT/SIGTERM set a flag the engine polls, so a run saves its checkpoint and ends cleanly."""
+def stop_on_signals(graceful: bool = True) -> Callable[[], bool]:
+    """SIGINT/SIGTERM set a flag the engine polls, so a run saves its checkpoint and ends cleanly.
+
+    Jobs that never poll (`graceful=False`: prepare, download, export; their writes are atomic) stop at once.
+    """
     flag = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
+        if not graceful:
+            flag.set()
+            raise Cancelled('cancelled by the user')
         if flag.is_set():  # a second Ctrl-C means now
             raise KeyboardInterrupt
         flag.set()
@@ -144,7 +220,45 @@ def run_foreground(kind: str, cfg: Any) -> int:
     """Run a job in this terminal with a progress bar; exit status 0 succeeded, 1 failed, 130 cancelled."""
     from nanogpt_lab.terminal import TerminalProgress
 
+    if int(os.environ.get('RANK', '0')) > 0:  # a torchrun rank other than 0 trains silently: rank 0 records the run
+        from nanogpt_lab.events import null_emit
+
+        try:
+            RUNNERS[kind](cfg, null_emit, stop_on_signals())
+        except Cancelled:
+            return 130
+        return 0
     run_dir = run_dir_for(kind, cfg)
     with TerminalProgress() as bar:
         status = run_job(kind, cfg, run_dir, listeners=[bar], should_stop=stop_on_signals())
     return {'succeeded': 0, 'cancelled': 130}.get(status, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nanogpt_lab.jobs.worker RUN_DIR`: run the job the manager described in RUN_DIR/job.json."""
+    import functools
+    import sys
+
+    from nanogpt_lab.jobs.params import load_config
+
+    logging.basicConfig(level=logging.WARNING, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print('usage: python -m nanogpt_lab.jobs.worker RUN_DIR', file=sys.stderr)
+        return 2
+    run_dir = Path(args[0]).resolve()
+    job = json.loads((run_dir / JOB_FILE).read_text(encoding='utf-8'))
+    kind = job['kind']
+    should_stop = stop_on_signals(graceful=kind in GRACEFUL or job.get('runner') == 'nanogpt-checkout')
+    cfg = load_config(kind, job['config'])
+    runner = None
+    if job.get('runner') == 'nanogpt-checkout':
+        from nanogpt_lab.jobs import nanogpt_checkout
+
+        runner = functools.partial(nanogpt_checkout.run, kind=kind, checkout=job['checkout'], run_dir=run_dir)
+    status = run_job(kind, cfg, run_dir, should_stop=should_stop, runner=runner, first_seq=job.get('first_seq'))
+    return {'succeeded': 0, 'cancelled': 0}.get(status, 1)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

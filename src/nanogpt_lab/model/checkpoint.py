@@ -58,8 +58,36 @@ def save_checkpoint(
         'best_val_loss': float(best_val_loss),
         'config': dict(config),
     }
-    atomic_write_with(target, lambda f: torch.save(ckpt, f))
+    atomic_write_with(target, lambda f: _save(ckpt, f))
     return target
+
+
+class _KeepWriteError:
+    """A file wrapper that remembers the OSError a write raised: torch.save turns a full disk into a bare
+    RuntimeError ('unexpected pos ...'), and callers need the OSError (ENOSPC) to say what happened."""
+
+    def __init__(self, f: Any):
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _save(ckpt: dict[str, Any], f: Any) -> None:
+    out = _KeepWriteError(f)
+    try:
+        torch.save(ckpt, out)
+    except RuntimeError:
+        if out.error is not None:
+            raise out.error from None
+        raise
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') -> dict[str, Any]:

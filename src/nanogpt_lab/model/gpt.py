@@ -80,9 +80,10 @@ class CausalSelfAttention(nn.Module):
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         if cache is not None:
             k, v = cache.update(self.layer, k, v)  # (B, nh, T_past + T, hs)
-        # a fresh sequence is causal; one new token may look at every cached position, so needs no mask
-        is_causal = T > 1
-        if is_causal and k.size(2) != T:
+        # a fresh sequence is causal; one new token may look at every cached position, so needs no mask.
+        # `cache is None or ...` keeps is_causal a plain bool without a cache, so ONNX export can trace it
+        is_causal = cache is None or T > 1
+        if is_causal and cache is not None and k.size(2) != T:
             raise ValueError('a multi-token step after cached tokens is not supported; reset the cache first')
         # softmax(q kᵀ / √hs) v, with flash / memory-efficient kernels where the device has them
         y = F.scaled_dot_product_attention(
@@ -218,10 +219,10 @@ class GPT(nn.Module):
             return torch.optim.AdamW(optim_groups, lr=learning_rate, betas=betas)
 
     def flops_per_token(self, seq_len: int | None = None) -> int:
-        """Training FLOPs per token, 6N + 12·L·H·Q·T (PaLM, arXiv:2204.02311, Appendix B)."""
-        cfg = self.config
-        L, H, Q, T = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, seq_len or cfg.block_size
-        return 6 * self.get_num_params() + 12 * L * H * Q * T
+        """Training FLOPs per token, 6N + 12·L·H·Q·T (PaLM, arXiv:2204.02311, Appendix B), from `sizes`."""
+        from nanogpt_lab.model.sizes import flops_per_token
+
+        return flops_per_token(self.config, seq_len)
 
     @torch.no_grad()
     def generate(

@@ -1,0 +1,435 @@
+"""`nanogpt-lab bench train`: training speed and time to quality on the CPU, side by side with nanoGPT's train.py.
+
+    nanogpt-lab bench train [--suite=speed|quality|compile|gpu|all] [--vs-nanogpt=PATH] [--threads=2]
+                            [--repeats=3] [--iters=200] [--data_dir=DIR] [--recipe=config/train_shakespeare_char_cpu.py]
+
+speed: ms/iter, tokens/s, MFU and peak memory for nanoGPT's README CPU "baby" command and the 6/6/384
+shakespeare-char config (compile off), ours and nanoGPT's runs alternating. quality: nanoGPT's README CPU command
+against our CPU recipe, wall time from launch to exit (imports and compiling included), each checkpoint scored with
+full_val_loss over the whole val.bin in 64-token windows. compile: torch.compile's compile time and steady-state
+speed-up on the baby model (the figures behind `compile=auto`). gpu: GPT-2 124M, block 1024, bf16, compiled, on
+one CUDA GPU, tokens/s and MFU against the GPU's datasheet peak (`all` runs the three CPU suites). Every run is a
+fresh process with the same threads and OMP_WAIT_POLICY; the load average is recorded beside each, since these
+machines are shared. The output is the markdown that docs/benchmarks.md holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab.config import ConfigError, parse_overrides
+
+# nanoGPT's config/train_shakespeare_char.py, then its README's CPU flags ("baby" model)
+CHAR_CONFIG = dict(
+    eval_interval=250,
+    eval_iters=200,
+    log_interval=10,
+    always_save_checkpoint=False,
+    dataset='shakespeare_char',
+    gradient_accumulation_steps=1,
+    batch_size=64,
+    block_size=256,
+    n_layer=6,
+    n_head=6,
+    n_embd=384,
+    dropout=0.2,
+    learning_rate=1e-3,
+    max_iters=5000,
+    lr_decay_iters=5000,
+    min_lr=1e-4,
+    beta2=0.99,
+    warmup_iters=100,
+)
+README_CPU = dict(
+    device='cpu',
+    compile=False,
+    eval_iters=20,
+    log_interval=1,
+    block_size=64,
+    batch_size=12,
+    n_layer=4,
+    n_head=4,
+    n_embd=128,
+    max_iters=2000,
+    lr_decay_iters=2000,
+    dropout=0.0,
+)
+SPEED = {'baby': {**CHAR_CONFIG, **README_CPU}, '6/6/384': {**CHAR_CONFIG, 'device': 'cpu', 'compile': False}}
+RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
+TARGET_VAL = 1.898
+
+
+@dataclass
+class Result:
+    """One training process: how long it took, how fast it stepped, what it reached."""
+
+    runner: str
+    wall_s: float
+    ms: list[float] = field(default_factory=list)  # per logged iteration, evaluations excluded
+    tokens_per_iter: int = 0
+    peak_rss: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+    val: float | None = None
+
+    @property
+    def ms_per_iter(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_per_iter / self.ms_per_iter * 1000
+
+
+def _flags(values: dict[str, Any]) -> list[str]:
+    return [f'--{k}={v}' for k, v in values.items()]
+
+
+def _env(threads: int) -> dict[str, str]:
+    """Both runners get the same threads and OpenMP wait policy (the lab defaults to passive waiting)."""
+    return {
+        **os.environ,
+        'OMP_NUM_THREADS': str(threads),
+        'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'),
+    }
+
+
+def _run(cmd: list[str], cwd: Path, threads: int, runner: str) -> Result:
+    """Run a training process, polling its resident memory; raise with its output if it fails."""
+    import psutil
+
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=_env(threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peak = [0]
+
+    def poll() -> None:
+        with_ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                peak[0] = max(peak[0], with_ps.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    watcher.join()
+    if proc.returncode:
+        raise RuntimeError(f'{runner} failed ({proc.returncode}): {" ".join(cmd)}\n{out[-3000:]}')
+    result = Result(runner, wall, peak_rss=peak[0], load=(load0, os.getloadavg()[0]))
+    result.log = out  # type: ignore[attr-defined]
+    return result
+
+
+def run_ours(values: dict[str, Any], config_file: Path | None, out: Path, threads: int) -> Result:
+    """`nanogpt-lab train [config] --key=value ...` in a fresh process; speed from its train events."""
+    cmd = [
+        sys.executable,
+        '-m',
+        'nanogpt_lab.cli',
+        'train',
+        *([str(config_file)] if config_file else []),
+        *_flags({**values, 'out_dir': out, 'threads': threads}),
+    ]
+    result = _run(cmd, out.parent, threads, 'nanogpt-lab')
+    events = [json.loads(line) for line in (out / 'events.jsonl').read_text().splitlines()]
+    trains = [e for e in events if e['type'] == 'train']
+    result.ms = [e['dt_ms'] for e in trains[3:]] or [e['dt_ms'] for e in trains]
+    config = json.loads((out / 'config.json').read_text())['resolved']
+    result.tokens_per_iter = config['tokens_per_iter']
+    return result
+
+
+def nanogpt_copy(checkout: Path, data: Path, work: Path) -> Path:
+    """A private copy of nanoGPT's scripts whose data/shakespeare_char is our prepared folder (same format)."""
+    copy = work / 'nanogpt'
+    copy.mkdir()
+    for name in ('train.py', 'model.py', 'configurator.py'):
+        shutil.copyfile(checkout / name, copy / name)
+    shutil.copytree(checkout / 'config', copy / 'config')
+    (copy / 'data').mkdir()
+    (copy / 'data' / 'shakespeare_char').symlink_to(data)
+    return copy
+
+
+def run_nanogpt(copy: Path, values: dict[str, Any], out: Path, threads: int) -> Result:
+    """`python train.py config/train_shakespeare_char.py --key=value ...`; speed from its `iter k: ... time` lines."""
+    cmd = [sys.executable, 'train.py', 'config/train_shakespeare_char.py', *_flags({**values, 'out_dir': out})]
+    result = _run(cmd, copy, threads, 'nanoGPT')
+    every = int(values.get('eval_interval', CHAR_CONFIG['eval_interval']))
+    times = [
+        (int(k), float(ms)) for k, ms in re.findall(r'^iter (\d+): loss [\d.]+, time ([\d.]+)ms', result.log, re.M)
+    ]
+    # its time for an iteration that evaluated includes the evaluation: leave those out, and the first three
+    result.ms = [ms for k, ms in times[3:] if k % every] or [ms for _, ms in times]
+    result.tokens_per_iter = (
+        int(values['batch_size']) * int(values['block_size']) * int(values['gradient_accumulation_steps'])
+    )
+    return result
+
+
+def score(out: Path, val: Path) -> float:
+    """full_val_loss of a run's checkpoint over the whole val.bin in 64-token windows (how 1.8982 was measured)."""
+    from nanogpt_lab.model.checkpoint import load_checkpoint, model_from_checkpoint
+    from nanogpt_lab.training.evaluate import full_val_loss
+
+    return full_val_loss(model_from_checkpoint(load_checkpoint(out)), val, 64)
+
+
+def _mfu(values: dict[str, Any], tokens_per_s: float, threads: int) -> float | None:
+    """The same formula for both runners: PaLM's FLOPs per token × tokens/s over this CPU's measured peak."""
+    from nanogpt_lab import hardware
+    from nanogpt_lab.config import ModelConfig
+    from nanogpt_lab.model.sizes import flops_per_token
+
+    args = ModelConfig(**{k: values[k] for k in ('n_layer', 'n_head', 'n_embd', 'block_size')}, vocab_size=65)
+    peak = hardware.measured_cpu_peak('float32', threads)
+    return flops_per_token(args, args.block_size) * tokens_per_s / peak if peak else None
+
+
+def _row(name: str, r: Result, values: dict[str, Any], threads: int) -> str:
+    mfu = _mfu(values, r.tokens_per_s, threads)
+    return (
+        f'| {name} | {r.runner} | {r.ms_per_iter:.1f} | {r.tokens_per_s:,.0f} | '
+        f'{"-" if mfu is None else f"{100 * mfu:.1f}%"} | {r.peak_rss / 2**20:,.0f} MiB | '
+        f'{r.load[0]:.1f} / {r.load[1]:.1f} |'
+    )
+
+
+def speed_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> list[str]:
+    """Same flags, compile off, alternating nanoGPT and ours: ms/iter, tokens/s, MFU, peak memory, ratio."""
+    threads, repeats = int(opts['threads']), int(opts['repeats'])
+    lines = [
+        '| config | runner | ms/iter | tokens/s | MFU | peak RSS | load before / after |',
+        '|---|---|---:|---:|---:|---:|---|',
+    ]
+    ratios_all = []
+    for name, base in SPEED.items():
+        iters = int(opts['iters']) if name == 'baby' else int(opts['iters_large'])
+        values = {
+            **base,
+            'max_iters': iters,
+            'eval_interval': 10**6,
+            'eval_iters': 1,
+            'log_interval': 1,
+            'data_dir': data.parent,
+        }
+        ratios = []
+        for i in range(repeats if name == 'baby' else 1):
+            theirs = None
+            if copy is not None:
+                theirs = run_nanogpt(
+                    copy, {k: v for k, v in values.items() if k != 'data_dir'}, work / f'n{name}{i}', threads
+                )
+                lines.append(_row(name, theirs, values, threads))
+            ours = run_ours(values, None, work / f'o{name.replace("/", "_")}{i}', threads)
+            lines.append(_row(name, ours, values, threads))
+            if theirs is not None:
+                ratios.append(ours.tokens_per_s / theirs.tokens_per_s)
+        if ratios:
+            ratios_all.append(
+                f'- {name}: nanogpt-lab / nanoGPT tokens/s = **{statistics.median(ratios):.2f}×** '
+                f'(median of {len(ratios)} alternating pairs: {", ".join(f"{r:.2f}" for r in ratios)})'
+            )
+    return lines + [''] + ratios_all
+
+
+def quality_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> list[str]:
+    """nanoGPT's README CPU command against our recipe: wall time to a checkpoint, and its val loss over all val.bin."""
+    threads, recipe = int(opts['threads']), Path(opts['recipe'])
+    lines = ['| runner | command | wall s | full val loss | load before / after |', '|---|---|---:|---:|---|']
+    ratios = []
+    for i in range(int(opts['quality_repeats'])):
+        theirs = None
+        if copy is not None:
+            theirs = run_nanogpt(copy, README_CPU, work / f'qn{i}', threads)
+            theirs.val = score(work / f'qn{i}', data / 'val.bin')
+            lines.append(
+                f'| nanoGPT | README CPU command (2000 iters) | {theirs.wall_s:.1f} | {theirs.val:.4f} | '
+                f'{theirs.load[0]:.1f} / {theirs.load[1]:.1f} |'
+            )
+        ours = run_ours({'data_dir': data.parent}, recipe, work / f'qo{i}', threads)
+        ours.val = score(work / f'qo{i}', data / 'val.bin')
+        lines.append(
+            f'| nanogpt-lab | {recipe.name} | {ours.wall_s:.1f} | {ours.val:.4f} | '
+            f'{ours.load[0]:.1f} / {ours.load[1]:.1f} |'
+        )
+        if theirs is not None:
+            ratios.append(ours.wall_s / theirs.wall_s)
+        if ours.val > TARGET_VAL:
+            lines.append(f'| | **{recipe.name} did not reach {TARGET_VAL}** | | | |')
+    if ratios:
+        lines += [
+            '',
+            f'- time to val ≤ {TARGET_VAL}: nanogpt-lab / nanoGPT wall time = **{statistics.median(ratios):.2f}×** '
+            f'({", ".join(f"{r:.2f}" for r in ratios)}; target ≤ 0.6)',
+        ]
+    return lines
+
+
+def compile_suite(opts: dict[str, Any]) -> list[str]:
+    """torch.compile on the baby model: seconds until the first compiled step is done, and the steady speed-up."""
+    import torch
+
+    from nanogpt_lab.config import ModelConfig
+    from nanogpt_lab.model.gpt import GPT
+    from nanogpt_lab.training.runtime import time_steps
+
+    torch.set_num_threads(int(opts['threads']))
+    model = GPT(ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65, bias=False))
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), 'cpu')
+    x = torch.randint(0, 65, (12, 64))
+
+    def step(m: torch.nn.Module) -> None:
+        _, loss = m(x, x)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    eager = time_steps(lambda: step(model), n=50)
+    compiled = torch.compile(model)
+    t0 = time.perf_counter()
+    step(compiled)
+    compile_s = time.perf_counter() - t0
+    fast = time_steps(lambda: step(compiled), n=50)
+    load = os.getloadavg()[0]
+    return [
+        '| model | eager ms/step | compiled ms/step | speed-up | compile s | load |',
+        '|---|---:|---:|---:|---:|---:|',
+        f'| baby 4/4/128, batch 12×64 | {eager * 1000:.1f} | {fast * 1000:.1f} | {eager / fast:.2f}× | '
+        f'{compile_s:.1f} | {load:.1f} |',
+    ]
+
+
+def gpu_suite(opts: dict[str, Any], work: Path) -> list[str]:
+    """GPT-2 124M, block 1024, bfloat16, compiled, on one CUDA GPU: tokens/s and MFU against the GPU's peak.
+
+    Throughput does not depend on what the tokens say, so the data is uniform random GPT-2 ids (no download).
+    """
+    import numpy as np
+    import torch
+
+    if not torch.cuda.is_available():
+        return ['no CUDA GPU here: the gpu suite needs one']
+    folder = work / 'data' / 'random_bpe'
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (('train', 20_000_000), ('val', 200_000)):
+        rng.integers(0, 50257, n, dtype=np.uint16).tofile(folder / f'{split}.bin')
+    values = dict(
+        dataset='random_bpe',
+        data_dir=work / 'data',
+        model='gpt2',
+        block_size=1024,
+        batch_size=16,
+        gradient_accumulation_steps=8,
+        dtype='bfloat16',
+        compile=True,
+        device='cuda',
+        max_iters=int(opts['gpu_iters']),
+        eval_interval=10**6,
+        eval_iters=1,
+        log_interval=1,
+        learning_rate=6e-4,
+        warmup_iters=10,
+    )
+    result = run_ours(values, None, work / 'gpu', int(opts['threads']))
+    events = [json.loads(line) for line in (work / 'gpu' / 'events.jsonl').read_text().splitlines()]
+    trains = [e for e in events if e['type'] == 'train'][5:]  # after compiling and warming up
+    mfu = statistics.median(e['mfu'] for e in trains) if trains and trains[0]['mfu'] is not None else None
+    name = torch.cuda.get_device_name()
+    shown = '-' if mfu is None else f'{100 * mfu:.1f}%'
+    memory = max(e['mem_bytes'] for e in trains) / 2**30
+    return [
+        '| GPU | model | tokens/iter | ms/iter | tokens/s | MFU | peak memory |',
+        '|---|---|---:|---:|---:|---:|---:|',
+        f'| {name} | GPT-2 124M, block 1024, bf16, compiled | {result.tokens_per_iter:,} | '
+        f'{result.ms_per_iter:.0f} | {result.tokens_per_s:,.0f} | {shown} | {memory:.1f} GiB |',
+    ]
+
+
+DEFAULTS = {
+    'suite': 'all',
+    'threads': 2,
+    'repeats': 3,
+    'iters': 200,
+    'iters_large': 8,
+    'quality_repeats': 1,
+    'vs_nanogpt': None,
+    'data_dir': None,
+    'recipe': str(RECIPE),
+    'gpu_iters': 40,
+}
+SUITES = ('speed', 'quality', 'compile', 'gpu')  # `all` runs the first three: the CPU suites
+
+
+def _header(opts: dict[str, Any], copy: Path | None) -> list[str]:
+    import torch
+
+    from nanogpt_lab import hardware
+
+    commit = (
+        subprocess.run(
+            ['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
+        or 'unknown'
+    )
+    shown = ' '.join(f'--{k}={v}' for k, v in opts.items() if v is not None and k != 'recipe')
+    return [
+        f'`nanogpt-lab bench train {shown}`',
+        '',
+        f'- machine: {hardware.cpu_model()}, {hardware.cpu_threads()} CPUs; torch {torch.__version__}; '
+        f'threads {opts["threads"]}, OMP_WAIT_POLICY={_env(1)["OMP_WAIT_POLICY"]}; commit {commit}; '
+        f'{time.strftime("%Y-%m-%d %H:%M")}',
+        f'- baseline: {"nanoGPT at " + str(opts["vs_nanogpt"]) if copy else "none (no --vs-nanogpt)"}',
+        '',
+    ]
+
+
+def main(args: list[str]) -> int:
+    """Run the chosen suites and print their markdown tables."""
+    from nanogpt_lab.data import dataset_dir
+
+    files, flags = parse_overrides(a.replace('--vs-nanogpt', '--vs_nanogpt') for a in args)
+    unknown = sorted(set(flags) - set(DEFAULTS)) + files
+    if unknown:
+        raise ConfigError(f'bench train: unknown option {unknown[0]}; options: {", ".join(DEFAULTS)}')
+    opts = {**DEFAULTS, **flags}
+    if opts['suite'] not in (*SUITES, 'all'):
+        raise ConfigError(f'bench train: suite {opts["suite"]!r} is not one of {", ".join(SUITES)}, all')
+    suites = SUITES[:3] if opts['suite'] == 'all' else (opts['suite'],)
+    data = dataset_dir('shakespeare_char', opts['data_dir'])
+    if {'speed', 'quality'} & set(suites) and not (data / 'val.bin').is_file():
+        raise ConfigError(
+            f'bench train needs tiny Shakespeare in {data}: run `nanogpt-lab prepare shakespeare_char` first'
+        )
+    with tempfile.TemporaryDirectory(prefix='bench-train-') as tmp:
+        work = Path(tmp)
+        copy = nanogpt_copy(Path(opts['vs_nanogpt']), data, work) if opts['vs_nanogpt'] else None
+        print('\n'.join(_header(opts, copy)), flush=True)
+        for suite in suites:
+            print(f'### {suite}\n', flush=True)
+            lines = {
+                'speed': lambda: speed_suite(opts, data, work, copy),
+                'quality': lambda: quality_suite(opts, data, work, copy),
+                'compile': lambda: compile_suite(opts),
+                'gpu': lambda: gpu_suite(opts, work),
+            }[suite]()
+            print('\n'.join(lines) + '\n', flush=True)
+    return 0

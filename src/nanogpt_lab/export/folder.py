@@ -1,0 +1,132 @@
+"""What every export shares: the run's model and vocabulary, the tokenizer files, and the atomic folder swap."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab import __version__
+from nanogpt_lab.config import GPT2_VOCAB_SIZE
+from nanogpt_lab.fileio import atomic_write_text
+
+PROVENANCE = 'provenance.json'
+EXPORT_FORMAT = 'nanogpt-lab-export'
+EXPORT_VERSION = 1
+CHAR_VOCAB_FILE = 'char_vocab.json'
+
+
+class ExportError(ValueError):
+    """A run cannot be exported as asked; the message says why and what would work."""
+
+
+@dataclass
+class Run:
+    """A checkpoint ready to export: the model (fp32, eval mode), its vocabulary, and where it came from."""
+
+    model: Any
+    ckpt_path: Path
+    iter_num: int | None
+    best_val_loss: float | None
+    dataset: str | None
+    chars: list[str] | None  # a char run's vocabulary (index = id); None for GPT-2 BPE
+
+    @property
+    def tokenizer(self) -> str:
+        """'char' or 'gpt2'."""
+        return 'char' if self.chars is not None else 'gpt2'
+
+
+def load_run(out_dir: str | Path) -> Run:
+    """The run's model and vocabulary: meta.pkl (the run's copy, or its dataset's) for char runs, else GPT-2 BPE."""
+    from nanogpt_lab.inference.loader import find_meta
+    from nanogpt_lab.model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, model_from_checkpoint
+    from nanogpt_lab.tokenizers.char import read_meta
+
+    try:
+        ckpt = load_checkpoint(out_dir)
+        model = model_from_checkpoint(ckpt, dropout=0.0).eval()
+    except CheckpointError as e:
+        raise ExportError(str(e)) from None
+    path = checkpoint_path(out_dir)
+    config = ckpt.get('config') or {}
+    meta = find_meta(path.parent, config, None)
+    chars = None
+    if meta is not None:
+        itos = read_meta(meta)['itos']
+        chars = [itos[i] for i in range(len(itos))]
+    elif model.config.vocab_size < GPT2_VOCAB_SIZE:
+        raise ExportError(
+            f'{path} has a {model.config.vocab_size}-token vocabulary but no meta.pkl was found beside it or in its '
+            f"dataset folder ({config.get('dataset')}): copy the dataset's meta.pkl into {path.parent}"
+        )
+    best = ckpt.get('best_val_loss')
+    return Run(
+        model, path, ckpt.get('iter_num'), float(best) if best is not None else None, config.get('dataset'), chars
+    )
+
+
+def write_tokenizer(run: Run, folder: Path) -> list[str]:
+    """Tokenizer files for `run`: char_vocab.json for char runs, GPT-2's vocab.json + merges.txt for BPE runs."""
+    if run.chars is not None:
+        atomic_write_text(folder / CHAR_VOCAB_FILE, json.dumps({'chars': run.chars}, ensure_ascii=False))
+        return [CHAR_VOCAB_FILE]
+    from nanogpt_lab.export.bpe_files import gpt2_merges, gpt2_vocab
+
+    block = run.model.config.block_size
+    atomic_write_text(folder / 'vocab.json', json.dumps(gpt2_vocab(), ensure_ascii=False))
+    atomic_write_text(folder / 'merges.txt', '#version: 0.2\n' + '\n'.join(gpt2_merges()) + '\n')
+    eot = '<|endoftext|>'
+    config = {'tokenizer_class': 'GPT2Tokenizer', 'model_max_length': block, 'add_prefix_space': False,
+              'bos_token': eot, 'eos_token': eot, 'unk_token': eot}  # fmt: skip
+    atomic_write_text(folder / 'tokenizer_config.json', json.dumps(config, indent=2))
+    return ['vocab.json', 'merges.txt', 'tokenizer_config.json']
+
+
+def write_provenance(run: Run, folder: Path, fmt: str, notes: dict[str, Any]) -> None:
+    """provenance.json: what was exported, from which checkpoint, by which version (it also marks our folders)."""
+    record = {
+        'format': EXPORT_FORMAT, 'version': EXPORT_VERSION, 'export': fmt, 'source': str(run.ckpt_path),
+        'iter_num': run.iter_num, 'best_val_loss': run.best_val_loss, 'dataset': run.dataset,
+        'tokenizer': run.tokenizer, 'model_args': run.model.config.nanogpt_args(), 'nanogpt_lab': __version__,
+        'exported_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'), **notes,
+    }  # fmt: skip
+    atomic_write_text(folder / PROVENANCE, json.dumps(record, indent=2, default=str))
+
+
+def _ours(folder: Path) -> bool:
+    """An earlier export of ours (which may be replaced), or an empty folder."""
+    if not any(folder.iterdir()):
+        return True
+    try:
+        return json.loads((folder / PROVENANCE).read_text(encoding='utf-8')).get('format') == EXPORT_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_folder(to: Path, writer: Callable[[Path], None]) -> Path:
+    """Build the export in a temporary folder beside `to`, then swap it in; never overwrite someone else's folder."""
+    to = to.expanduser().resolve()
+    if to.exists() and (not to.is_dir() or not _ours(to)):
+        raise ExportError(f'{to} already exists and is not an earlier export: choose another --to or remove it')
+    to.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{to.name}.', suffix='.tmp', dir=to.parent))
+    try:
+        writer(tmp)
+        if to.exists():
+            old = to.with_name(f'.{to.name}.old-{os.getpid()}')
+            os.replace(to, old)
+            os.replace(tmp, to)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, to)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return to

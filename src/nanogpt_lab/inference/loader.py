@@ -1,0 +1,170 @@
+"""Which model to sample from, and its tokenizer: a run's or nanoGPT's ckpt.pt, gpt2* weights, the bundled model,
+or any Hugging Face layout folder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanogpt_lab import workspace
+from nanogpt_lab.config import PRETRAINED, SampleConfig
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAME = 'tiny-shakespeare-char'
+
+
+@dataclass
+class Loaded:
+    """A model ready to sample (eval mode, on its device and dtype), its tokenizer, and where both came from."""
+
+    model: Any
+    tokenizer: Any
+    source: dict[str, Any] = field(default_factory=dict)
+    device: str = 'cpu'
+    dtype: str = 'float32'
+
+
+def bundled_folder() -> Path:
+    """The tiny char-level model shipped inside the package (simulation/assets/tiny-shakespeare-char/)."""
+    import nanogpt_lab.simulation
+
+    return Path(nanogpt_lab.simulation.__file__).resolve().parent / 'assets' / BUNDLED_NAME
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """`auto`: bfloat16 on GPUs that have it, float16 on older GPUs, float32 on CPU and MPS (as nanoGPT's sample.py)."""
+    if dtype != 'auto':
+        return dtype
+    if device.startswith('cuda'):
+        return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+    return 'float32'
+
+
+def load(cfg: SampleConfig) -> Loaded:
+    """Build the model and tokenizer `cfg.init_from` names, on `cfg.device` in `cfg.dtype`, ready to sample."""
+    from nanogpt_lab.hardware import resolve_device
+
+    init = cfg.init_from
+    if init == 'resume':
+        model, tokenizer, source = _from_checkpoint(Path(cfg.out_dir), cfg.data_dir)
+    elif init in PRETRAINED:
+        model, tokenizer, source = _from_folder(init, kind=init)
+    elif init == 'bundled':
+        model, tokenizer, source = _from_folder(bundled_folder(), kind='bundled')
+    else:
+        model, tokenizer, source = _from_path(Path(init).expanduser(), cfg.data_dir)
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device)
+    model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
+    if cfg.compile:
+        if cfg.kv_cache:
+            raise ValueError(
+                'compile=True needs kv_cache=False: a cached step changes the cache length every token, which '
+                'recompiles every step; the KV cache alone is the bigger speed-up (docs/inference.md)'
+            )
+        model = torch.compile(model, dynamic=True)  # one graph for every window length
+    return Loaded(model, tokenizer, {**source, 'device': device, 'dtype': dtype}, device, dtype)
+
+
+def _from_path(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
+    """`init_from=PATH`: a Hugging Face layout folder, a run folder with ckpt.pt, or a .pt file."""
+    if path.is_dir() and (path / 'config.json').is_file() and not (path / 'ckpt.pt').is_file():
+        return _from_folder(path, kind='folder')
+    if path.is_file() or (path / 'ckpt.pt').is_file():
+        return _from_checkpoint(path, data_dir)
+    raise ValueError(
+        f"init_from '{path}' is not resume, bundled, one of {', '.join(PRETRAINED)}, a Hugging Face folder "
+        '(config.json + model.safetensors) or a checkpoint (a run folder with ckpt.pt)'
+    )
+
+
+def _from_folder(name_or_folder: str | Path, kind: str) -> tuple[Any, Any, dict[str, Any]]:
+    from nanogpt_lab.model.pretrained import load_pretrained, read_char_vocab, resolve_folder
+    from nanogpt_lab.tokenizers.char import CharTokenizer
+
+    folder = resolve_folder(name_or_folder)
+    if kind == 'bundled' and not folder.is_dir():
+        raise ValueError(f'the bundled model is missing from {folder}: reinstall nanogpt-lab')
+    model = load_pretrained(folder, dropout=0.0)
+    chars = read_char_vocab(folder)
+    tokenizer = (
+        CharTokenizer(chars) if chars is not None else _gpt2_tokenizer(model, f'{folder} has no char_vocab.json')
+    )
+    _check_vocab(model, tokenizer, str(folder))
+    return model, tokenizer, {'kind': kind, 'path': str(folder), 'tokenizer': tokenizer.name}
+
+
+def _gpt2_tokenizer(model: Any, why_no_char_vocab: str) -> Any:
+    """GPT-2 BPE, the default as in nanoGPT, unless the model is too small for it (then it needs a char vocab)."""
+    from nanogpt_lab.tokenizers.gpt2 import VOCAB_SIZE, GPT2Tokenizer
+
+    if model.config.vocab_size < VOCAB_SIZE:
+        raise ValueError(
+            f'the model has a {model.config.vocab_size}-token vocabulary, too small for GPT-2 BPE ({VOCAB_SIZE}), '
+            f'so it needs its char vocabulary: {why_no_char_vocab}'
+        )
+    return GPT2Tokenizer()
+
+
+def _check_vocab(model: Any, tokenizer: Any, where: str) -> None:
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise ValueError(
+            f'{where}: the tokenizer has {tokenizer.vocab_size} tokens but the model only {model.config.vocab_size}'
+        )
+
+
+def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
+    from nanogpt_lab.model.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt, dropout=0.0)
+    meta = find_meta(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
+    if meta is not None:
+        from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
+
+        tokenizer = CharTokenizer.from_meta(read_meta(meta))
+    else:
+        tokenizer = _gpt2_tokenizer(model, _meta_help(ckpt.get('config') or {}, data_dir))
+    _check_vocab(model, tokenizer, str(checkpoint_path(path)))
+    source = {
+        'kind': 'checkpoint',
+        'path': str(checkpoint_path(path)),
+        'iter_num': ckpt.get('iter_num'),
+        'best_val_loss': ckpt.get('best_val_loss'),
+        'dataset': (ckpt.get('config') or {}).get('dataset'),
+        'tokenizer': f'char ({meta})' if meta else tokenizer.name,
+    }
+    del ckpt  # the optimizer state can be twice the model: free it before sampling
+    return model, tokenizer, source
+
+
+def meta_candidates(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> list[Path]:
+    """Where a checkpoint's meta.pkl may be, in order: --data_dir, the run's own data_dir, the workspace, ./data."""
+    dataset = ckpt_config.get('dataset')
+    out = [run_dir / 'meta.pkl']
+    if isinstance(dataset, str) and dataset:
+        roots = [data_dir, ckpt_config.get('data_dir'), str(workspace.data_root()), 'data']  # 'data': nanoGPT's
+        for root in dict.fromkeys(r for r in roots if r):
+            try:
+                out.append(workspace.inside(Path(root).expanduser().resolve(), dataset) / 'meta.pkl')
+            except ValueError:
+                continue  # a dataset name that is not a plain folder name is never turned into a path
+    return out
+
+
+def find_meta(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> Path | None:
+    """The first meta.pkl that exists among `meta_candidates`, as nanoGPT's sample.py looks in data/<dataset>/."""
+    return next((p for p in meta_candidates(run_dir, ckpt_config, data_dir) if p.is_file()), None)
+
+
+def _meta_help(ckpt_config: dict[str, Any], data_dir: str | None) -> str:
+    dataset = ckpt_config.get('dataset', '?')
+    return (
+        f"no meta.pkl for dataset '{dataset}' in --data_dir={data_dir or '(not given)'}, the run's data_dir or "
+        f'{workspace.data_root()}; pass --data_dir=DIR, the folder that holds {dataset}/meta.pkl'
+    )

@@ -1,0 +1,255 @@
+"""A job request (API body, UI form) checked and turned into what its worker runs: the config, the folder, the devices.
+
+The path rule, the same for every kind: a request names things in the workspace by name (datasets, uploads, runs,
+checkouts, exports) and everything a job writes stays inside the workspace. Absolute paths are accepted only for
+*reading*, and only from callers on this machine (`local=True`: the loopback API, the CLI): a file to prepare, a
+nanoGPT `out_dir` to sample from, a data folder or checkpoint to train from. Remote callers name workspace things.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from nanogpt_lab import workspace
+from nanogpt_lab.config import (
+    PRETRAINED,
+    ConfigError,
+    DataConfig,
+    SampleConfig,
+    TrainConfig,
+    build,
+    from_camel,
+)
+
+KINDS = ('prepare-data', 'download-weights', 'train', 'finetune', 'sample', 'export', 'bench', 'simulate')
+DEVICE_KINDS = ('train', 'finetune', 'sample', 'bench')  # one of these per device at a time; the rest queue
+CHECKOUT_KEY = 'nanogpt_checkout'  # train/finetune/sample with a nanoGPT checkout instead of the lab's engine
+EXPORT_FORMATS = ('hf', 'onnx')
+BENCH_SUITES = ('sample', 'train')
+SIM_SPEEDS = (1, 10, '1x', '10x', 'instant')
+_URL_RE = re.compile(r'^(https://|git@)[\w.@:/~+-]+$')
+
+
+@dataclass
+class JobSpec:
+    """A validated job: what the worker rebuilds (`config`), where it runs, what it holds while it runs."""
+
+    kind: str
+    config: dict[str, Any]
+    run_id: str | None = None  # a fixed run folder (train into an existing run, resume); None: a new one
+    devices: list[str] = field(default_factory=list)
+    runner: str = 'engine'  # or 'nanogpt-checkout'
+    checkout: str | None = None
+
+
+def uploads_root() -> Path:
+    """Where uploaded files wait to be prepared."""
+    return workspace.home() / 'uploads'
+
+
+def checkouts_root() -> Path:
+    """Where nanoGPT checkouts used by jobs live (cloned there, or copied there from a local path)."""
+    return workspace.home() / 'checkouts'
+
+
+def exports_root() -> Path:
+    """Where export jobs write their Hugging Face / ONNX folders."""
+    return workspace.home() / 'exports'
+
+
+def _named(root: Path, value: str, key: str, what: str) -> Path:
+    try:
+        return workspace.inside(root, value)
+    except ValueError as e:
+        raise ConfigError(f'{key}: {e}', key=key) from None
+
+
+def _readable(value: Any, key: str, root: Path, local: bool, what: str) -> str:
+    """A path a job only reads: a workspace name under `root`, or (local callers) an absolute path."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f'{key} must be a non-empty string naming {what}', key=key)
+    if '\x00' in value:
+        raise ConfigError(f'{key} contains a NUL byte', key=key)
+    if Path(value).expanduser().is_absolute():
+        if not local:
+            raise ConfigError(
+                f'{key}: absolute paths are accepted only from this machine; name {what} in the workspace instead',
+                key=key,
+            )
+        return str(Path(value).expanduser().resolve())
+    return str(_named(root, value, key, what))
+
+
+def _no_write_path(values: dict[str, Any], key: str, why: str) -> None:
+    if values.get(key) is not None:
+        raise ConfigError(f'{key} cannot be set through the API: {why}', key=key)
+
+
+def _run_folder(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f'{key} must be a run id (a folder name under runs/)', key=key)
+    return str(_named(workspace.runs_root(), value, key, 'a run'))
+
+
+@functools.lru_cache(maxsize=1)
+def _auto_device() -> str:
+    from nanogpt_lab.hardware import resolve_device
+
+    return resolve_device('auto')
+
+
+def device_slots(device: str, nproc: int = 1) -> list[str]:
+    """The devices a job holds: 'cuda' means cuda:0; N processes on CUDA hold cuda:0..N-1."""
+    device = _auto_device() if device == 'auto' else device
+    if device == 'cuda':
+        device = 'cuda:0'
+    if device.startswith('cuda') and nproc > 1:
+        return [f'cuda:{i}' for i in range(nproc)]
+    return [device]
+
+
+def build_job(kind: str, params: Any, *, local: bool = False) -> JobSpec:
+    """Check a job request and return its spec; ConfigError names the key at fault."""
+    if kind not in KINDS:
+        raise ConfigError(f"job kind '{kind}' is not one of {', '.join(KINDS)}", key='kind')
+    if not isinstance(params, dict):
+        raise ConfigError('the request body must be a JSON object of config keys', key=None)
+    values = from_camel(params)
+    return _BUILDERS[kind](kind, values, local)
+
+
+def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    _no_write_path(values, 'data_dir', 'prepared data always goes to the workspace data/ folder')
+    if values.get('input') is not None:
+        values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'an uploaded file')
+    return JobSpec(kind, build(DataConfig, values).model_dump())
+
+
+def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    model = values.get('model', values.get('init_from'))
+    if set(values) - {'model'} or model not in PRETRAINED:
+        raise ConfigError(f'download-weights takes {{"model": one of {", ".join(PRETRAINED)}}}', key='model')
+    return JobSpec(kind, {'model': model})
+
+
+def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    checkout = _checkout(values.pop(CHECKOUT_KEY, None), local)
+    run_id = None
+    if values.get('out_dir') is not None:
+        run_id = Path(_run_folder(values['out_dir'], 'out_dir')).name
+        values['out_dir'] = None  # the manager decides the folder: runs/<run_id>
+    if values.get('data_dir') is not None:
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+    init = values.get('init_from')
+    if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED):
+        values['init_from'] = _readable(init, 'init_from', workspace.runs_root(), local, 'a run to start from')
+    if kind == 'finetune':
+        from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
+
+        values = {**FINETUNE_DEFAULTS, **values}
+    cfg = build(TrainConfig, values)
+    if cfg.nproc_per_node > 1:
+        raise ConfigError(
+            'nproc_per_node > 1 (DDP through torchrun) runs from a terminal: nanogpt-lab train --nproc_per_node=N',
+            key='nproc_per_node',
+        )
+    return JobSpec(kind, cfg.model_dump(), run_id, device_slots(cfg.device), *_runner(checkout))
+
+
+def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    checkout = _checkout(values.pop(CHECKOUT_KEY, None), local)
+    if values.get('init_from', 'resume') == 'resume':
+        out = values.get('out_dir')
+        if out is None:
+            raise ConfigError('out_dir must name the run to sample from (its run id)', key='out_dir')
+        values['out_dir'] = _readable(out, 'out_dir', workspace.runs_root(), local, 'a run')
+    if values.get('data_dir') is not None:
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+    if isinstance(values.get('start'), str) and values['start'].startswith('FILE:'):
+        raise ConfigError('start: FILE: prompts are for the CLI; send the prompt text itself', key='start')
+    cfg = build(SampleConfig, values)
+    return JobSpec(kind, cfg.model_dump(), None, device_slots(cfg.device), *_runner(checkout))
+
+
+def _export(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    unknown = set(values) - {'out_dir', 'run', 'format', 'to'}
+    if unknown:
+        raise ConfigError(f"unknown export key '{sorted(unknown)[0]}'; valid: out_dir (run id), format, to", key='to')
+    run = values.get('out_dir', values.get('run'))
+    out_dir = _readable(run, 'out_dir', workspace.runs_root(), local, 'the run to export')
+    fmt = values.get('format', 'hf')
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"format '{fmt}' is not one of {', '.join(EXPORT_FORMATS)}", key='format')
+    name = values.get('to') or f'{Path(out_dir).name}-{fmt}'
+    to = _named(exports_root(), name, 'to', 'an export folder name')
+    return JobSpec(kind, {'out_dir': out_dir, 'format': fmt, 'to': str(to)})
+
+
+def _bench(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    suite, args = values.get('suite'), values.get('args', {})
+    if suite not in BENCH_SUITES:
+        raise ConfigError(f'suite must be one of {", ".join(BENCH_SUITES)}', key='suite')
+    if set(values) - {'suite', 'args', 'device'} or not isinstance(args, dict):
+        raise ConfigError('bench takes {"suite": ..., "args": {"key": value, ...}}', key='args')
+    if any(not isinstance(v, (int, float, str, bool)) or not re.fullmatch(r'\w+', str(k)) for k, v in args.items()):
+        raise ConfigError('bench args must map simple names to numbers, strings or booleans', key='args')
+    device = str(values.get('device', args.get('device', 'auto')))
+    return JobSpec(kind, {'suite': suite, 'args': args}, None, device_slots(device))
+
+
+def _simulate(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    asset, speed = values.get('asset'), values.get('speed', 'instant')
+    if not isinstance(asset, str):
+        raise ConfigError('asset must name a recorded run (see the simulation assets)', key='asset')
+    try:
+        workspace.check_name(asset, 'asset')
+    except ValueError as e:
+        raise ConfigError(str(e), key='asset') from None
+    if speed not in SIM_SPEEDS or isinstance(speed, bool):
+        raise ConfigError('speed must be 1, 10, "1x", "10x" or "instant"', key='speed')
+    if set(values) - {'asset', 'speed'}:
+        raise ConfigError('simulate takes {"asset": name, "speed": 1 | 10 | "instant"}', key='asset')
+    from nanogpt_lab.simulation.assets import get_asset  # torch-free: the manifest only
+
+    try:
+        get_asset(asset)
+    except ValueError as e:
+        raise ConfigError(str(e), key='asset') from None
+    return JobSpec(kind, {'asset': asset, 'speed': speed})
+
+
+def _checkout(value: Any, local: bool) -> str | None:
+    """A nanoGPT checkout: a name under the workspace's checkouts/, a git URL (cloned there), or a local path."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _URL_RE.match(value):
+        return value
+    return _readable(value, CHECKOUT_KEY, checkouts_root(), local, 'a nanoGPT checkout')
+
+
+def _runner(checkout: str | None) -> tuple[str, str | None]:
+    return ('nanogpt-checkout', checkout) if checkout else ('engine', None)
+
+
+_BUILDERS = {
+    'prepare-data': _prepare,
+    'download-weights': _download,
+    'train': _train,
+    'finetune': _train,
+    'sample': _sample,
+    'export': _export,
+    'bench': _bench,
+    'simulate': _simulate,
+}
+
+
+def load_config(kind: str, config: dict[str, Any]) -> BaseModel | dict[str, Any]:
+    """The config object a worker runs with, rebuilt from the dump the manager stored in job.json."""
+    cls = {'prepare-data': DataConfig, 'train': TrainConfig, 'finetune': TrainConfig, 'sample': SampleConfig}.get(kind)
+    return build(cls, config) if cls else dict(config)

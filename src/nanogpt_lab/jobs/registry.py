@@ -1,0 +1,209 @@
+"""The run registry is the workspace on disk: each `runs/<id>/` folder's job.json and events.jsonl say everything.
+
+Nothing here is kept only in memory, so runs survive a browser reload and a server restart; summaries are cached
+by the events file's size and mtime so listing many runs stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab import workspace
+from nanogpt_lab.events import EventLog, read_events
+from nanogpt_lab.jobs.worker import JOB_FILE, write_job
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = 'events.jsonl'
+TERMINAL = ('succeeded', 'failed', 'cancelled')
+ACTIVE = ('queued', 'starting', 'running')
+SUMMARY_KEYS = (
+    'model', 'n_layer', 'n_head', 'n_embd', 'block_size', 'batch_size', 'gradient_accumulation_steps',
+    'learning_rate', 'max_iters', 'dataset', 'device', 'dtype', 'init_from',
+)  # fmt: skip
+
+
+def read_job(run_dir: Path) -> dict[str, Any] | None:
+    """The folder's job.json, or None when there is none (or it cannot be read)."""
+    try:
+        job = json.loads((run_dir / JOB_FILE).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None
+    return job if isinstance(job, dict) else None
+
+
+def run_dirs(root: Path | None = None) -> list[Path]:
+    """Every run folder (one holding job.json or events.jsonl), newest first."""
+    root = root or workspace.runs_root()
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and ((p / JOB_FILE).exists() or (p / EVENTS_FILE).exists())]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def repair_tail(path: Path) -> None:
+    """Cut a torn last line (a killed writer's) so the next appended event starts on a line of its own."""
+    try:
+        with open(path, 'rb+') as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - 65536)
+            f.seek(start)
+            tail = f.read()
+            if not tail or tail.endswith(b'\n'):
+                return
+            cut = tail.rfind(b'\n')
+            if cut >= 0 or start == 0:
+                f.truncate(start + cut + 1)
+            else:  # a torn line longer than we look back: end it; readers skip it as unparseable
+                f.write(b'\n')
+    except FileNotFoundError:
+        return
+
+
+def append_events(run_dir: Path, events: list[tuple[str, dict[str, Any]]]) -> list[dict]:
+    """Append events for a job whose worker is not running (queued, or dead): numbered after the last one."""
+    path = run_dir / EVENTS_FILE
+    repair_tail(path)
+    with EventLog(path) as emit:
+        return [emit(type_, **fields) for type_, fields in events]
+
+
+def last_event(run_dir: Path, after: int = 0) -> dict | None:
+    """The last complete event with seq > after (None when there is none)."""
+    last = None
+    for event in read_events(run_dir / EVENTS_FILE, after=after):
+        last = event
+    return last
+
+
+def finish(run_dir: Path, status: str, error: str | None, **job_fields: Any) -> dict:
+    """End a job the worker could not end itself: an `end` event (unless one is there) and job.json."""
+    job = read_job(run_dir) or {}
+    end = last_event(run_dir, after=int(job.get('first_seq', 1)) - 1)
+    if end and end.get('type') == 'end':  # the worker wrote its end but died before job.json
+        status, error = end.get('status', status), end.get('error', error)
+    else:
+        append_events(run_dir, [('end', {'status': status, 'error': error})])
+    return write_job(run_dir, status=status, error=error, ended=time.time(), pid=None, **job_fields)
+
+
+class _SummaryCache:
+    """Run summaries keyed by folder, recomputed only when events.jsonl or job.json changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple, dict]] = {}
+
+    def get(self, run_dir: Path) -> dict[str, Any]:
+        """The folder's summary, recomputed only if its files changed."""
+        stamp = tuple(_stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE))
+        with self._lock:
+            hit = self._cache.get(str(run_dir))
+        if hit and hit[0] == stamp:
+            return hit[1]
+        summary = _summarize(run_dir)
+        with self._lock:
+            self._cache[str(run_dir)] = (stamp, summary)
+        return summary
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_size, st.st_mtime_ns)
+
+
+SUMMARIES = _SummaryCache()
+
+
+def _summarize(run_dir: Path) -> dict[str, Any]:
+    job = read_job(run_dir) or {}
+    config = job.get('config') or {}
+    best = last_iter = tokens = None
+    start_t = end_t = None
+    simulated = False
+    for e in read_events(run_dir / EVENTS_FILE):
+        start_t = e.get('t') if start_t is None else start_t
+        end_t = e.get('t')
+        simulated = simulated or bool(e.get('simulated'))
+        if e['type'] == 'start' and not config:
+            config = e.get('config') or {}
+        elif e['type'] == 'train':
+            last_iter, tokens = e.get('iter', last_iter), e.get('tokens', tokens)
+        elif e['type'] == 'eval' and e.get('val_loss') is not None:
+            best = e['val_loss'] if best is None else min(best, e['val_loss'])
+            last_iter = max(last_iter or 0, e.get('iter') or 0)
+    started, ended = job.get('started') or start_t, job.get('ended')
+    return {
+        'id': run_dir.name,
+        'kind': job.get('kind'),
+        'status': job.get('status', 'unknown'),
+        'runner': job.get('runner', 'engine'),
+        'config': {k: config[k] for k in SUMMARY_KEYS if isinstance(config, dict) and k in config},
+        'best_val_loss': best,
+        'last_iter': last_iter,
+        'tokens': tokens,
+        'started': started,
+        'ended': ended,
+        'duration_s': round((ended or end_t or time.time()) - started, 3) if started else None,
+        'has_checkpoint': (run_dir / 'ckpt.pt').exists(),
+        'simulated': simulated,
+        'error': job.get('error'),
+    }
+
+
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    """One run's row for GET /api/runs: config summary, status, best val loss, last iter, tokens, duration."""
+    return SUMMARIES.get(run_dir)
+
+
+def curves(run_dir: Path) -> dict[str, list[dict]]:
+    """A run's train and eval points (iter, tokens, losses) for charts and comparison."""
+    train, evals = [], []
+    for e in read_events(run_dir / EVENTS_FILE):
+        if e['type'] == 'train' and e.get('loss') is not None:
+            train.append({'iter': e.get('iter'), 'tokens': e.get('tokens'), 'loss': e['loss']})
+        elif e['type'] == 'eval':
+            evals.append(
+                {
+                    'iter': e.get('iter'),
+                    'tokens': e.get('tokens'),
+                    'train_loss': e.get('train_loss'),
+                    'val_loss': e.get('val_loss'),
+                }  # fmt: skip
+            )
+    return {'train': train, 'eval': evals}
+
+
+def _aligned(a: list[dict], b: list[dict], x: str, y: str) -> dict[str, list]:
+    """Two series on one shared x axis (the union of both runs' x values), None where a run has no point."""
+    amap = {p[x]: p[y] for p in a if p.get(x) is not None}
+    bmap = {p[x]: p[y] for p in b if p.get(x) is not None}
+    xs = sorted(set(amap) | set(bmap))
+    return {'x': xs, 'a': [amap.get(v) for v in xs], 'b': [bmap.get(v) for v in xs]}
+
+
+def compare(a_dir: Path, b_dir: Path) -> dict[str, Any]:
+    """Two runs' curves aligned by iteration and by tokens seen (runs with different batch sizes differ)."""
+    ca, cb = curves(a_dir), curves(b_dir)
+    out: dict[str, Any] = {'a': run_summary(a_dir), 'b': run_summary(b_dir)}
+    for x in ('iter', 'tokens'):
+        out[f'by_{x}'] = {
+            'train_loss': _aligned(ca['train'], cb['train'], x, 'loss'),
+            'val_loss': _aligned(ca['eval'], cb['eval'], x, 'val_loss'),
+        }
+    return out
+
+
+def delete_run(run_dir: Path) -> None:
+    """Remove a run folder (the caller has checked it is not running)."""
+    shutil.rmtree(run_dir)

@@ -1,0 +1,472 @@
+"""GPT-2 weights in Hugging Face layout: load them into our GPT, verify a folder, download them into the workspace.
+
+A weights folder holds `config.json` (a Hugging Face GPT2Config) and `model.safetensors` (or an older
+`pytorch_model.bin`). Char-level models (the lab's exports of char runs and the bundled tiny model) use the same
+layout plus `char_vocab.json` (`{"chars": [...]}`, index = token id). Hugging Face stores GPT-2's four projection
+matrices as Conv1D weights, (in, out), the transpose of nn.Linear's (out, in): they are transposed on load, as
+nanoGPT's `from_pretrained` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nanogpt_lab import workspace
+from nanogpt_lab.config import GPT2_BLOCK_SIZE, GPT2_VOCAB_SIZE, PRESETS, PRETRAINED, ModelConfig
+from nanogpt_lab.events import Cancelled, Emit, null_emit
+from nanogpt_lab.fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = 'config.json'
+WEIGHTS_FILE = 'model.safetensors'
+LEGACY_WEIGHTS_FILE = 'pytorch_model.bin'
+CHAR_VOCAB_FILE = 'char_vocab.json'
+HF_REPOS = {name: f'openai-community/{name}' for name in PRETRAINED}  # 'gpt2' etc. redirect here on the Hub
+CONV1D_WEIGHTS = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
+GELU_BY_ACTIVATION = {'gelu_new': 'tanh', 'gelu_pytorch_tanh': 'tanh', 'gelu': 'exact'}
+HUB_TIMEOUT_S = 5.0  # offline machines must fail in seconds, not after a minute of retries
+_BUFFERS = re.compile(r'\.attn\.(bias|masked_bias)$')  # causal-mask buffers some GPT-2 files carry
+
+
+class WeightsError(ValueError):
+    """Weights are missing, incomplete, for another model, or could not be downloaded; the message says what to do."""
+
+
+# --- reading a folder ---------------------------------------------------------------------------------------------
+
+
+def weights_dir(name: str) -> Path:
+    """Where `download-weights NAME` puts a model: <workspace>/weights/<name>."""
+    return workspace.inside(workspace.weights_root(), name)
+
+
+def resolve_folder(name_or_folder: str | Path) -> Path:
+    """A model name (gpt2...) means its workspace folder; anything else is a folder path. It must hold config.json."""
+    name = str(name_or_folder)
+    if name in PRETRAINED:
+        folder = weights_dir(name)
+        verify_weights_folder(folder, name)  # downloaded or placed by hand: the right model, complete
+        return folder
+    folder = Path(name_or_folder).expanduser()
+    if not folder.is_dir():
+        raise WeightsError(f"'{name}' is neither a model name ({', '.join(PRETRAINED)}) nor a folder")
+    if not (folder / CONFIG_FILE).is_file():
+        raise WeightsError(f'{folder} has no {CONFIG_FILE}: a Hugging Face GPT-2 folder needs one')
+    return folder
+
+
+def _weights_file(folder: Path) -> Path | None:
+    for name in (WEIGHTS_FILE, LEGACY_WEIGHTS_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_hf_config(folder: Path) -> dict[str, Any]:
+    """config.json as a dict, with a clear error when it is not JSON."""
+    path = folder / CONFIG_FILE
+    try:
+        cfg = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f'{path} cannot be read as JSON ({e.__class__.__name__})') from None
+    if not isinstance(cfg, dict):
+        raise WeightsError(f'{path} is not a JSON object')
+    return cfg
+
+
+def config_from_hf(hf: Mapping[str, Any], dropout: float | None = None) -> ModelConfig:
+    """Our ModelConfig for a Hugging Face GPT2Config, refusing the variants our GPT cannot reproduce exactly."""
+    if hf.get('model_type', 'gpt2') != 'gpt2':
+        raise WeightsError(f"config.json model_type is '{hf.get('model_type')}': only 'gpt2' models load")
+    act = hf.get('activation_function', 'gelu_new')
+    if act not in GELU_BY_ACTIVATION:
+        raise WeightsError(f"activation_function '{act}' is not supported: use one of {', '.join(GELU_BY_ACTIVATION)}")
+    rules = {
+        'layer_norm_epsilon': (1e-5, lambda v: abs(float(v) - 1e-5) < 1e-12),
+        'scale_attn_weights': (True, lambda v: v is True),
+        'scale_attn_by_inverse_layer_idx': (False, lambda v: v is False),
+        'tie_word_embeddings': (True, lambda v: v is True),
+        'add_cross_attention': (False, lambda v: v is False),
+        'n_inner': (None, lambda v: v in (None, 4 * int(hf.get('n_embd', 768)))),
+    }
+    for key, (default, ok) in rules.items():
+        if not ok(hf.get(key, default)):
+            raise WeightsError(f'config.json {key}={hf[key]!r} is not supported (the lab models GPT-2 with {default})')
+    try:
+        return ModelConfig(
+            n_layer=hf.get('n_layer', 12),
+            n_head=hf.get('n_head', 12),
+            n_embd=hf.get('n_embd', 768),
+            block_size=hf.get('n_positions', hf.get('n_ctx', GPT2_BLOCK_SIZE)),
+            vocab_size=hf.get('vocab_size', GPT2_VOCAB_SIZE),
+            bias=True,  # Hugging Face GPT-2 always has biases (an export of a bias-free run writes zeros)
+            dropout=0.0 if dropout is None else dropout,
+            gelu=GELU_BY_ACTIVATION[act],
+        )
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f'config.json describes a model the lab cannot build: {e}') from None
+
+
+def hf_tensor_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every tensor a Hugging Face GPT-2 file holds for `cfg`, by its name there (Conv1D weights are (in, out))."""
+    C, V, T = cfg.n_embd, cfg.vocab_size, cfg.block_size
+    shapes: dict[str, tuple[int, ...]] = {'wte.weight': (V, C), 'wpe.weight': (T, C)}
+    per_block = {
+        'ln_1.weight': (C,),
+        'ln_1.bias': (C,),
+        'ln_2.weight': (C,),
+        'ln_2.bias': (C,),
+        'attn.c_attn.weight': (C, 3 * C),
+        'attn.c_attn.bias': (3 * C,),
+        'attn.c_proj.weight': (C, C),
+        'attn.c_proj.bias': (C,),
+        'mlp.c_fc.weight': (C, 4 * C),
+        'mlp.c_fc.bias': (4 * C,),
+        'mlp.c_proj.weight': (4 * C, C),
+        'mlp.c_proj.bias': (C,),
+    }
+    for i in range(cfg.n_layer):
+        shapes.update({f'h.{i}.{k}': v for k, v in per_block.items()})
+    shapes.update({'ln_f.weight': (C,), 'ln_f.bias': (C,)})
+    return shapes
+
+
+def _hf_name(key: str) -> str:
+    """A file's tensor name without the `transformer.` prefix transformers adds (OpenAI's own files lack it)."""
+    return key.removeprefix('transformer.')
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """All tensors of a safetensors file, or of a pytorch_model.bin loaded with weights_only=True (no code runs)."""
+    import torch
+
+    try:
+        if path.suffix == '.safetensors':
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # safetensors, pickle and zip each raise their own kinds for a broken file
+        raise WeightsError(f'{path} cannot be loaded: {str(e).splitlines()[0][:200]}') from None
+    if not isinstance(state, dict):
+        raise WeightsError(f'{path} does not hold a dict of tensors')
+    return state
+
+
+def to_lab_state_dict(hf_state: Mapping[str, Any], cfg: ModelConfig) -> dict[str, Any]:
+    """Hugging Face GPT-2 tensors renamed to our module's keys, Conv1D weights transposed, lm_head tied to wte."""
+    out: dict[str, Any] = {}
+    for key, tensor in hf_state.items():
+        name = _hf_name(key)
+        if _BUFFERS.search(name):
+            continue
+        if name == 'lm_head.weight':
+            continue  # tied: checked against wte below
+        if name.endswith(CONV1D_WEIGHTS):
+            tensor = tensor.t()
+        out[f'transformer.{name}'] = tensor.contiguous()
+    head = hf_state.get('lm_head.weight')
+    wte = out.get('transformer.wte.weight')
+    if head is not None and wte is not None and not bool((head == wte).all()):
+        raise WeightsError('lm_head.weight differs from wte.weight: untied output embeddings are not supported')
+    if wte is not None:
+        out['lm_head.weight'] = wte
+    return out
+
+
+def load_pretrained(name_or_folder: str | Path, dropout: float | None = None) -> Any:
+    """A GPT with the weights of a Hugging Face layout folder, or of gpt2* from the workspace's weights/ folder."""
+    from nanogpt_lab.model.gpt import GPT
+
+    folder = resolve_folder(name_or_folder)
+    cfg = config_from_hf(read_hf_config(folder), dropout=dropout)
+    path = _weights_file(folder)
+    if path is None:
+        raise WeightsError(f'{folder} has neither {WEIGHTS_FILE} nor {LEGACY_WEIGHTS_FILE}')
+    state = to_lab_state_dict(read_state_dict(path), cfg)
+    model = GPT(cfg)
+    mine = model.state_dict()
+    missing = sorted(set(mine) - set(state))
+    unexpected = sorted(set(state) - set(mine))
+    wrong = [
+        f'{k} {tuple(state[k].shape)} (want {tuple(mine[k].shape)})'
+        for k in mine
+        if k in state and tuple(state[k].shape) != tuple(mine[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        raise WeightsError(f'{path} does not fit its config.json: {_key_problems(missing, unexpected, wrong)}')
+    model.load_state_dict(state)
+    log.info('loaded %s (%d parameters) from %s', cfg.nanogpt_args(), model.get_num_params(False), path)
+    return model
+
+
+def _key_problems(missing: list[str], unexpected: list[str], wrong: list[str]) -> str:
+    parts = (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
+    return '; '.join(f'{label}: {", ".join(k[:3])}{" ..." if len(k) > 3 else ""}' for label, k in parts if k)
+
+
+def read_char_vocab(folder: Path) -> list[str] | None:
+    """The characters of a char-level folder (`char_vocab.json`, index = token id), or None for a BPE model."""
+    path = Path(folder) / CHAR_VOCAB_FILE
+    if not path.is_file():
+        return None
+    try:
+        chars = json.loads(path.read_text(encoding='utf-8'))['chars']
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise WeightsError(f'{path} must be JSON like {{"chars": ["\\n", " ", "!", ...]}}') from None
+    if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise WeightsError(f'{path}: "chars" must be a list of single characters')
+    return chars
+
+
+# --- verifying a folder -------------------------------------------------------------------------------------------
+
+
+def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from a safetensors header, after checking the file is as long as the header says."""
+    size = path.stat().st_size
+    with open(path, 'rb') as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise WeightsError(f'{path} is empty or truncated')
+        (n,) = struct.unpack('<Q', head)
+        if n > min(size - 8, 100_000_000):
+            raise WeightsError(f'{path} is not a safetensors file (or is truncated)')
+        try:
+            header = json.loads(f.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise WeightsError(f'{path} has a corrupt safetensors header') from None
+    header.pop('__metadata__', None)
+    end = max((int(t['data_offsets'][1]) for t in header.values()), default=0)
+    if 8 + n + end != size:
+        raise WeightsError(f'{path} is {size:,} bytes but its header needs {8 + n + end:,}: it is incomplete')
+    return {k: tuple(t['shape']) for k, t in header.items()}
+
+
+def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    if path.suffix == '.safetensors':
+        return _safetensors_shapes(path)
+    return {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
+
+
+def verify_weights_folder(path: str | Path, name: str | None = None) -> dict[str, Any]:
+    """Check a downloaded or hand-placed folder before use: config matches `name`, every tensor present and shaped.
+
+    `name` defaults to the folder's own name when that is a GPT-2 size. Returns a summary; raises WeightsError
+    naming the first problem (wrong config keys, missing or mis-shaped tensors, a truncated file).
+    """
+    folder = Path(path)
+    name = name or (folder.name if folder.name in PRETRAINED else None)
+    if not (folder / CONFIG_FILE).is_file():
+        raise WeightsError(f'{folder} has no {CONFIG_FILE}{_by_hand_hint(name)}')
+    hf = read_hf_config(folder)
+    if name is not None:
+        _check_preset_config(hf, name, folder)
+    cfg = config_from_hf(hf)
+    file = _weights_file(folder)
+    if file is None:
+        raise WeightsError(f'{folder} has no {WEIGHTS_FILE}{_by_hand_hint(name)}')
+    have = {_hf_name(k): v for k, v in _file_shapes(file).items() if not _BUFFERS.search(_hf_name(k))}
+    want = hf_tensor_shapes(cfg)
+    missing = [k for k in want if k not in have]
+    wrong = [f'{k} {have[k]} (want {want[k]})' for k in want if k in have and have[k] != want[k]]
+    if missing or wrong:
+        raise WeightsError(f'{file} is incomplete or for another model: {_key_problems(missing, [], wrong)}')
+    return {'folder': str(folder), 'file': file.name, 'tensors': len(want), 'config': cfg.nanogpt_args()}
+
+
+def _check_preset_config(hf: Mapping[str, Any], name: str, folder: Path) -> None:
+    if name not in PRESETS:
+        raise WeightsError(f"model '{name}' is not one of {', '.join(PRETRAINED)}")
+    want = {**PRESETS[name], 'n_positions': GPT2_BLOCK_SIZE, 'vocab_size': GPT2_VOCAB_SIZE}
+    bad = [f'{k}={hf.get(k)!r} (want {v})' for k, v in want.items() if hf.get(k) != v]
+    if bad:
+        raise WeightsError(f'{folder / CONFIG_FILE} is not the config of {name}: {", ".join(bad)}')
+
+
+# --- downloading --------------------------------------------------------------------------------------------------
+
+
+def _by_hand_hint(name: str | None) -> str:
+    if name is None:
+        return ''
+    return f': run `nanogpt-lab download-weights {name}` or place the files by hand ({by_hand_instructions(name)})'
+
+
+def by_hand_instructions(name: str) -> str:
+    """Where to put weights fetched on another machine, for the offline message and the docs."""
+    repo = HF_REPOS[name]
+    return (
+        f'download {CONFIG_FILE} and {WEIGHTS_FILE} from https://huggingface.co/{repo}/tree/main and put both in '
+        f'{weights_dir(name)}; the lab verifies them before use'
+    )
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    env = os.environ.get('HF_HUB_OFFLINE', os.environ.get('TRANSFORMERS_OFFLINE', ''))
+    return env.strip().upper() in ('1', 'ON', 'YES', 'TRUE') or constants.HF_HUB_OFFLINE
+
+
+def download_weights(name: str, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> Path:
+    """Fetch gpt2* (config.json + model.safetensors only) into <workspace>/weights/<name>, resumably, and verify it.
+
+    Progress arrives as `progress` events in bytes. A download cut off (network, Ctrl-C, a killed job) leaves
+    `<file>.part`; running the command again continues from there. Offline, it fails within seconds with
+    instructions for placing the files by hand.
+    """
+    if name not in PRETRAINED:
+        raise WeightsError(f"model '{name}' is not one of {', '.join(PRETRAINED)}")
+    folder = weights_dir(name)
+    try:
+        summary = verify_weights_folder(folder, name)
+        emit('log', level='info', message=f'{name} is already in {folder} and verified ({summary["tensors"]} tensors)')
+        return folder
+    except WeightsError as e:  # not there yet, or incomplete: download what is missing
+        placed = f' (the files already there do not verify: {e})' if (folder / CONFIG_FILE).is_file() else ''
+    if _offline():
+        raise WeightsError(
+            f'cannot download {name}: offline mode is on (HF_HUB_OFFLINE); {by_hand_instructions(name)}{placed}'
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename in (CONFIG_FILE, WEIGHTS_FILE):
+        _download_file(name, filename, folder, emit, should_stop)
+    summary = verify_weights_folder(folder, name)
+    emit('log', level='info', message=f'{name} downloaded to {folder} and verified ({summary["tensors"]} tensors)')
+    return folder
+
+
+def _hub_metadata(name: str, filename: str) -> Any:
+    """The file's size, etag and URL, asked with a short timeout so an offline machine fails fast."""
+    from huggingface_hub import constants as hub_constants
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    endpoint = (os.environ.get('HF_ENDPOINT') or hub_constants.ENDPOINT).rstrip('/')
+    url = hf_hub_url(HF_REPOS[name], filename, endpoint=endpoint)
+    try:
+        _resolve(urlsplit(endpoint).hostname or '', HUB_TIMEOUT_S)
+        return get_hf_file_metadata(url, timeout=HUB_TIMEOUT_S, endpoint=endpoint)
+    except Exception as e:  # offline mode, DNS, refused, timeout, HTTP errors: all mean "not reachable from here"
+        reason = f'{e.__class__.__name__}: {str(e).splitlines()[0][:160]}' if str(e) else e.__class__.__name__
+        raise WeightsError(
+            f'cannot reach the Hugging Face Hub for {name} ({reason}); {by_hand_instructions(name)}'
+        ) from None
+
+
+def _resolve(host: str, timeout: float) -> None:
+    """Look the host up within `timeout` seconds: HTTP timeouts do not cover DNS, which can hang far longer."""
+    result: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+            result.append(None)
+        except OSError as e:
+            result.append(e)
+
+    thread = threading.Thread(target=lookup, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not result:
+        raise TimeoutError(f'looking up {host} took over {timeout:.0f} s')
+    if result[0] is not None:
+        raise result[0]
+
+
+def _download_file(name: str, filename: str, folder: Path, emit: Emit, should_stop: Callable[[], bool]) -> None:
+    """One file, appended to `<file>.part` from where an earlier attempt stopped, checked, then renamed in place."""
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    target = folder / filename
+    meta = _hub_metadata(name, filename)
+    if target.is_file() and meta.size is not None and target.stat().st_size == meta.size and _hash_ok(target, meta):
+        return  # already here from an earlier attempt
+    part, state = folder / f'{filename}.part', folder / f'{filename}.part.json'
+    resume = part.stat().st_size if part.is_file() and _same_version(state, meta) else 0
+    atomic_write_text(state, json.dumps({'etag': meta.etag, 'size': meta.size, 'commit': meta.commit_hash}))
+    label = f'{name}/{filename}'
+    with open(part, 'ab' if resume else 'wb') as f:
+        try:
+            http_get(
+                meta.location,
+                f,
+                resume_size=resume,
+                headers=build_hf_headers(),
+                expected_size=meta.size,
+                displayed_filename=filename,
+                tqdm_class=_progress_class(emit, label, meta.size, should_stop),
+            )
+        except Cancelled:
+            raise
+        except Exception as e:
+            done = f.tell()
+            raise WeightsError(
+                f'download of {label} stopped at {done:,} of {meta.size or 0:,} bytes ({e.__class__.__name__}); '
+                f'run `nanogpt-lab download-weights {name}` again to resume'
+            ) from None
+        f.flush()
+        os.fsync(f.fileno())
+    if not _hash_ok(part, meta):
+        part.unlink()
+        raise WeightsError(f'{label} failed its sha256 check (the Hub said {meta.etag}); run the command again')
+    os.replace(part, target)
+    state.unlink(missing_ok=True)
+
+
+def _same_version(state: Path, meta: Any) -> bool:
+    try:
+        return json.loads(state.read_text())['etag'] == meta.etag
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _hash_ok(path: Path, meta: Any) -> bool:
+    """Large files on the Hub have their sha256 as etag: check it; small files only have a git hash (size only)."""
+    etag = (meta.etag or '').lower()
+    if not re.fullmatch(r'[0-9a-f]{64}', etag):
+        return meta.size is None or path.stat().st_size == meta.size
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest() == etag
+
+
+def _progress_class(emit: Emit, label: str, size: int | None, should_stop: Callable[[], bool]) -> type:
+    """A tqdm class for huggingface_hub that reports bytes as `progress` events (a few per second) and can cancel."""
+    from tqdm.auto import tqdm
+
+    class EmitProgress(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any):
+            kwargs.pop('name', None)
+            kwargs['disable'] = True  # the lab draws its own bar from the events
+            self.done, self.size, self.last = int(kwargs.get('initial') or 0), size or kwargs.get('total'), 0.0
+            super().__init__(*args, **kwargs)
+            emit('progress', done=self.done, total=self.size, unit='B', label=label)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.done += int(n or 0)
+            now = time.monotonic()
+            if now - self.last >= 0.25 or (self.size and self.done >= self.size):
+                self.last = now
+                emit('progress', done=self.done, total=self.size, unit='B', label=label)
+            if should_stop():
+                raise Cancelled(f'download of {label} cancelled at {self.done:,} bytes; run it again to resume')
+            return None
+
+    return EmitProgress

@@ -1,0 +1,128 @@
+"""POST /api/generate's engine side: load a model once (cached), stream its tokens from a thread as SSE.
+
+The model loads and the prompt is encoded before the response starts, so a missing run or an unknown character
+is a JSON 4xx, not a broken stream. Generation runs in a worker thread (torch releases the GIL), and stops
+between tokens when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab import workspace
+from nanogpt_lab.config import ConfigError, SampleConfig
+from nanogpt_lab.jobs.params import _readable
+from nanogpt_lab.server.http import sse_message
+from nanogpt_lab.server.schemas import GenerateIn
+
+CACHE_SIZE = 2  # models kept loaded: a chat and a comparison; GPT-2 XL is 6 GB, so not more
+
+
+class ModelCache:
+    """The last few loaded models, keyed by what was asked and the checkpoint's mtime (a newer one reloads)."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._lock = threading.Lock()
+        self._models: OrderedDict[tuple, Any] = OrderedDict()
+        self.run_lock = threading.Lock()  # one generation at a time: they would only fight over the CPU/GPU
+
+    def load(self, cfg: SampleConfig) -> Any:
+        """The loaded model for this config: from the cache, or loaded now (and cached)."""
+        from nanogpt_lab.inference.loader import load
+
+        ckpt = Path(cfg.out_dir) / 'ckpt.pt'
+        stamp = ckpt.stat().st_mtime_ns if cfg.init_from == 'resume' and ckpt.exists() else 0
+        key = (cfg.init_from, cfg.out_dir if cfg.init_from == 'resume' else None, cfg.device, cfg.dtype, stamp)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            loaded = load(cfg)
+            self._models[key] = loaded
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+            return loaded
+
+
+def sample_config(req: GenerateIn, local: bool) -> SampleConfig:
+    """The request's SampleConfig, with a run id turned into its folder (absolute paths: local callers only)."""
+    values = req.model_dump(exclude={'prompt', 'alternatives', 'probabilities', 'stream'})
+    if values['init_from'] == 'resume':
+        values['out_dir'] = _readable(values['out_dir'], 'out_dir', workspace.runs_root(), local, 'a run')
+    if values.get('data_dir'):
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+    if values['start'].startswith('FILE:'):
+        raise ConfigError('start: FILE: prompts are for the CLI; send the prompt text in `prompt`', key='start')
+    return SampleConfig(**values)
+
+
+def prompt_ids(loaded: Any, prompt: str) -> list[int]:
+    """Token ids of the prompt; an empty prompt starts a GPT-2 document at <|endoftext|>, as `sample` does."""
+    eot = getattr(loaded.tokenizer, 'eot_token', None)
+    if not prompt and eot is not None:
+        return [eot]
+    if not prompt:
+        raise ConfigError('prompt is empty: give at least one character', key='prompt')
+    return loaded.tokenizer.encode(prompt)
+
+
+def _produce(loaded: Any, req: GenerateIn, ids: list[int], put: Any, stop: threading.Event, lock: Any) -> None:
+    import torch
+
+    from nanogpt_lab.inference.pipeline import SamplingSettings
+    from nanogpt_lab.inference.sampler import stream
+
+    settings = SamplingSettings(req.temperature, req.top_k or None, req.top_p, req.repetition_penalty)
+    generator = torch.Generator(device=loaded.device)
+    generator.manual_seed(req.seed)
+    with lock:
+        for index in range(req.num_samples):
+            pieces = []
+            for event in stream(loaded.model, loaded.tokenizer, ids, settings, req.max_new_tokens,
+                                generator=generator, kv_cache=req.kv_cache, stop=req.stop,
+                                alternatives=req.alternatives, with_stages=req.probabilities):  # fmt: skip
+                if stop.is_set():
+                    return
+                pieces.append(event.text)
+                put({'type': 'token', 'sample': index, **event.as_dict()})
+            put({'type': 'sample', 'sample': index, 'text': ''.join(pieces)})
+
+
+async def token_events(cache: ModelCache, loaded: Any, req: GenerateIn, ids: list[int]) -> AsyncIterator[dict]:
+    """Token, sample and done (or error) events, produced in a thread and handed over through a queue."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: dict) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def run() -> None:
+        try:
+            _produce(loaded, req, ids, put, stop, cache.run_lock)
+            put({'type': 'done', 'source': str(getattr(loaded, 'source', '') or '')})
+        except Exception as e:  # reported in the stream: the response has already started
+            put({'type': 'error', 'error': {'code': 'generation_failed', 'message': str(e) or type(e).__name__}})
+
+    worker = loop.run_in_executor(None, run)
+    try:
+        while True:
+            item = await queue.get()
+            yield item
+            if item['type'] in ('done', 'error'):
+                break
+    finally:
+        stop.set()
+        await asyncio.wait([worker], timeout=0)
+
+
+async def sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:
+    """Generation events as unnamed SSE messages (EventSource.onmessage), `type` telling them apart."""
+    async for item in events:
+        yield sse_message(item)

@@ -1,0 +1,162 @@
+"""The server's guard: loopback by default, an access token (as Jupyter's) for any other address.
+
+`check_bind` runs before the server starts; `Guard` is pure ASGI middleware (so event streams pass through
+untouched) that checks the token on every request — API calls, event streams, pages, assets and NiceGUI's
+websocket — and, on a token-less loopback server, refuses requests whose Host or Origin is not this machine
+(DNS rebinding and cross-site requests from a web page the user happens to have open).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+TOKEN_COOKIE = 'nanogpt_lab_token'
+LOOPBACK_NAMES = ('localhost', 'localhost.localdomain', 'ip6-localhost')
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach."""
+    if not host:
+        return False
+    host = host.strip('[]').lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> str | None:
+    """The token a server bound to `host` must use: none needed on loopback; elsewhere the given one or a new one.
+
+    A generated token is printed to stderr (as Jupyter does) so the person starting the server can log in.
+    """
+    token = (token or '').strip() or None
+    if token is not None or is_loopback(host):
+        return token
+    token = secrets.token_urlsafe(24)
+    print(
+        f'nanoGPT Lab: {host!r} is reachable from other machines, so every request needs an access token.\n'
+        f'  token: {token}\n'
+        f'  open http://<this machine>:<port>/?token={token} once; the browser then keeps it in a cookie.',
+        file=sys.stderr,
+        flush=True,
+    )
+    return token
+
+
+def _local_name(host: str | None) -> bool:
+    """Loopback, or a bare single-label name ('localhost', a test client's 'testserver'): nothing a remote web
+    page can point at this machine, unlike `evil.example` re-resolved to 127.0.0.1 (DNS rebinding)."""
+    if not host:
+        return False
+    return is_loopback(host) or not any(c in host for c in '.:[]')
+
+
+def _host_of(value: str) -> str:
+    """'127.0.0.1:8765' or '[::1]:8765' → the host part."""
+    if value.startswith('['):
+        return value[1:].split(']', 1)[0]
+    return value.rsplit(':', 1)[0] if value.count(':') == 1 else value
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in scope.get('headers', [])}
+
+
+def _token_in_request(scope: Scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+    """The token a request carries (bearer header, cookie or ?token=), and whether it came in the query."""
+    auth = headers.get('authorization', '')
+    if auth.lower().startswith('bearer '):
+        return auth[7:].strip(), False
+    query = parse_qs(scope.get('query_string', b'').decode('latin-1'))
+    if query.get('token'):
+        return query['token'][0], True
+    cookie = SimpleCookie()
+    try:
+        cookie.load(headers.get('cookie', ''))
+    except Exception:  # a malformed cookie header is simply no token
+        return None, False
+    morsel = cookie.get(TOKEN_COOKIE)
+    return (morsel.value if morsel else None), False
+
+
+class Guard:
+    """ASGI middleware: the token check (when a token is set) and the same-machine check (when not)."""
+
+    def __init__(self, app: ASGIApp, token: str | None = None):
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] not in ('http', 'websocket'):
+            return await self.app(scope, receive, send)
+        headers = _headers(scope)
+        if self.token is None:
+            problem = self._foreign_origin(headers)
+            if problem:
+                return await _refuse(scope, send, 403, 'forbidden_origin', problem)
+            return await self.app(scope, receive, send)
+        given, from_query = _token_in_request(scope, headers)
+        if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
+            message = (
+                'this lab needs its access token: open the address printed where the server started '
+                '(…/?token=…), or send "Authorization: Bearer <token>"'
+            )
+            return await _refuse(scope, send, 401, 'token_required', message)
+        if from_query and scope['type'] == 'http':
+            send = _with_cookie(send, self.token)
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    def _foreign_origin(headers: dict[str, str]) -> str | None:
+        """Without a token the server trusts only this machine: a page elsewhere must not drive it."""
+        host = _host_of(headers.get('host', 'localhost'))
+        if not _local_name(host):
+            return f'host {host!r} is not this machine; a token-less lab answers only to localhost'
+        origin = headers.get('origin')
+        if origin and origin != 'null' and not _local_name(urlsplit(origin).hostname):
+            return f'requests from web pages at {origin} are refused'
+        return None
+
+
+def _with_cookie(send: Send, token: str) -> Send:
+    """Remember a token given in the URL as an HttpOnly cookie, so the pages' own requests carry it."""
+
+    async def wrapped(message: Message) -> None:
+        if message['type'] == 'http.response.start':
+            cookie = f'{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict'
+            message['headers'] = [*message.get('headers', []), (b'set-cookie', cookie.encode('latin-1'))]
+        await send(message)
+
+    return wrapped
+
+
+async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    """Answer with the API's JSON error (pages get it too: it says what to do), or close a websocket."""
+    if scope['type'] == 'websocket':
+        await send({'type': 'websocket.close', 'code': 1008})
+        return
+    body = json.dumps({'error': {'code': code, 'message': message, 'field': None}}).encode()
+    headers = [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]
+    if status == 401:
+        headers.append((b'www-authenticate', b'Bearer'))
+    await send({'type': 'http.response.start', 'status': status, 'headers': headers})
+    await send({'type': 'http.response.body', 'body': body})

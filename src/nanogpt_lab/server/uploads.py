@@ -1,0 +1,152 @@
+"""Dataset uploads: a multipart body streamed straight to a temp file in the workspace, cut off at the size limit.
+
+The body is parsed as it arrives (python-multipart's streaming parser), so a 2 GB upload is refused after the
+limit's worth of bytes, not after it has all been received. The stored name comes from `workspace.sanitize_name`
+(no separators, no dot first), so `../../outside/pwned.txt` lands as `uploads/pwned.txt` and nowhere else.
+The text must be UTF-8 without NUL bytes: a binary file is refused with that reason before it is ever prepared.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from nanogpt_lab import workspace
+from nanogpt_lab.jobs.params import uploads_root
+from nanogpt_lab.server.errors import ApiError
+
+ENV_UPLOAD_LIMIT = 'NANOGPT_LAB_UPLOAD_LIMIT_MB'
+DEFAULT_LIMIT_MB = 200
+ALLOWED_SUFFIXES = ('.txt', '.md', '.jsonl', '.json', '.csv', '.text')
+
+
+def upload_limit() -> int:
+    """The largest upload in bytes ($NANOGPT_LAB_UPLOAD_LIMIT_MB, default 200 MB)."""
+    try:
+        return int(float(os.environ.get(ENV_UPLOAD_LIMIT, DEFAULT_LIMIT_MB)) * 1_000_000)
+    except ValueError:
+        return DEFAULT_LIMIT_MB * 1_000_000
+
+
+class _FilePart:
+    """Collects one multipart body: the `file` part to a temp file (checked as it streams), `name` into memory."""
+
+    def __init__(self, folder: Path, limit: int):
+        self.limit, self.folder = limit, folder
+        self.headers: dict[bytes, bytes] = {}
+        self._field, self._value = b'', b''
+        self.current: str | None = None
+        self.filename: str | None = None
+        self.name_field = b''
+        self.size = 0
+        self.fd, self.tmp = tempfile.mkstemp(prefix='.upload.', suffix='.tmp', dir=folder)
+        self.decoder = codecs.getincrementaldecoder('utf-8')()
+        self.problem: ApiError | None = None
+
+    def callbacks(self) -> dict:
+        """python-multipart's callbacks, bound to this upload."""
+        return {
+            'on_part_begin': self._begin,
+            'on_header_field': lambda d, s, e: setattr(self, '_field', self._field + d[s:e]),
+            'on_header_value': lambda d, s, e: setattr(self, '_value', self._value + d[s:e]),
+            'on_header_end': self._header_end,
+            'on_headers_finished': self._headers_done,
+            'on_part_data': self._data,
+        }
+
+    def _begin(self) -> None:
+        self.headers, self.current = {}, None
+
+    def _header_end(self) -> None:
+        self.headers[self._field.lower()] = self._value
+        self._field, self._value = b'', b''
+
+    def _headers_done(self) -> None:
+        _, opts = parse_options_header(self.headers.get(b'content-disposition', b''))
+        field = opts.get(b'name', b'').decode('utf-8', 'replace')
+        if field == 'file' and self.filename is None:
+            self.current = 'file'
+            self.filename = opts.get(b'filename', b'upload.txt').decode('utf-8', 'replace')
+        elif field == 'name':
+            self.current = 'name'
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self.current == 'name':
+            self.name_field = (self.name_field + chunk)[:200]
+        elif self.current == 'file' and self.problem is None:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise ApiError(413, 'too_large', f'the file is larger than the upload limit of {self.limit:,} bytes')
+            self._check_text(chunk)
+            os.write(self.fd, chunk)
+
+    def _check_text(self, chunk: bytes) -> None:
+        if b'\x00' in chunk:
+            self.problem = ApiError(422, 'binary_file', 'the file holds NUL bytes: it is binary, not text', 'file')
+            return
+        try:
+            self.decoder.decode(chunk)
+        except UnicodeDecodeError as e:
+            offset = self.size - len(chunk) + e.start
+            self.problem = ApiError(
+                422, 'not_utf8', f'the file is not UTF-8 text (a bad byte at offset {offset})', 'file'
+            )
+
+
+def _target_name(raw_filename: str, requested: str) -> str:
+    stem = workspace.sanitize_name(requested or raw_filename, fallback='upload')
+    suffix = Path(raw_filename.replace('\\', '/').split('/')[-1]).suffix.lower()
+    if not re.fullmatch(r'\.[a-z0-9]{1,8}', suffix or '') or suffix not in ALLOWED_SUFFIXES:
+        suffix = '.txt'
+    return stem + suffix
+
+
+async def receive_upload(request: Request) -> dict:
+    """Stream a multipart `file` (plus an optional `name`) into the workspace's uploads/; return where it went."""
+    ctype, opts = parse_options_header(request.headers.get('content-type', ''))
+    if ctype != b'multipart/form-data' or not opts.get(b'boundary'):
+        raise ApiError(415, 'unsupported_media_type', "send the file as multipart/form-data with a field named 'file'")
+    limit = upload_limit()
+    declared = request.headers.get('content-length', '')
+    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise ApiError(413, 'too_large', f'the upload is {int(declared):,} bytes; the limit is {limit:,}')
+    folder = uploads_root()
+    folder.mkdir(parents=True, exist_ok=True)
+    part = _FilePart(folder, limit)
+    try:
+        parser = MultipartParser(opts[b'boundary'], part.callbacks())
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        return _store(part)
+    except ValueError as e:  # python-multipart's parse errors
+        raise ApiError(400, 'malformed_multipart', f'the multipart body cannot be parsed: {e}') from None
+    finally:
+        os.close(part.fd)
+        if os.path.exists(part.tmp):
+            os.unlink(part.tmp)
+
+
+def _store(part: _FilePart) -> dict:
+    if part.filename is None:
+        raise ApiError(422, 'missing_file', "the form has no field named 'file'", 'file')
+    if part.problem:
+        raise part.problem
+    if part.size == 0:
+        raise ApiError(422, 'empty_file', 'the file is empty: upload some text', 'file')
+    try:
+        part.decoder.decode(b'', final=True)
+    except UnicodeDecodeError:
+        raise ApiError(422, 'not_utf8', 'the file ends in the middle of a UTF-8 character', 'file') from None
+    name = _target_name(part.filename, part.name_field.decode('utf-8', 'replace').strip())
+    target = workspace.inside(uploads_root(), name)
+    os.fsync(part.fd)
+    os.replace(part.tmp, target)  # same folder: atomic; the upload appears whole or not at all
+    return {'name': name, 'bytes': part.size, 'suggested_dataset_name': Path(name).stem}

@@ -1,0 +1,89 @@
+"""The run's data: which dataset folder, its vocabulary, and seeded random batches from train.bin / val.bin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nanogpt_lab.config import PADDED_VOCAB_SIZE, TrainConfig
+from nanogpt_lab.data import DataError, dataset_dir, get_batch, load_meta
+from nanogpt_lab.training.faults import TrainingError, missing_data_message
+
+EVAL_SEED_OFFSET = 7919  # eval batches come from their own stream, so evaluating never shifts training batches
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A prepared dataset folder as a run sees it."""
+
+    folder: Path
+    train: Path
+    val: Path
+    meta_vocab_size: int | None  # from meta.pkl (char datasets); None for GPT-2 BPE data
+
+    @property
+    def vocab_size(self) -> int:
+        """The vocabulary a model trained from scratch gets: meta.pkl's, else GPT-2's padded to 50304 (nanoGPT)."""
+        return self.meta_vocab_size or PADDED_VOCAB_SIZE
+
+    def split(self, name: str) -> Path:
+        """The .bin file of 'train' or 'val'."""
+        return self.train if name == 'train' else self.val
+
+
+def open_data(cfg: TrainConfig) -> RunData:
+    """Find the dataset and check it can feed `block_size`: each failure names the command or setting to change."""
+    try:
+        folder = dataset_dir(cfg.dataset, cfg.data_dir)
+    except DataError as e:
+        raise TrainingError(f'dataset ({cfg.dataset!r}): {e}') from None
+    for name in ('train.bin', 'val.bin'):
+        if not (folder / name).is_file():
+            raise TrainingError(missing_data_message(cfg, str(folder), name))
+    for name in ('train.bin', 'val.bin'):
+        tokens = (folder / name).stat().st_size // 2  # uint16 tokens
+        if tokens <= cfg.block_size:
+            raise TrainingError(
+                f'{folder / name} has {tokens:,} tokens but block_size {cfg.block_size} needs at least '
+                f'{cfg.block_size + 1:,}: lower block_size or prepare more text (val_fraction sets the val share)'
+            )
+    meta = load_meta(folder)
+    return RunData(folder, folder / 'train.bin', folder / 'val.bin', int(meta['vocab_size']) if meta else None)
+
+
+class Batches:
+    """nanoGPT's random-offset batches from a seeded generator whose state a checkpoint saves and restores."""
+
+    def __init__(self, data: RunData, batch_size: int, block_size: int, device: str, seed: int):
+        self.data = data
+        self.batch_size = batch_size
+        self.block_size = block_size
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next(self, split: str = 'train') -> tuple[torch.Tensor, torch.Tensor]:
+        """One (x, y) batch; the memmap is reopened per call as nanoGPT does (a long-lived one grows in memory)."""
+        return get_batch(self.data.split(split), self.batch_size, self.block_size, self.device, self.generator)
+
+    def state(self) -> torch.Tensor:
+        """The generator's state, for `resume_state` in the checkpoint."""
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        """Continue the exact stream an interrupted run would have drawn."""
+        self.generator.set_state(state)
+
+
+def eval_batches(data: RunData, split: str, n: int, batch_size: int, block_size: int, device: str, seed: int):
+    """The same `n` batches at every evaluation (a fixed seed), so successive val losses compare like with like."""
+    batches = Batches(data, batch_size, block_size, device, seed + EVAL_SEED_OFFSET + (split == 'val'))
+    for _ in range(n):
+        yield batches.next(split)
+
+
+def count_tokens(path: Path) -> int:
+    """Tokens in a .bin file (uint16)."""
+    return int(np.memmap(path, dtype=np.uint16, mode='r').shape[0])

@@ -1,0 +1,148 @@
+"""Where a run's weights come from: a fresh model, its own checkpoint (resume), GPT-2, or another run or folder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanogpt_lab.config import GPT2_VOCAB_SIZE, PRETRAINED, ConfigError, ModelConfig, TrainConfig, build
+from nanogpt_lab.model.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+    model_args_of,
+    model_from_checkpoint,
+)
+from nanogpt_lab.model.gpt import GPT
+from nanogpt_lab.training.batches import RunData
+from nanogpt_lab.training.faults import TrainingError
+
+log = logging.getLogger(__name__)
+
+# the keys that fix a model's shape: a resumed run must ask for the same ones (dropout may change)
+SHAPE_KEYS = ('n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'ln_position')
+
+
+# settings of the machine rather than of the run: a resumed run takes them from its own command line
+MACHINE_KEYS = ('device', 'dtype', 'compile', 'threads', 'backend', 'nproc_per_node', 'init_from', 'out_dir')
+
+
+def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str]]:
+    """`init_from=resume` continues the run as it was configured: every run setting the command line leaves out
+    comes from the checkpoint's `config` (ours or nanoGPT's), so `--init_from=resume --out_dir=RUN` alone resumes
+    with the same batch size, schedule and accumulation. Machine settings (device, dtype, compile...) do not.
+    """
+    if cfg.init_from != 'resume' or not cfg.out_dir or not checkpoint_path(cfg.out_dir).is_file():
+        return cfg, []
+    try:
+        saved = load_checkpoint(cfg.out_dir).get('config') or {}
+    except CheckpointError:
+        return cfg, []  # the resume itself reports it
+    keep = {k: v for k, v in saved.items() if k in TrainConfig.model_fields and k not in cfg.model_fields_set
+            and k not in MACHINE_KEYS and k != 'model' and getattr(cfg, k) != v}  # fmt: skip
+    if not keep:
+        return cfg, []
+    try:
+        return build(TrainConfig, {**cfg.model_dump(exclude_unset=True), **keep}), sorted(keep)
+    except ConfigError as e:
+        log.warning('checkpoint settings not reused (%s)', e)
+        return cfg, []
+
+
+@dataclass
+class Start:
+    """A model ready to train and where the run picks up: iteration, best val loss, optimizer and RNG states."""
+
+    model: GPT
+    source: str
+    iter_num: int = 0
+    best_val_loss: float = 1e9
+    optimizer_state: dict | None = None
+    resume_state: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+
+
+def init_model(cfg: TrainConfig, data: RunData) -> Start:
+    """Build the model `cfg.init_from` names (on CPU), checked against the data's vocabulary and cfg's shape."""
+    if cfg.init_from == 'scratch':
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank and in every run with this seed
+        start = Start(GPT(cfg.model_args(data.vocab_size)), 'scratch')
+    elif cfg.init_from == 'resume':
+        start = _resume(cfg, data)
+    else:
+        start = Start(load_source(cfg.init_from, dropout=cfg.dropout), cfg.init_from)
+        _crop(start.model, cfg)
+    check_vocab(start.model.config, data)
+    return start
+
+
+def load_source(source: str, dropout: float | None = None) -> GPT:
+    """Weights only, for a fine-tune start: gpt2*, a run folder or ckpt.pt (ours or nanoGPT's), or an HF folder."""
+    from nanogpt_lab.model.pretrained import WeightsError, load_pretrained
+
+    path = Path(source).expanduser()
+    try:
+        if source in PRETRAINED or (
+            path.is_dir() and (path / 'config.json').is_file() and not (path / 'ckpt.pt').is_file()
+        ):
+            return load_pretrained(source if source in PRETRAINED else path, dropout=dropout)
+        if path.is_file() or (path / 'ckpt.pt').is_file():
+            return model_from_checkpoint(load_checkpoint(path), dropout=dropout)
+    except (WeightsError, CheckpointError) as e:
+        raise TrainingError(f'init_from ({source!r}): {e}') from None
+    raise TrainingError(
+        f'init_from ({source!r}) is not scratch, resume, one of {", ".join(PRETRAINED)}, a run folder or ckpt.pt, '
+        'or a Hugging Face GPT-2 folder (config.json + model.safetensors)'
+    )
+
+
+def _resume(cfg: TrainConfig, data: RunData) -> Start:
+    """Continue a run from `out_dir/ckpt.pt`, refusing a config that asks for another model shape."""
+    if not cfg.out_dir:
+        raise TrainingError('init_from=resume needs --out_dir=RUN_FOLDER: the run to continue')
+    try:
+        ckpt = load_checkpoint(cfg.out_dir)
+        args = model_args_of(ckpt)
+    except CheckpointError as e:
+        raise TrainingError(f'init_from=resume: {e}') from None
+    differ = [
+        f'{k}: checkpoint {getattr(args, k)!r}, config {getattr(cfg, k)!r}'
+        for k in SHAPE_KEYS
+        if k in cfg.model_fields_set and getattr(cfg, k) != getattr(args, k)
+    ]
+    if differ:
+        raise TrainingError(
+            f'cannot resume {checkpoint_path(cfg.out_dir)} with a different model: {"; ".join(differ)}. '
+            'Drop those settings, or start a new run (another --out_dir)'
+        )
+    model = model_from_checkpoint(ckpt, dropout=cfg.dropout)
+    state = (ckpt.get('config') or {}).get('resume_state') or {}
+    return Start(model, f'resume ({checkpoint_path(cfg.out_dir)})', int(ckpt.get('iter_num', 0)),
+                 float(ckpt.get('best_val_loss', 1e9)), ckpt.get('optimizer') or None, state, resumed=True)  # fmt: skip
+
+
+def _crop(model: GPT, cfg: TrainConfig) -> None:
+    """A fine-tune may use a shorter context than the weights were trained with (nanoGPT's crop_block_size)."""
+    if cfg.block_size < model.config.block_size:
+        log.info('cropping block_size %d -> %d', model.config.block_size, cfg.block_size)
+        model.crop_block_size(cfg.block_size)
+    elif cfg.block_size > model.config.block_size and 'block_size' in cfg.model_fields_set:
+        raise TrainingError(
+            f'block_size ({cfg.block_size}) is longer than the {model.config.block_size} positions '
+            f'{cfg.init_from} was trained with; use block_size <= {model.config.block_size}'
+        )
+
+
+def check_vocab(args: ModelConfig, data: RunData) -> None:
+    """The data's token ids must all have a row in the model's embedding."""
+    need = data.meta_vocab_size or GPT2_VOCAB_SIZE
+    if need > args.vocab_size:
+        kind = f'a {need}-token char vocabulary (meta.pkl)' if data.meta_vocab_size else 'GPT-2 BPE (50257 tokens)'
+        raise TrainingError(
+            f"dataset '{data.folder.name}' uses {kind} but the model has only {args.vocab_size} tokens: "
+            'fine-tune a model on data tokenized the way it was trained'
+        )

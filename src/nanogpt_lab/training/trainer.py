@@ -1,0 +1,398 @@
+"""The training loop: nanoGPT's train.py as one readable class, reporting through events instead of print.
+
+Per iteration, as nanoGPT: set the learning rate; every eval_interval evaluate (rank 0) and maybe checkpoint;
+then gradient accumulation over micro-batches, clipping, an AdamW step. Differences, each for a reason:
+- the last iteration is evaluated too (nanoGPT trains one extra step after its last eval and never saves it);
+- evaluation uses the same batches every time (a fixed seed), so successive val losses compare like with like;
+- a resumed run restores the RNG streams too, so it reports the same losses an uninterrupted run would;
+- NaN losses, out-of-memory, a full disk and Ctrl-C each end the run with a message and a usable checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanogpt_lab import hardware
+from nanogpt_lab.config import TrainConfig
+from nanogpt_lab.events import Cancelled, Emit, null_emit
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
+from nanogpt_lab.model.checkpoint import CKPT_NAME, save_checkpoint
+from nanogpt_lab.training import ddp, state
+from nanogpt_lab.training.batches import Batches, eval_batches, open_data
+from nanogpt_lab.training.evaluate import estimate_loss
+from nanogpt_lab.training.faults import (
+    TrainingError,
+    is_finite,
+    is_out_of_memory,
+    non_finite_message,
+    oom_message,
+    save_failed_message,
+)
+from nanogpt_lab.training.loggers import MetricLoggers
+from nanogpt_lab.training.model_init import inherit_resume_settings, init_model
+from nanogpt_lab.training.runtime import compile_pays_off, make_runtime, peak_flops, time_steps
+from nanogpt_lab.training.schedule import get_lr
+
+log = logging.getLogger(__name__)
+
+STOP_NONE, STOP_CANCEL, STOP_EARLY = 0, 1, 2  # agreed across ranks with a max: early stopping outranks a cancel
+BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
+
+
+def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
+    """Train (or fine-tune, or evaluate) as `cfg` says; return a summary. Raises Cancelled after saving on a stop."""
+    dist = ddp.from_env()
+    threads = torch.get_num_threads()  # `threads` applies to this run only: a notebook or server keeps its own
+    device = ddp.setup(dist, hardware.resolve_device(cfg.device), cfg.backend)
+    cfg, inherited = inherit_resume_settings(cfg)
+    if inherited and dist.master:
+        emit(
+            'log',
+            level='info',
+            code='resume_settings',
+            message=f"resuming with the checkpoint's {', '.join(inherited)}",
+        )
+    trainer = None
+    try:
+        trainer = Trainer(cfg, dist, device, emit if dist.master else null_emit, should_stop)
+        return trainer.run()
+    except Exception as e:
+        if is_out_of_memory(e):
+            where = trainer.phase if trainer else 'building the model'
+            raise TrainingError(oom_message(cfg, device, where)) from None
+        raise
+    finally:
+        if trainer is not None:
+            trainer.loggers.close()
+        ddp.teardown(dist)
+        torch.set_num_threads(threads)
+
+
+class Trainer:
+    """One run's state: model, optimizer, data stream, counters; `run()` is the loop."""
+
+    def __init__(
+        self, cfg: TrainConfig, dist: ddp.Distributed, device: str, emit: Emit, should_stop: Callable[[], bool]
+    ):
+        self.cfg, self.dist, self.emit, self.should_stop = cfg, dist, emit, should_stop
+        self.phase = 'building the model'
+        self.rt = make_runtime(cfg, dist, device)
+        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self.data = open_data(cfg)
+        start = init_model(cfg, self.data)
+        self.raw_model = start.model.to(device)
+        self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
+        self.iter_num = self.start_iter = start.iter_num
+        self.best_val_loss = start.best_val_loss
+        self.resumed = start.resumed
+        self.optimizer = self.raw_model.configure_optimizers(
+            cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), self.rt.device_type
+        )
+        if start.optimizer_state:
+            self._load_optimizer(start.optimizer_state)
+        self.tokens_per_iter = cfg.batch_size * self.block_size * cfg.gradient_accumulation_steps
+        self.batches = Batches(self.data, cfg.batch_size, self.block_size, device, cfg.seed + dist.rank)
+        torch.manual_seed(cfg.seed + dist.rank)  # the dropout stream, different on each rank as in nanoGPT
+        self._restore(start.resume_state)
+        self.stop_reason: str | None = None
+        self.last = {'train_loss': None, 'val_loss': None}
+        self.model, self.compiled = self._wrap(self._decide_compile())
+        self.peak = peak_flops(self.rt) if dist.master else None
+        self.loggers = MetricLoggers(cfg, self.out_dir or Path('.'), enabled=dist.master)
+        self._announce(start.source)
+
+    # --- set-up helpers -------------------------------------------------------------------------------------------
+
+    def _load_optimizer(self, saved: dict) -> None:
+        try:
+            state.load_optimizer_state(self.optimizer, saved, (self.cfg.beta1, self.cfg.beta2), self.cfg.weight_decay)
+        except (ValueError, KeyError) as e:
+            raise TrainingError(f'the checkpoint optimizer state does not fit this model: {e}') from None
+
+    def _restore(self, resume_state: dict[str, Any]) -> None:
+        """RNG streams and counters of an interrupted run, or fresh streams for a checkpoint without them."""
+        self.tokens = int(state.counter(resume_state, 'tokens', self.iter_num * self.tokens_per_iter))
+        self.evals_since_best = int(state.counter(resume_state, 'evals_since_best', 0))
+        if self.resumed and not state.restore(
+            resume_state, self.dist.rank, self.dist.world_size, self.batches.generator, self.rt.device
+        ):
+            # nanoGPT's checkpoints (or another world size): new streams, but not the ones iteration 0 drew
+            self.batches.generator.manual_seed(self.cfg.seed + self.dist.rank + self.iter_num)
+            torch.manual_seed(self.cfg.seed + self.dist.rank + self.iter_num)
+            log.info('checkpoint has no RNG state for this world size: batches reseeded')
+
+    def _decide_compile(self) -> tuple[bool, str]:
+        """Whether to torch.compile, and why: `compile=auto` times a micro-step and weighs it against compile time."""
+        remaining = self.cfg.max_iters - self.iter_num
+        step_s = None
+        if self.cfg.compile == 'auto' and remaining > 0 and not self.cfg.eval_only:
+            step_s = self._probe_step_time() * self.rt.grad_accum
+        yes = compile_pays_off(self.cfg, self.rt.device_type, remaining, step_s) and not self.cfg.eval_only
+        yes = bool(ddp.agree(int(yes), self.dist, self.rt.device))  # every rank must wrap the same way
+        if self.cfg.compile != 'auto':
+            why = f'compile={self.cfg.compile}'
+        else:
+            why = f'compile=auto: {remaining} steps of ~{1000 * (step_s or 0):.0f} ms on {self.rt.device_type}'
+        return yes, why
+
+    def _probe_step_time(self) -> float:
+        """Seconds per eager forward+backward micro-step, on a throwaway batch, leaving every RNG stream untouched."""
+        probe = Batches(self.data, self.cfg.batch_size, self.block_size, self.rt.device, self.cfg.seed)
+        x, y = probe.next()
+
+        def step() -> None:
+            with self.rt.autocast():
+                _, loss = self.raw_model(x, y)
+            loss.backward()
+
+        with torch.random.fork_rng(devices=[self.rt.device] if self.rt.device_type == 'cuda' else []):
+            seconds = time_steps(step, n=1)
+        self.optimizer.zero_grad(set_to_none=True)
+        return seconds
+
+    def _wrap(self, decision: tuple[bool, str]) -> tuple[torch.nn.Module, bool]:
+        """The module the loop calls: compiled if decided, inside DDP under torchrun."""
+        compiled, why = decision
+        model: torch.nn.Module = self.raw_model
+        if compiled:
+            self.emit('log', level='info', code='compiling', message=f'compiling the model ({why})')
+            model = torch.compile(model)
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.dist.local_rank] if self.rt.device_type == 'cuda' else None
+            model = DDP(model, device_ids=ids)
+        self.compile_why = why
+        return model, compiled
+
+    def _announce(self, source: str) -> None:
+        """config.json, the run's own copy of meta.pkl, and the start-up log lines."""
+        if not self.dist.master:
+            return
+        n_params = self.raw_model.get_num_params()
+        resolved = {
+            'device': self.rt.device, 'dtype': self.rt.dtype, 'compile': self.compiled, 'compile_why': self.compile_why,
+            'world_size': self.dist.world_size, 'grad_accum_per_rank': self.rt.grad_accum,
+            'tokens_per_iter': self.tokens_per_iter, 'threads': torch.get_num_threads(), 'init_from': source,
+            'model_args': self.raw_model.config.model_dump(), 'parameters': n_params,
+            'data': str(self.data.folder), 'torch': torch.__version__,
+        }  # fmt: skip
+        if self.out_dir is not None:
+            config = {**self.cfg.model_dump(), 'resolved': resolved}
+            try:
+                atomic_write_text(self.out_dir / 'config.json', json.dumps(config, indent=2, default=str))
+                meta = self.data.folder / 'meta.pkl'
+                if meta.is_file():  # a run folder that carries its vocabulary samples and exports without the data
+                    atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
+            except OSError as e:
+                raise TrainingError(f'cannot write to the run folder {self.out_dir}: {e.strerror or e}') from None
+        self.emit('log', level='info', message=f'{source}: {n_params / 1e6:.2f}M parameters, '
+                  f'{self.tokens_per_iter:,} tokens per iteration, {self.rt.device} {self.rt.dtype}, '
+                  f'{"compiled" if self.compiled else "not compiled"} ({self.compile_why})')  # fmt: skip
+
+    # --- the loop -------------------------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        """Iterate until max_iters, early stopping or a stop request; return the summary for the `end` event."""
+        cfg = self.cfg
+        self.clock, self.clock_iter = time.perf_counter(), self.iter_num
+        while True:
+            lr = get_lr(self.iter_num, cfg)
+            for group in self.optimizer.param_groups:
+                group['lr'] = lr
+            if self._eval_due():
+                self.phase = f'evaluating at iteration {self.iter_num}'
+                self._evaluate(lr)
+                if cfg.eval_only:
+                    return self._summary('eval_only: evaluated once')
+            if self.iter_num >= cfg.max_iters:
+                return self._summary()
+            stop = ddp.agree(STOP_EARLY if self.stop_reason else int(self.should_stop()), self.dist, self.rt.device)
+            if stop == STOP_EARLY:
+                return self._summary(self.stop_reason or 'early stopping (decided on rank 0)')
+            if stop == STOP_CANCEL:
+                self._cancel()
+            self.phase = f'training iteration {self.iter_num}'
+            loss_sum, grad_norm = self._step()
+            self.tokens += self.tokens_per_iter
+            if self.iter_num % cfg.log_interval == 0 and self.dist.master:
+                self._log_train(loss_sum, grad_norm, lr)
+            self.last_loss = loss_sum
+            self.iter_num += 1
+
+    def _eval_due(self) -> bool:
+        if self.cfg.eval_only:
+            return True
+        if self.resumed and self.iter_num == self.start_iter:
+            return False  # the checkpoint we resume from was written right after evaluating here
+        return self.iter_num % self.cfg.eval_interval == 0 or self.iter_num == self.cfg.max_iters
+
+    def _step(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One optimizer step over grad_accum micro-batches; returns the mean micro-batch loss and the grad norm."""
+        rt, cfg = self.rt, self.cfg
+        loss_sum = torch.zeros((), device=rt.device)
+        for micro_step in range(rt.grad_accum):
+            x, y = self.batches.next()
+            last = micro_step == rt.grad_accum - 1
+            # DDP averages gradients across ranks; between micro-steps there is nothing to average yet
+            sync = contextlib.nullcontext() if last or not self.dist.active else self.model.no_sync()
+            with sync:
+                with rt.autocast():
+                    _, loss = self.model(x, y)
+                    loss = loss / rt.grad_accum  # the sum of the micro-steps' gradients is their mean's
+                rt.scaler.scale(loss).backward()
+            loss_sum += loss.detach()
+        grad_norm = None
+        if cfg.grad_clip != 0.0:
+            rt.scaler.unscale_(self.optimizer)  # clip the true gradients, not the fp16-scaled ones
+            foreach = True if rt.device_type in ('cpu', 'cuda') else None
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip, foreach=foreach)
+        rt.scaler.step(self.optimizer)
+        rt.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)  # free the gradients' memory until the next backward
+        return loss_sum, grad_norm
+
+    def _log_train(self, loss_sum: torch.Tensor, grad_norm: torch.Tensor | None, lr: float) -> None:
+        """A `train` event: loss, speed (averaged since the last one, evaluations excluded), MFU, memory."""
+        lossf = float(loss_sum.item())  # a device sync: timings below are real, not queued work
+        if not is_finite(lossf):
+            raise TrainingError(non_finite_message('the training loss', lossf, self.iter_num, self._kept()))
+        now = time.perf_counter()
+        iters = max(1, self.iter_num + 1 - self.clock_iter)
+        dt = (now - self.clock) / iters
+        self.clock, self.clock_iter = now, self.iter_num + 1
+        tokens_per_s = self.tokens_per_iter / dt
+        mfu = None
+        if self.peak:
+            flops = self.raw_model.flops_per_token(self.block_size) * tokens_per_s
+            mfu = flops / (self.peak * self.dist.world_size)
+        self.emit('train', iter=self.iter_num, max_iters=self.cfg.max_iters, loss=round(lossf, 6), lr=lr,
+                  dt_ms=round(dt * 1000, 3), tokens_per_s=round(tokens_per_s, 1), mfu=mfu,
+                  mem_bytes=hardware.memory_in_use(self.rt.device), tokens=self.tokens,
+                  grad_norm=float(grad_norm) if grad_norm is not None else None)  # fmt: skip
+        self.loggers.train(self.iter_num, lossf, lr, mfu)
+
+    # --- evaluation and checkpoints -------------------------------------------------------------------------------
+
+    def _evaluate(self, lr: float) -> None:
+        """Rank 0 estimates train and val loss, keeps the best, checkpoints and checks for early stopping."""
+        rng = ddp.gather(state.rng_states(self.batches.generator, self.rt.device), self.dist)  # every rank joins
+        if not self.dist.master:
+            return
+        cfg, it = self.cfg, self.iter_num
+        losses = {
+            split: estimate_loss(self.raw_model, eval_batches(self.data, split, cfg.eval_iters, cfg.batch_size,
+                                 self.block_size, self.rt.device, cfg.seed), self.rt.autocast)
+            for split in ('train', 'val')
+        }  # fmt: skip
+        for split, value in losses.items():
+            if not is_finite(value):
+                raise TrainingError(non_finite_message(f'the {split} loss', value, it, self._kept()))
+        improved = losses['val'] < self.best_val_loss
+        self.best_val_loss = min(self.best_val_loss, losses['val'])
+        self.evals_since_best = 0 if improved else self.evals_since_best + 1
+        saved = (improved or cfg.always_save_checkpoint) and it > 0 and not cfg.eval_only
+        if saved:
+            self._save(rng)
+        self.last = {'train_loss': losses['train'], 'val_loss': losses['val']}
+        self.emit('eval', iter=it, train_loss=round(losses['train'], 6), val_loss=round(losses['val'], 6),
+                  best_val_loss=round(self.best_val_loss, 6), tokens=self.tokens, saved=saved)  # fmt: skip
+        self.loggers.eval(it, losses['train'], losses['val'], lr)
+        if cfg.eval_sample_tokens:
+            self._sample()
+        patience = cfg.early_stopping_patience
+        if patience and self.evals_since_best >= patience and it < cfg.max_iters:
+            self.stop_reason = (
+                f'early stopping: val loss has not improved for {patience} evaluations '
+                f'(best {self.best_val_loss:.4f}; now {losses["val"]:.4f} at iteration {it})'
+            )
+        self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
+
+    def _save(self, rng: list[dict[str, torch.Tensor]]) -> None:
+        """Write ckpt.pt atomically: nanoGPT's six keys, our RNG streams inside `config` where nanoGPT never looks."""
+        if self.out_dir is None:
+            return
+        counters = {'tokens': self.tokens, 'evals_since_best': self.evals_since_best}
+        resume_state = state.pack(rng, counters)
+        if self.rt.scaler.is_enabled():
+            resume_state['grad_scale'] = torch.tensor(self.rt.scaler.get_scale())
+        config = {**self.cfg.model_dump(), 'resume_state': resume_state}
+        try:
+            save_checkpoint(self.out_dir, model=self.raw_model, optimizer=self.optimizer,
+                            model_args=self.raw_model.config, iter_num=self.iter_num,
+                            best_val_loss=self.best_val_loss, config=config)  # fmt: skip
+        except OSError as e:
+            raise TrainingError(save_failed_message(str(self.out_dir / CKPT_NAME), e)) from None
+
+    def _kept(self) -> str:
+        """Which checkpoint survives a failed run."""
+        path = self.out_dir / CKPT_NAME if self.out_dir else None
+        if path is not None and path.is_file():
+            return f'The last good checkpoint, {path}, is kept.'
+        return 'No checkpoint had been saved yet.'
+
+    def _cancel(self) -> None:
+        """A stop request: save where we are (if anything was trained) so `init_from=resume` continues; raise."""
+        rng = ddp.gather(state.rng_states(self.batches.generator, self.rt.device), self.dist)
+        message = f'stopped at iteration {self.iter_num}'
+        trained = self.iter_num > self.start_iter
+        if self.dist.master and trained and is_finite(float(self.last_loss.item())) and self.out_dir is not None:
+            best = self.out_dir / CKPT_NAME
+            if not self.cfg.always_save_checkpoint and best.is_file():
+                # ckpt.pt held the best val loss; keep that model as best.pt, since the stop point replaces it
+                atomic_write_bytes(self.out_dir / BEST_NAME, best.read_bytes())
+                message += f'; the best-val checkpoint is kept as {BEST_NAME}'
+            self._save(rng)
+            message += (
+                f'; checkpoint saved to {self.out_dir}, continue with --init_from=resume --out_dir={self.out_dir}'
+            )
+        raise Cancelled(message)
+
+    def _sample(self) -> None:
+        """A `sample` event: a short continuation from the model as it is now, without touching training's RNG."""
+        from nanogpt_lab.inference.sampler import generate_ids
+        from nanogpt_lab.tokenizers import tokenizer_for_dataset
+
+        tokenizer = tokenizer_for_dataset(self.data.folder)
+        start = [getattr(tokenizer, 'eot_token', None) or _first_id(tokenizer)]
+        generator = torch.Generator(device=self.rt.device).manual_seed(self.cfg.seed)
+        idx = torch.tensor([start], dtype=torch.long, device=self.rt.device)
+        self.raw_model.eval()
+        with self.rt.autocast():
+            out = generate_ids(self.raw_model, idx, self.cfg.eval_sample_tokens, temperature=0.8, top_k=200,
+                               generator=generator, vocab_size=getattr(tokenizer, 'vocab_size', None))  # fmt: skip
+        self.raw_model.train()
+        self.emit('sample', iter=self.iter_num, text=tokenizer.decode(out[0, 1:].tolist()))
+
+    def _summary(self, reason: str | None = None) -> dict:
+        """What the worker puts in the `end` event."""
+        out = {
+            'out_dir': str(self.out_dir) if self.out_dir else None,
+            'iter_num': self.iter_num,
+            'best_val_loss': self.best_val_loss if self.best_val_loss < 1e9 else None,
+            'tokens': self.tokens,
+            **self.last,
+            'device': self.rt.device,
+            'dtype': self.rt.dtype,
+            'compiled': self.compiled,
+        }
+        if reason:
+            out['reason'] = reason
+            self.emit('log', level='info', code='stopped', message=reason)
+        return out
+
+
+def _first_id(tokenizer: Any) -> int:
+    """A char model starts its samples at a newline, as nanoGPT's sample.py; id 0 when the text had none."""
+    try:
+        return tokenizer.encode('\n')[0]
+    except (ValueError, IndexError):
+        return 0

@@ -1,0 +1,91 @@
+"""A chart in a card, with what every chart in the lab needs: a title, its provenance, a "show as table" toggle
+and a one-sentence summary for screen readers. `set_data` redraws it in place (no rebuild, no flicker)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nicegui import ui
+
+from nanogpt_lab.ui import theme
+from nanogpt_lab.ui.components.provenance import Provenance
+from nanogpt_lab.ui.i18n import Translator
+
+Column = tuple[str, str]  # (row key, column heading)
+
+
+class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, like ui.card itself
+    """`chart_card(title, options, provenance=..., summary=..., columns=..., rows=..., tr=..., marker=...)`."""
+
+    def __init__(
+        self,
+        title: str,
+        options: dict[str, Any],
+        *,
+        provenance: Provenance,
+        summary: str,
+        columns: Sequence[Column],
+        rows: list[dict[str, Any]],
+        tr: Translator,
+        marker: str,
+        height: str = theme.CHART_HEIGHT,
+    ) -> None:
+        super().__init__()
+        self.tr = tr
+        self.rows = rows
+        self.classes(theme.CARD).props('flat bordered').mark(marker)
+        with self:
+            with ui.row().classes('w-full items-start justify-between no-wrap gap-2'):
+                with ui.column().classes('gap-0'):
+                    ui.label(title).classes(theme.CARD_TITLE)
+                    self.provenance = ui.label().classes(f'{theme.CAPTION} font-medium').mark(f'{marker}-provenance')
+                self.table_switch = ui.switch(tr('components.chart.show_table'), on_change=self._toggle_table)
+                self.table_switch.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-table-toggle')
+            self.chart = ui.echart(_with_aria(options, summary)).classes(f'w-full {height}').mark(f'{marker}-chart')
+            self.table = ui.table(columns=_columns(columns), rows=rows, row_key=columns[0][0])
+            self.table.classes('w-full').props('dense flat bordered').mark(f'{marker}-table')
+            self.table.set_visibility(False)
+            self.summary = ui.label(summary).classes(theme.SR_ONLY).mark(f'{marker}-summary')
+        self._set_provenance(provenance)
+
+    def set_data(
+        self,
+        options: dict[str, Any],
+        *,
+        rows: list[dict[str, Any]],
+        summary: str,
+        provenance: Provenance | None = None,
+    ) -> None:
+        """Redraw the chart, its table and summary in place."""
+        self.chart.options.clear()
+        self.chart.options.update(_with_aria(options, summary))
+        self.chart.update()
+        self.rows = rows
+        if self.table.visible:  # a hidden table is filled when it is shown: no work for the browser meanwhile
+            self.table.rows = rows
+            self.table.update()
+        self.summary.set_text(summary)
+        if provenance is not None:
+            self._set_provenance(provenance)
+
+    def _set_provenance(self, provenance: Provenance) -> None:
+        self.provenance.set_text(provenance.text(self.tr))
+        self.provenance.style(f'color: {theme.PROVENANCE_COLORS[provenance.kind]}')
+        self.provenance.props['title'] = provenance.detail or provenance.text(self.tr)
+
+    def _toggle_table(self, e: Any) -> None:
+        if e.value and self.table.rows != self.rows:
+            self.table.rows = self.rows
+            self.table.update()
+        self.chart.set_visibility(not e.value)
+        self.table.set_visibility(bool(e.value))
+
+
+def _columns(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    return [{'name': key, 'label': label, 'field': key, 'align': 'left'} for key, label in columns]
+
+
+def _with_aria(options: dict[str, Any], summary: str) -> dict[str, Any]:
+    """ECharts writes `aria.label.description` into the chart's aria-label, so screen readers get the summary."""
+    return {**options, 'aria': {'enabled': True, 'label': {'description': summary}}}

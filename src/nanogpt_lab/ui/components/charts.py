@@ -1,0 +1,138 @@
+"""ECharts option builders shared by every stage: plain data in, an options dict out (drawn by `chart_card`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nanogpt_lab.ui import theme
+
+_GRID = {'left': 8, 'right': 56, 'top': 28, 'bottom': 22, 'containLabel': True}
+_ANIMATION = {'animationDuration': 250, 'animationDurationUpdate': 200}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named series of values in a fixed colour."""
+
+    name: str
+    values: Sequence[float]
+    color: str
+
+
+def bar(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    horizontal: bool = False,
+    log_scale: bool = False,
+    value_name: str = '',
+    stacked: bool = False,
+) -> dict[str, Any]:
+    """A (grouped or stacked) bar chart; one colour per series, or per bar when `series` has one per category."""
+    value_axis = {
+        'type': 'log' if log_scale else 'value',
+        'name': value_name,
+        'nameLocation': 'middle',
+        'nameGap': 24 if horizontal else 48,
+        'nameTextStyle': {'fontSize': 11},
+    }
+    category_axis = {'type': 'category', 'data': list(categories), 'axisLabel': {'interval': 0, 'fontSize': 11}}
+    if horizontal:
+        category_axis['inverse'] = True
+    return {
+        **_ANIMATION,
+        'grid': _GRID,
+        'tooltip': {'trigger': 'axis', 'axisPointer': {'type': 'shadow'}},
+        'legend': {'show': len(series) > 1, 'top': 0},
+        'xAxis': value_axis if horizontal else category_axis,
+        'yAxis': category_axis if horizontal else value_axis,
+        'series': [
+            {
+                'type': 'bar',
+                'name': s.name,
+                'data': list(s.values),
+                'itemStyle': {'color': s.color},
+                **({'stack': 'total'} if stacked else {}),
+            }
+            for s in series
+        ],
+    }
+
+
+def colored_bar(
+    categories: Sequence[str], values: Sequence[float], colors: Sequence[str], *, value_name: str = '', **kw: Any
+) -> dict[str, Any]:
+    """One series whose bars each have their own colour (e.g. char / BPE / unigram in their semantic colours)."""
+    options = bar(categories, [Series(value_name, values, theme.PRIMARY)], value_name=value_name, **kw)
+    options['series'][0]['data'] = [
+        {'value': v, 'itemStyle': {'color': c}} for v, c in zip(values, colors, strict=True)
+    ]
+    options['series'][0]['label'] = {'show': True, 'position': 'right' if kw.get('horizontal') else 'top'}
+    return options
+
+
+def split_bar(train: int, val: int, train_name: str, val_name: str) -> dict[str, Any]:
+    """The train/val split as one horizontal bar in the fixed train and val colours, counts in the legend."""
+    total = max(train + val, 1)
+    series = [
+        {
+            'type': 'bar',
+            'name': f'{name} {value:,} ({100 * value / total:.1f}%)',
+            'stack': 'split',
+            'data': [value],
+            'itemStyle': {'color': color},
+            'barWidth': 28,
+        }
+        for name, value, color in ((train_name, train, theme.TRAIN), (val_name, val, theme.VAL))
+    ]
+    return {
+        **_ANIMATION,
+        'grid': {'left': 4, 'right': 4, 'top': 4, 'bottom': 28},
+        'tooltip': {'trigger': 'item'},
+        'legend': {'show': True, 'bottom': 0},
+        'xAxis': {'type': 'value', 'max': total, 'show': False},
+        'yAxis': {'type': 'category', 'data': [''], 'show': False},
+        'series': series,
+    }
+
+
+def line(
+    x: Sequence[float],
+    series: Sequence[Series],
+    *,
+    x_name: str = '',
+    y_name: str = '',
+    marker_x: float | None = None,
+) -> dict[str, Any]:
+    """A line chart over a shared x axis, with an optional vertical marker (e.g. the scrubber's position)."""
+    out = []
+    for i, s in enumerate(series):
+        item: dict[str, Any] = {
+            'type': 'line',
+            'name': s.name,
+            'data': [[a, b] for a, b in zip(x, s.values, strict=True)],
+            'showSymbol': False,
+            'lineStyle': {'color': s.color, 'width': 2},
+            'itemStyle': {'color': s.color},
+        }
+        if i == 0 and marker_x is not None:
+            item['markLine'] = {'symbol': 'none', 'data': [{'xAxis': marker_x}], 'lineStyle': {'color': theme.INK}}
+        out.append(item)
+    return {
+        **_ANIMATION,
+        'grid': _GRID,
+        'tooltip': {'trigger': 'axis'},
+        'legend': {'show': len(series) > 1, 'top': 0},
+        'xAxis': {
+            'type': 'value',
+            'name': x_name,
+            'nameLocation': 'middle',
+            'nameGap': 26,
+            'min': 'dataMin',
+            'max': 'dataMax',
+        },
+        'yAxis': {'type': 'value', 'name': y_name, 'scale': True},
+        'series': out,
+    }

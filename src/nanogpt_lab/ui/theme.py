@@ -1,0 +1,125 @@
+"""The lab's look in one place: colours (semantic ones fixed across pages), class fragments, and `frame`.
+
+Every stage page writes into `frame(view)`: it sets the colours, draws the header (mode switch, language switch,
+device badge) and the stage stepper, titles the stage, and yields the column the stage fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from nicegui import ui
+
+if TYPE_CHECKING:
+    from nanogpt_lab.ui.view import View
+
+# --- colours ---------------------------------------------------------------------------------------------------
+PRIMARY = '#4338ca'  # indigo: links, the current stage, primary buttons
+SECONDARY = '#0f766e'
+ACCENT = '#b45309'
+INK = '#1f2937'
+MUTED = '#6b7280'
+SURFACE = '#f8fafc'
+
+# Semantic colours mean the same thing on every page and in every chart; never reuse them for anything else.
+TRAIN = '#2563eb'  # training split / train loss
+VAL = '#ea580c'  # validation split / val loss
+CHAR = '#7c3aed'  # character-level tokenizer
+BPE = '#059669'  # GPT-2 byte-pair encoding
+UNIGRAM = '#db2777'  # SentencePiece unigram (GPT-1's tokenizer)
+TOKENIZER_COLORS = {'char': CHAR, 'gpt2': BPE, 'unigram': UNIGRAM}
+LIVE = '#15803d'  # provenance: measured now, on this machine
+SIMULATED = '#7c3aed'  # provenance: replayed from a recorded run
+FORMULA = '#0369a1'  # provenance: computed from a published or exact formula
+PROVENANCE_COLORS = {'live': LIVE, 'simulated': SIMULATED, 'formula': FORMULA}
+OK = '#15803d'
+WARN = '#b45309'
+ERROR = '#b91c1c'
+
+# Architecture diagram: one colour per kind of part, so the block reads at a glance.
+PART_COLORS = {
+    'embedding': '#dbeafe',
+    'norm': '#fef3c7',
+    'attention': '#ede9fe',
+    'mlp': '#dcfce7',
+    'residual': '#f1f5f9',
+    'head': '#fee2e2',
+}
+PART_STROKE = '#334155'
+PART_SELECTED = PRIMARY
+
+# Token chips: light fills that keep dark text readable; neighbouring tokens always differ.
+CHIP_FILLS = ('#fde68a', '#a7f3d0', '#bfdbfe', '#fbcfe8', '#ddd6fe', '#fed7aa', '#99f6e4', '#e9d5ff')
+
+# --- class fragments -------------------------------------------------------------------------------------------
+PAGE = 'w-full max-w-screen-xl mx-auto px-4 pb-16 gap-4'
+HEADER = 'bg-white text-gray-900 border-b border-gray-200 px-4 py-2 items-center gap-3'
+BRAND = 'text-lg font-bold tracking-tight'
+STAGE_TITLE = 'text-2xl font-bold text-gray-900'
+STAGE_GOAL = 'text-base text-gray-600'
+SECTION_TITLE = 'text-lg font-semibold text-gray-900'
+HELP = 'text-sm text-gray-600 leading-relaxed'
+CARD = 'w-full p-4 gap-3 shadow-sm border border-gray-200'
+CARD_TITLE = 'text-base font-semibold'
+NUMBER_BIG = 'text-2xl font-bold tabular-nums'
+NUMBER_LABEL = 'text-xs uppercase tracking-wide text-gray-500'
+CAPTION = 'text-xs text-gray-500'
+MONO = 'font-mono text-sm'
+SR_ONLY = 'sr-only'
+ERROR_TEXT = 'text-sm text-red-700'
+ROW_WRAP = 'w-full flex-wrap gap-3 items-stretch'
+GRID_2 = 'w-full grid grid-cols-1 lg:grid-cols-2 gap-4'
+GRID_3 = 'w-full grid grid-cols-1 md:grid-cols-3 gap-4'
+CHART_HEIGHT = 'h-72'
+
+
+@contextmanager
+def frame(view: View) -> Iterator[ui.column]:
+    """Draw the shell around a stage and yield the column its content goes into."""
+    from nanogpt_lab.ui.components.device_badge import device_badge
+    from nanogpt_lab.ui.components.stepper import stepper
+    from nanogpt_lab.ui.stages import STAGES
+
+    tr = view.tr
+    ui.colors(primary=PRIMARY, secondary=SECONDARY, accent=ACCENT)
+    ui.page_title(f'{tr(view.stage.name_key)} · {tr("shell.brand")}')
+    ui.query('html').props(f'lang={view.lang}')
+    with ui.header().classes(HEADER):
+        ui.link(tr('shell.brand'), view.url(STAGES[0].slug)).classes(f'{BRAND} no-underline text-gray-900')
+        ui.label(tr('shell.tagline')).classes('text-sm text-gray-500 max-lg:hidden')
+        ui.space()
+        _mode_switch(view)
+        _language_switch(view)
+        device_badge(view)
+    with ui.column().classes(PAGE) as page:
+        stepper(STAGES, view.stage, tr=tr, url_for=view.url).classes('mt-4')
+        _stage_heading(view)
+        if view.mode == 'simulation':
+            ui.label(tr('shell.mode.simulation_note')).classes(HELP).mark('mode-note')
+        else:
+            ui.label(tr('shell.mode.real_note')).classes(HELP).mark('mode-note')
+        yield page
+
+
+def _stage_heading(view: View) -> None:
+    tr = view.tr
+    with ui.column().classes('gap-1 w-full'):
+        ui.label(tr('shell.stage_n', n=view.stage.number, name=tr(view.stage.name_key))).classes(STAGE_TITLE)
+        ui.label(tr(view.stage.goal_key)).classes(STAGE_GOAL)
+
+
+def _mode_switch(view: View) -> None:
+    tr = view.tr
+    options = {'simulation': tr('shell.mode.simulation'), 'real': tr('shell.mode.real')}
+    toggle = ui.toggle(options, value=view.mode, on_change=lambda e: view.switch(mode=e.value))
+    toggle.props('no-caps unelevated toggle-color=primary dense').mark('mode-switch')
+    toggle.tooltip(tr('shell.mode.help'))
+
+
+def _language_switch(view: View) -> None:
+    from nanogpt_lab.ui.i18n import LANGUAGES
+
+    toggle = ui.toggle(dict(LANGUAGES), value=view.lang, on_change=lambda e: view.switch(lang=e.value))
+    toggle.props('no-caps unelevated dense toggle-color=secondary').mark('language-switch')

@@ -1,0 +1,129 @@
+"""Shared helpers for browser tests: start `nanogpt-lab serve` on a free loopback port, drive Debian's Chromium, and
+watch a page for console errors and requests that leave 127.0.0.1. (Fixture names differ from the ones
+test_shell_and_stages_1_3.py defines for itself, so both coexist.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / 'artifacts' / 'screenshots'
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+]
+LOCAL = ('http://127.0.0.1', 'ws://127.0.0.1', 'data:', 'blob:')
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(home: Path, log: Path, *extra: str) -> Iterator[str]:
+    """`nanogpt-lab serve` with `home` as its workspace; yields the base URL, stops the server afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}  # else NiceGUI enters screen-test mode
+    env['NANOGPT_LAB_HOME'] = str(home)
+    cmd = [sys.executable, '-m', 'nanogpt_lab', 'serve', '--host', '127.0.0.1', '--port', str(port), '--no-browser']
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([*cmd, *extra], env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url + '/', timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope='module')
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through sync Playwright (module scope: a session one breaks NiceGUI's async tests)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f'{CHROMIUM} is not installed (make browser)')
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page that records console errors and every request that leaves this machine; `close()` asserts none."""
+
+    def __init__(self, browser: Any, locale: str = 'en-US') -> None:
+        self.context = browser.new_context(viewport={'width': 1400, 'height': 900}, locale=locale)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on('console', lambda m: self.errors.append(m.text) if m.type == 'error' else None)
+        self.page.on('pageerror', lambda e: self.errors.append(str(e)))
+        self.page.on('request', lambda r: None if r.url.startswith(LOCAL) else self.outside.append(r.url))
+
+    def shot(self, name: str) -> None:
+        """A full-page screenshot into artifacts/screenshots/ (for people to look at)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f'{name}.png'), full_page=True)
+
+    def chart(self, index: int = 0) -> dict[str, Any] | None:
+        """The live ECharts option of the index-th chart on the page (None until it exists)."""
+        js = f"getElement(document.querySelectorAll('.nicegui-echart')[{index}]).chart.getOption()"
+        return self.page.evaluate(f'() => {{ try {{ return {js}; }} catch (e) {{ return null; }} }}')
+
+    def series(self, name: str, index: int = 0) -> list:
+        """The data of one named series of the index-th chart ([] until it is drawn)."""
+        option = self.chart(index) or {}
+        return next((s.get('data') or [] for s in option.get('series', []) if s.get('name') == name), [])
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], 'console errors'
+        assert self.outside == [], 'requests left 127.0.0.1'
+
+
+@pytest.fixture
+def watched(chromium: Any) -> Iterator[Callable[..., Watched]]:
+    """`watched(locale='en-US')` opens a watched page; every page opened is checked when the test ends."""
+    pages: list[Watched] = []
+
+    def open_page(locale: str = 'en-US') -> Watched:
+        pages.append(Watched(chromium, locale))
+        return pages[-1]
+
+    yield open_page
+    for page in pages:
+        page.close()
+
+
+@pytest.fixture(scope='module')
+def serve_lab() -> Callable[..., Any]:
+    """`with serve_lab(home, log) as url:` runs `nanogpt-lab serve` on that workspace (a module-scoped lab)."""
+    return serve

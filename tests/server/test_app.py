@@ -1,0 +1,192 @@
+"""The API on a real app: JSON errors, and real jobs end to end (prepare → train → sample → export → generate)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nanogpt_lab.jobs.manager import JobManager
+from nanogpt_lab.server.app import create_app
+
+TINY = dict(dataset='shakespeare_char', device='cpu', n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,
+            gradient_accumulation_steps=1, eval_iters=2, warmup_iters=2, learning_rate=1e-3, compile=False,
+            dtype='float32', threads=1)  # fmt: skip
+
+
+def needs_trainer() -> None:
+    try:
+        from nanogpt_lab.training import train  # noqa: F401
+    except ImportError:
+        pytest.skip('the trainer (engine issue) is not here yet')
+
+
+def local_client(app) -> TestClient:
+    """A client on this machine (loopback), as the lab's own browser and the acceptance check are."""
+    return TestClient(app, base_url='http://127.0.0.1:8765', client=('127.0.0.1', 40000))
+
+
+def wait_job(client: TestClient, job_id: str, timeout: float = 120.0) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        job = client.get(f'/api/jobs/{job_id}').json()
+        if job['status'] in ('succeeded', 'failed', 'cancelled'):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f'job {job_id} did not end in {timeout} s')
+
+
+@pytest.fixture
+def fast_client(workspace_home: Path) -> TestClient:
+    """Jobs whose worker is `true` (it exits at once): for the bookkeeping, not the engine."""
+    return local_client(create_app(manager=JobManager(python=shutil.which('true') or '/bin/true', poll_s=0.05)))
+
+
+def _error(r, status: int, code: str | None = None, field: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    err = r.json()['error']
+    assert set(err) == {'code', 'message', 'field'} and err['message']
+    assert code is None or err['code'] == code
+    assert field is None or err['field'] == field
+    assert 'Traceback' not in r.text
+    return err
+
+
+def test_errors_are_json_with_the_right_status(fast_client: TestClient) -> None:
+    c = fast_client
+    _error(c.post('/api/jobs/train', json={'nLayer': 2, 'nHead': 3, 'nEmbd': 100}), 422, 'invalid_config', 'n_embd')
+    _error(c.post('/api/jobs/train', json={'max_iter': 10}), 422, 'invalid_config', 'max_iter')
+    _error(c.post('/api/jobs/train', json=[1, 2]), 422)
+    _error(c.post('/api/jobs/train', content=b'{not json', headers={'Content-Type': 'application/json'}), 400,
+           'malformed_json')  # fmt: skip
+    _error(c.post('/api/jobs/train', content=b'max_iters=5', headers={'Content-Type': 'text/plain'}), 415)
+    big = b'{"x": "' + b'a' * (2 << 20) + b'"}'
+    _error(c.post('/api/jobs/train', content=big, headers={'Content-Type': 'application/json'}), 413, 'too_large')
+    _error(c.get('/api/jobs/does-not-exist'), 404, 'not_found')
+    _error(c.get('/api/jobs/does-not-exist/events'), 404)
+    _error(c.post('/api/jobs/..%2F..%2Fetc/cancel'), 404)
+    _error(c.get('/api/runs/nope/events'), 404)
+    _error(c.delete('/api/runs/nope'), 404)
+    _error(c.get('/api/no-such-endpoint'), 404)
+    _error(c.put('/api/jobs/train', json={}), 405)
+    _error(c.get('/api/runs/compare', params={'a': 'x'}), 422, field='b')
+    _error(c.post('/api/jobs/download-weights', json={'model': 'gpt-5'}), 422, field='model')
+    _error(c.post('/api/jobs/prepare-data', json={'dataset': 'custom', 'data_dir': '/tmp/x'}), 422, field='data_dir')
+
+
+def test_job_bookkeeping_cancel_twice_and_delete(fast_client: TestClient) -> None:
+    c = fast_client
+    r = c.post('/api/jobs/prepare-data', json={'dataset': 'shakespeare_char'})
+    assert r.status_code == 202 and r.headers['location'] == f'/api/jobs/{r.json()["id"]}'
+    job = wait_job(c, r.json()['id'])
+    assert job['status'] == 'failed' and 'without recording an end' in job['error']  # `true` wrote nothing
+    _error(c.post(f'/api/jobs/{job["id"]}/cancel'), 409, 'conflict')
+    assert [j['id'] for j in c.get('/api/jobs').json()['jobs']] == [job['id']]
+    assert c.get('/api/runs').json()['runs'][0]['status'] == 'failed'
+    events = c.get(f'/api/runs/{job["id"]}/events').json()['events']
+    assert [e['type'] for e in events] == ['end'] and events[0]['status'] == 'failed'
+    assert c.delete(f'/api/runs/{job["id"]}').json() == {'deleted': job['id']}
+    assert c.get('/api/jobs').json()['jobs'] == []
+
+
+def test_datasets_tokenize_sizes_and_device(fast_client: TestClient, char_data_dir: Path, workspace_home: Path) -> None:
+    c = fast_client
+    assert c.get('/api/datasets').json() == {'datasets': []}
+    shutil.copytree(char_data_dir / 'shakespeare_char', workspace_home / 'data' / 'shakespeare_char')
+    (ds,) = c.get('/api/datasets').json()['datasets']
+    assert ds['name'] == 'shakespeare_char' and ds['prepared'] and ds['files']['train.bin'] == 2 * 1_003_854
+    stats = c.get('/api/datasets/shakespeare_char/stats').json()
+    assert json.dumps(stats)  # A's stats.json, served as it is
+    _error(c.get('/api/datasets/nope/stats'), 404)
+    r = c.post('/api/tokenize', json={'text': 'Hello, world! 你好', 'tokenizers': ['char', 'gpt2']})
+    char, gpt2 = r.json()['results']
+    assert char['n_tokens'] == 16 and gpt2['n_tokens'] < char['n_tokens']
+    r = c.post('/api/tokenize', json={'text': 'To be', 'tokenizers': ['char'], 'dataset': 'shakespeare_char'})
+    assert r.json()['results'][0]['vocab_size'] == 65
+    _error(c.post('/api/tokenize', json={'text': 'x', 'tokenizers': ['klingon']}), 422, field='tokenizers')
+    _error(c.post('/api/tokenize', json={'text': 'x' * 100_001}), 422, field='text')
+    sizes = c.get('/api/models/sizes', params={'model': 'gpt2'}).json()
+    assert sizes['params']['total'] == 124_439_808 and len(sizes['presets']) == 4
+    baby = c.get('/api/models/sizes', params={'model': 'custom', 'n_layer': 4, 'n_head': 4, 'n_embd': 128,
+                                              'block_size': 64, 'vocab_size': 65, 'bias': False}).json()  # fmt: skip
+    assert baby['params']['nanogpt'] == 795_904  # DESIGN's golden number for nanoGPT's CPU baby model
+    _error(c.get('/api/models/sizes', params={'model': 'custom', 'n_head': 3, 'n_embd': 100}), 422)
+    device = c.get('/api/device').json()
+    assert device['cpu']['threads'] >= 1 and 'torch' in device
+
+
+def test_prepare_train_sample_export_generate(shakespeare_txt: Path, workspace_home: Path) -> None:
+    needs_trainer()
+    c = local_client(create_app(manager=JobManager(poll_s=0.05)))
+    up = c.post('/api/datasets/upload', files={'file': ('input.txt', shakespeare_txt.read_bytes(), 'text/plain')})
+    assert up.status_code == 201
+    prep = c.post('/api/jobs/prepare-data', json={'dataset': 'shakespeare_char', 'input': up.json()['name']})
+    assert wait_job(c, prep.json()['id'])['status'] == 'succeeded'
+
+    train = c.post('/api/jobs/train', json={**TINY, 'maxIters': 50, 'lr_decay_iters': 50, 'evalInterval': 25})
+    run_id = train.json()['id']
+    job = wait_job(c, run_id)
+    assert job['status'] == 'succeeded', job['error']
+    (run,) = [r for r in c.get('/api/runs').json()['runs'] if r['id'] == run_id]
+    assert run['last_iter'] == 50 and run['best_val_loss'] < 4.2 and run['tokens'] and run['has_checkpoint']
+
+    sample = c.post('/api/jobs/sample', json={'out_dir': run_id, 'device': 'cpu', 'num_samples': 2,
+                                              'max_new_tokens': 20, 'start': 'ROMEO:'})  # fmt: skip
+    assert wait_job(c, sample.json()['id'])['status'] == 'succeeded'
+    events = c.get(f'/api/runs/{sample.json()["id"]}/events').json()['events']
+    texts = [e['text'] for e in events if e['type'] == 'sample']
+    assert len(texts) == 2 and all(t.startswith('ROMEO:') for t in texts)
+
+    with c.stream('POST', '/api/generate', json={'out_dir': run_id, 'prompt': 'ROMEO:', 'max_new_tokens': 8,
+                                                 'device': 'cpu', 'probabilities': True}) as r:  # fmt: skip
+        assert r.headers['content-type'].startswith('text/event-stream')
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith('data:')]
+    tokens = [e for e in events if e['type'] == 'token']
+    assert len(tokens) == 8 and 0 < tokens[0]['prob'] <= 1 and tokens[0]['stages'] and events[-1]['type'] == 'done'
+    plain = c.post('/api/generate', json={'out_dir': run_id, 'prompt': 'ROMEO:', 'max_new_tokens': 8,
+                                          'device': 'cpu', 'stream': False}).json()  # fmt: skip
+    assert plain['samples'] == [e['text'] for e in events if e['type'] == 'sample']  # same seed, same text
+    _error(c.post('/api/generate', json={'out_dir': 'nope', 'prompt': 'x'}), 422)
+    _error(c.post('/api/generate', json={'out_dir': run_id, 'prompt': '☃ snowman', 'device': 'cpu'}), 422)
+
+    try:
+        from nanogpt_lab.export import export_run  # noqa: F401
+    except ImportError:
+        pytest.skip('export (engine issue) is not here yet: the export step is not checked')
+    export = c.post('/api/jobs/export', json={'out_dir': run_id, 'format': 'hf'})
+    job = wait_job(c, export.json()['id'])
+    assert job['status'] == 'succeeded', job['error']
+    assert (workspace_home / 'exports' / f'{run_id}-hf' / 'config.json').is_file()
+
+
+def test_simulate_replays_a_recorded_run_marked_simulated(workspace_home: Path) -> None:
+    from nanogpt_lab.simulation.assets import list_assets
+
+    runs = [a for a in list_assets(kind='run') if (a.path / 'events.jsonl.gz').exists()]
+    if not runs:
+        pytest.skip('no recorded run among the simulation assets yet')
+    c = local_client(create_app(manager=JobManager(poll_s=0.05)))
+    job = c.post('/api/jobs/simulate', json={'asset': runs[0].name, 'speed': 'instant'}).json()
+    assert wait_job(c, job['id'])['status'] == 'succeeded'
+    with c.stream('GET', f'/api/jobs/{job["id"]}/events') as r:
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith('data:')]
+    log = [e for e in events if 'seq' in e]
+    assert [e['type'] for e in log if e['type'] in ('start', 'end')] == ['start', 'end']  # the job's own, once
+    replayed = log[1:-1]
+    assert replayed and all(e['simulated']['asset'] == runs[0].name for e in replayed)
+    assert any(e['type'] == 'train' for e in replayed)
+    (row,) = [r for r in c.get('/api/runs').json()['runs'] if r['id'] == job['id']]
+    assert row['simulated'] and row['last_iter'] is not None
+    _error(c.post('/api/jobs/simulate', json={'asset': 'no-such-recording'}), 422, field='asset')
+
+
+def test_download_weights_offline_fails_with_instructions(workspace_home: Path) -> None:
+    c = local_client(create_app(manager=JobManager(poll_s=0.05)))
+    job = c.post('/api/jobs/download-weights', json={'model': 'gpt2'}).json()
+    ended = wait_job(c, job['id'], timeout=60)  # tests are offline (HF_HUB_OFFLINE=1): it must fail fast and say why
+    assert ended['status'] == 'failed' and 'gpt2' in ended['error']
+    assert not (workspace_home / 'weights' / 'gpt2' / 'model.safetensors').exists()
