@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 # GPT-2 presets: the shapes OpenAI released (vocab 50257, 1024 positions, biases on).
 PRESETS: dict[str, dict[str, int]] = {
@@ -46,6 +46,17 @@ class ConfigError(ValueError):
 
 class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra='forbid', protected_namespaces=())
+
+    @field_validator('*', mode='before')
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON's `true` is not a number: pydantic would read it as 1 (`"n_layer": true` would build one layer)."""
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in _NUMBERS:
+            raise ValueError(f'expected a number, got {str(value).lower()}')
+        return value
+
+
+_NUMBERS = (int, float, int | None, float | None)
 
 
 def _check_device(value: str) -> str:
@@ -208,6 +219,13 @@ class DataConfig(_Config):
     def _known_dataset(cls, v: str) -> str:
         if v not in DATASETS:
             raise ValueError(f"dataset '{v}' is not one of {', '.join(DATASETS)}")
+        return v
+
+    @field_validator('input', 'data_dir', 'name')
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and '\x00' in v:
+            raise ValueError('a NUL byte cannot be part of a file or folder name')
         return v
 
 

@@ -80,7 +80,7 @@ def test_jsonl_errors_name_the_line(run, tmp_path):
 
 def test_too_small_for_a_validation_split(run, tmp_path):
     src = tmp_path / 'small.txt'
-    src.write_text('x' * 500)  # val gets 50 characters; block_size 64 needs 65
+    src.write_text('xy' * 250)  # val gets 50 characters; block_size 64 needs 65 (one repeated character is refused)
     with pytest.raises(DataError, match='val split has 50 tokens, but block_size 64 needs at least 65'):
         run(dataset='custom', input=str(src), tokenizer='char')
     with pytest.raises(DataError, match='val split has'):

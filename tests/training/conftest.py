@@ -11,10 +11,27 @@ from nanogpt_lab.config import TrainConfig, build
 
 # 2 layers, 32 wide, 32 positions: ~30k parameters, a step in a few milliseconds on one thread
 TINY: dict[str, Any] = dict(
-    dataset='shakespeare_char', device='cpu', compile=False, threads=1, n_layer=2, n_head=2, n_embd=32,
-    block_size=32, batch_size=4, gradient_accumulation_steps=1, dropout=0.0, learning_rate=3e-3, min_lr=3e-4,
-    warmup_iters=2, lr_decay_iters=40, max_iters=10, eval_interval=5, eval_iters=4, log_interval=1, beta2=0.99,
-)  # fmt: skip
+    dataset='shakespeare_char',
+    device='cpu',
+    compile=False,
+    threads=1,
+    n_layer=2,
+    n_head=2,
+    n_embd=32,
+    block_size=32,
+    batch_size=4,
+    gradient_accumulation_steps=1,
+    dropout=0.0,
+    learning_rate=3e-3,
+    min_lr=3e-4,
+    warmup_iters=2,
+    lr_decay_iters=40,
+    max_iters=10,
+    eval_interval=5,
+    eval_iters=4,
+    log_interval=1,
+    beta2=0.99,
+)
 
 
 @pytest.fixture(autouse=True)

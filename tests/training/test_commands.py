@@ -48,8 +48,14 @@ def test_readme_cpu_command(char_data_dir, tmp_path):
     flags = '--device=cpu --compile=False --eval_iters=20 --log_interval=1 --block_size=64 --batch_size=12 '
     flags += '--n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0'
     run = tmp_path / 'run'
-    extra = [f'--data_dir={char_data_dir}', f'--out_dir={run}', '--max_iters=6', '--eval_interval=3', '--eval_iters=2',
-             '--threads=1']  # fmt: skip
+    extra = [
+        f'--data_dir={char_data_dir}',
+        f'--out_dir={run}',
+        '--max_iters=6',
+        '--eval_interval=3',
+        '--eval_iters=2',
+        '--threads=1',
+    ]
     assert cli(['train', str(CONFIG / 'train_shakespeare_char.py'), *flags.split(), *extra]) == 0
     config = json.loads((run / 'config.json').read_text())
     assert (config['n_layer'], config['batch_size'], config['beta2'], config['warmup_iters']) == (4, 12, 0.99, 100)
@@ -59,8 +65,16 @@ def test_readme_cpu_command(char_data_dir, tmp_path):
 def test_eval_gpt2_config(bpe_data_dir, tmp_path):
     """python train.py config/eval_gpt2.py: evaluate the pretrained weights once, save nothing."""
     run = tmp_path / 'eval'
-    extra = [f'--init_from={_tiny_gpt2(tmp_path / "gpt2")}', '--dataset=shakespeare', f'--data_dir={bpe_data_dir}', f'--out_dir={run}', '--block_size=64',
-             '--eval_iters=2', '--device=cpu', '--threads=1']  # fmt: skip
+    extra = [
+        f'--init_from={_tiny_gpt2(tmp_path / "gpt2")}',
+        '--dataset=shakespeare',
+        f'--data_dir={bpe_data_dir}',
+        f'--out_dir={run}',
+        '--block_size=64',
+        '--eval_iters=2',
+        '--device=cpu',
+        '--threads=1',
+    ]
     assert cli(['train', str(CONFIG / 'eval_gpt2.py'), *extra]) == 0
     evals = [e for e in _events(run) if e['type'] == 'eval']
     assert len(evals) == 1 and evals[0]['iter'] == 0 and evals[0]['val_loss'] == pytest.approx(10.8, abs=0.3)
@@ -71,16 +85,44 @@ def test_finetune_shakespeare_config_and_finetune_command(bpe_data_dir, tmp_path
     """python train.py config/finetune_shakespeare.py, then `nanogpt-lab finetune` (FINETUNE_DEFAULTS)."""
     weights = _tiny_gpt2(tmp_path / 'gpt2')
     run = tmp_path / 'ft'
-    extra = [f'--init_from={weights}', f'--data_dir={bpe_data_dir}', f'--out_dir={run}', '--block_size=64',
-             '--gradient_accumulation_steps=4', '--max_iters=4', '--eval_iters=2', '--device=cpu', '--threads=1']  # fmt: skip
+    extra = [
+        f'--init_from={weights}',
+        f'--data_dir={bpe_data_dir}',
+        f'--out_dir={run}',
+        '--block_size=64',
+        '--gradient_accumulation_steps=4',
+        '--max_iters=4',
+        '--eval_iters=2',
+        '--device=cpu',
+        '--threads=1',
+    ]
     assert cli(['train', str(CONFIG / 'finetune_shakespeare.py'), *extra]) == 0
     trains = [e for e in _events(run) if e['type'] == 'train']
     assert {e['lr'] for e in trains} == {3e-5}  # constant: decay_lr=False
     assert load_checkpoint(run)['model_args']['block_size'] == 64  # cropped from the weights' 128 positions
     again = tmp_path / 'ft2'
-    extra = [f'--init_from={weights}', f'--data_dir={bpe_data_dir}', f'--out_dir={again}', '--block_size=64', '--gradient_accumulation_steps=2',
-             '--max_iters=4', '--eval_interval=2', '--eval_iters=2', '--device=cpu', '--threads=1']  # fmt: skip
+    extra = [
+        f'--init_from={weights}',
+        f'--data_dir={bpe_data_dir}',
+        f'--out_dir={again}',
+        '--block_size=64',
+        '--gradient_accumulation_steps=2',
+        '--max_iters=4',
+        '--eval_interval=2',
+        '--eval_iters=2',
+        '--device=cpu',
+        '--threads=1',
+    ]
     assert cli(['finetune', *extra]) == 0  # FINETUNE_DEFAULTS: shakespeare, lr 3e-5, early stopping
     job = json.loads((again / 'job.json').read_text())
     assert job['kind'] == 'finetune' and job['config']['early_stopping_patience'] == 3
     assert job['summary']['iter_num'] == 4
+
+
+def test_cpu_recipe_config(char_data_dir, tmp_path):
+    """config/train_shakespeare_char_cpu.py (the recipe docs/benchmarks.md measures), cut to a few steps."""
+    run = tmp_path / 'recipe'
+    extra = [f'--data_dir={char_data_dir}', f'--out_dir={run}', '--max_iters=4', '--eval_iters=2', '--threads=1']
+    assert cli(['train', str(CONFIG / 'train_shakespeare_char_cpu.py'), *extra]) == 0
+    config = json.loads((run / 'config.json').read_text())
+    assert (config['n_layer'], config['learning_rate'], config['compile']) == (2, 4e-3, False)

@@ -13,14 +13,16 @@ def test_fine_tuned_model_beats_its_base_on_the_same_windows(tiny, run_train, ch
     run_train(tiny(out_dir=str(base), max_iters=4, eval_interval=4))
     run_train(tiny(out_dir=str(tuned), init_from=str(base), max_iters=30, eval_interval=10, learning_rate=1e-2))
     folder = char_data_dir / 'shakespeare_char'
-    report = compare_models(str(base), str(tuned), folder, prompt='ROMEO:', seed=7, max_new_tokens=30,
-                            max_val_tokens=3200)  # fmt: skip
+    report = compare_models(
+        str(base), str(tuned), folder, prompt='ROMEO:', seed=7, max_new_tokens=30, max_val_tokens=3200
+    )
     before, after = report['models']
     assert (before['name'], after['name']) == ('base', 'tuned')
     assert after['val_loss'] < before['val_loss'] and after['perplexity'] < before['perplexity']
     assert before['sample'].startswith('ROMEO:') and len(after['sample']) == len('ROMEO:') + 30
-    again = compare_models(str(base), str(tuned), folder, prompt='ROMEO:', seed=7, max_new_tokens=30,
-                           max_val_tokens=3200)  # fmt: skip
+    again = compare_models(
+        str(base), str(tuned), folder, prompt='ROMEO:', seed=7, max_new_tokens=30, max_val_tokens=3200
+    )
     assert [m['sample'] for m in again['models']] == [before['sample'], after['sample']]  # same seed, same text
     assert report['block_size'] == 32
 

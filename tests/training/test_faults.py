@@ -61,15 +61,21 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, run_train, tmp_
 
 
 def test_out_of_memory_names_the_knobs(tiny, run_train):
-    with pytest.raises(TrainingError, match=r'out of memory on cpu while .*lower batch_size \(now 68719476736\).*'
-                                            r'gradient_accumulation_steps.*block_size'):  # fmt: skip
+    with pytest.raises(
+        TrainingError,
+        match=r'out of memory on cpu while .*lower batch_size \(now 68719476736\).*'
+        r'gradient_accumulation_steps.*block_size',
+    ):
         run_train(tiny(batch_size=2**36))
 
 
 def test_resume_with_another_shape_is_refused(tiny, run_train):
     run_train(tiny(max_iters=2, eval_interval=2))
-    with pytest.raises(TrainingError, match=r'different model: n_layer: checkpoint 2, config 3; n_embd: checkpoint '
-                                            r'32, config 64'):  # fmt: skip
+    with pytest.raises(
+        TrainingError,
+        match=r'different model: n_layer: checkpoint 2, config 3; n_embd: checkpoint '
+        r'32, config 64',
+    ):
         run_train(tiny(init_from='resume', n_layer=3, n_embd=64))
     run_train(tiny(init_from='resume', max_iters=3, dropout=0.1))  # dropout may change
 
@@ -138,6 +144,8 @@ def test_sigterm_through_the_cli_checkpoints_and_ends_cancelled(char_data_dir, t
 def test_stopping_a_best_only_run_keeps_the_best_as_best_pt(tiny, run_train, tmp_path):
     calls = iter(range(100))
     with pytest.raises(Cancelled, match='best-val checkpoint is kept as best.pt'):
-        run_train(tiny(always_save_checkpoint=False, max_iters=50, eval_interval=4), should_stop=lambda: next(calls) >= 6)
+        run_train(
+            tiny(always_save_checkpoint=False, max_iters=50, eval_interval=4), should_stop=lambda: next(calls) >= 6
+        )
     assert load_checkpoint(tmp_path / 'run' / 'best.pt')['iter_num'] == 4
     assert load_checkpoint(tmp_path / 'run')['iter_num'] == 6

@@ -80,12 +80,29 @@ def test_nanogpts_checkpoint_resumes_under_our_trainer(nanogpt_baby_ckpt, char_d
     run = tmp_path / 'baby'
     run.mkdir()
     (run / 'ckpt.pt').write_bytes((nanogpt_baby_ckpt / 'ckpt.pt').read_bytes())
-    cfg = build(TrainConfig, dict(
-        init_from='resume', out_dir=str(run), dataset='shakespeare_char', data_dir=str(char_data_dir), device='cpu',
-        compile=False, threads=1, max_iters=2006, eval_interval=2003, eval_iters=5, log_interval=1,
-        learning_rate=1e-3, min_lr=1e-4, lr_decay_iters=2000, warmup_iters=100, beta2=0.99, batch_size=12,
-        gradient_accumulation_steps=1,
-    ))  # fmt: skip
+    cfg = build(
+        TrainConfig,
+        dict(
+            init_from='resume',
+            out_dir=str(run),
+            dataset='shakespeare_char',
+            data_dir=str(char_data_dir),
+            device='cpu',
+            compile=False,
+            threads=1,
+            max_iters=2006,
+            eval_interval=2003,
+            eval_iters=5,
+            log_interval=1,
+            learning_rate=1e-3,
+            min_lr=1e-4,
+            lr_decay_iters=2000,
+            warmup_iters=100,
+            beta2=0.99,
+            batch_size=12,
+            gradient_accumulation_steps=1,
+        ),
+    )
     summary, events = run_train(cfg)
     trains = events.of('train')
     assert [e['iter'] for e in trains] == list(range(2000, 2006))
@@ -101,8 +118,14 @@ def test_nanogpts_checkpoint_resumes_under_our_trainer(nanogpt_baby_ckpt, char_d
 
 def test_finetune_start_takes_weights_only(tiny, run_train, tmp_path):
     run_train(tiny(out_dir=str(tmp_path / 'base'), max_iters=6, eval_interval=3))
-    cfg = tiny(out_dir=str(tmp_path / 'ft'), init_from=str(tmp_path / 'base'), block_size=16, dropout=0.2,
-               max_iters=4, eval_interval=2)  # fmt: skip
+    cfg = tiny(
+        out_dir=str(tmp_path / 'ft'),
+        init_from=str(tmp_path / 'base'),
+        block_size=16,
+        dropout=0.2,
+        max_iters=4,
+        eval_interval=2,
+    )
     summary, events = run_train(cfg)
     assert events.of('train')[0]['iter'] == 0  # iteration 0, fresh optimizer
     assert events.of('eval')[0]['val_loss'] < 3.9  # but not a fresh model
@@ -112,8 +135,9 @@ def test_finetune_start_takes_weights_only(tiny, run_train, tmp_path):
 
 
 def test_early_stopping_ends_with_a_reason(tiny, run_train):
-    cfg = tiny(learning_rate=0.5, warmup_iters=0, decay_lr=False, max_iters=200, eval_interval=2,
-               early_stopping_patience=2)  # fmt: skip
+    cfg = tiny(
+        learning_rate=0.5, warmup_iters=0, decay_lr=False, max_iters=200, eval_interval=2, early_stopping_patience=2
+    )
     summary, events = run_train(cfg)
     assert summary['reason'].startswith('early stopping: val loss has not improved for 2 evaluations')
     assert summary['iter_num'] < 200
@@ -129,10 +153,15 @@ def test_eval_only_and_gradient_accumulation(tiny, run_train):
     assert events.of('train')[-1]['tokens'] == 3 * 3 * 4 * 32
 
 
-def test_bfloat16_autocast_on_cpu(tiny, run_train):
-    summary, events = run_train(tiny(dtype='bfloat16', max_iters=4))
-    assert summary['dtype'] == 'bfloat16'
+@pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
+def test_mixed_precision_on_cpu(tiny, run_train, dtype, tmp_path):
+    summary, events = run_train(tiny(dtype=dtype, max_iters=4, eval_interval=4))
+    assert summary['dtype'] == dtype
     assert events.of('eval')[-1]['val_loss'] < 4.3
+    scale = load_checkpoint(tmp_path / 'run')['config']['resume_state'].get('grad_scale')
+    assert (scale is not None) == (dtype == 'float16')  # float16 keeps its GradScaler's loss scale for a resume
+    summary, _ = run_train(tiny(init_from='resume', max_iters=6))
+    assert summary['iter_num'] == 6
 
 
 def test_tensorboard_writes_scalars(tiny, run_train, tmp_path):

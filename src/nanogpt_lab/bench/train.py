@@ -15,6 +15,7 @@ machines are shared. The output is the markdown that docs/benchmarks.md holds.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +83,9 @@ class Result:
     tokens_per_iter: int = 0
     peak_rss: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
-    val: float | None = None
+    val: float | None = None  # full_val_loss of its checkpoint
+    reported_val: float | None = None  # the run's own last estimate (eval_iters batches)
+    log: str = ''
 
     @property
     def ms_per_iter(self) -> float:
@@ -96,13 +100,16 @@ def _flags(values: dict[str, Any]) -> list[str]:
     return [f'--{k}={v}' for k, v in values.items()]
 
 
+@functools.lru_cache(maxsize=1)  # chosen once per bench, so every run in it gets the same
+def wait_policy() -> str:
+    """The OpenMP wait policy both runners get: yours if set, else what the lab would pick now (passive when busy)."""
+    busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
+    return os.environ.get('OMP_WAIT_POLICY') or ('PASSIVE' if busy else 'ACTIVE')
+
+
 def _env(threads: int) -> dict[str, str]:
-    """Both runners get the same threads and OpenMP wait policy (the lab defaults to passive waiting)."""
-    return {
-        **os.environ,
-        'OMP_NUM_THREADS': str(threads),
-        'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'),
-    }
+    """Both runners get the same threads and the same OpenMP wait policy, set explicitly."""
+    return {**os.environ, 'OMP_NUM_THREADS': str(threads), 'OMP_WAIT_POLICY': wait_policy()}
 
 
 def _run(cmd: list[str], cwd: Path, threads: int, runner: str) -> Result:
@@ -132,27 +139,26 @@ def _run(cmd: list[str], cwd: Path, threads: int, runner: str) -> Result:
     watcher.join()
     if proc.returncode:
         raise RuntimeError(f'{runner} failed ({proc.returncode}): {" ".join(cmd)}\n{out[-3000:]}')
-    result = Result(runner, wall, peak_rss=peak[0], load=(load0, os.getloadavg()[0]))
-    result.log = out  # type: ignore[attr-defined]
-    return result
+    return Result(runner, wall, peak_rss=peak[0], load=(load0, os.getloadavg()[0]), log=out)
 
 
 def run_ours(values: dict[str, Any], config_file: Path | None, out: Path, threads: int) -> Result:
     """`nanogpt-lab train [config] --key=value ...` in a fresh process; speed from its train events."""
+    config = [str(config_file)] if config_file else []
     cmd = [
         sys.executable,
         '-m',
         'nanogpt_lab.cli',
         'train',
-        *([str(config_file)] if config_file else []),
+        *config,
         *_flags({**values, 'out_dir': out, 'threads': threads}),
     ]
     result = _run(cmd, out.parent, threads, 'nanogpt-lab')
     events = [json.loads(line) for line in (out / 'events.jsonl').read_text().splitlines()]
     trains = [e for e in events if e['type'] == 'train']
     result.ms = [e['dt_ms'] for e in trains[3:]] or [e['dt_ms'] for e in trains]
-    config = json.loads((out / 'config.json').read_text())['resolved']
-    result.tokens_per_iter = config['tokens_per_iter']
+    result.reported_val = next((e['val_loss'] for e in reversed(events) if e['type'] == 'eval'), None)
+    result.tokens_per_iter = json.loads((out / 'config.json').read_text())['resolved']['tokens_per_iter']
     return result
 
 
@@ -172,15 +178,14 @@ def run_nanogpt(copy: Path, values: dict[str, Any], out: Path, threads: int) -> 
     """`python train.py config/train_shakespeare_char.py --key=value ...`; speed from its `iter k: ... time` lines."""
     cmd = [sys.executable, 'train.py', 'config/train_shakespeare_char.py', *_flags({**values, 'out_dir': out})]
     result = _run(cmd, copy, threads, 'nanoGPT')
-    every = int(values.get('eval_interval', CHAR_CONFIG['eval_interval']))
-    times = [
-        (int(k), float(ms)) for k, ms in re.findall(r'^iter (\d+): loss [\d.]+, time ([\d.]+)ms', result.log, re.M)
-    ]
+    merged = {**CHAR_CONFIG, **values}  # what train.py ends up with: the config file, then the flags
+    pattern = r'^iter (\d+): loss [\d.]+, time ([\d.]+)ms'
+    times = [(int(k), float(ms)) for k, ms in re.findall(pattern, result.log, re.M)]
     # its time for an iteration that evaluated includes the evaluation: leave those out, and the first three
-    result.ms = [ms for k, ms in times[3:] if k % every] or [ms for _, ms in times]
-    result.tokens_per_iter = (
-        int(values['batch_size']) * int(values['block_size']) * int(values['gradient_accumulation_steps'])
-    )
+    result.ms = [ms for k, ms in times[3:] if k % int(merged['eval_interval'])] or [ms for _, ms in times]
+    vals = re.findall(r'^step \d+: train loss [\d.]+, val loss ([\d.]+)', result.log, re.M)
+    result.reported_val = float(vals[-1]) if vals else None
+    result.tokens_per_iter = merged['batch_size'] * merged['block_size'] * merged['gradient_accumulation_steps']
     return result
 
 
@@ -212,86 +217,77 @@ def _row(name: str, r: Result, values: dict[str, Any], threads: int) -> str:
     )
 
 
-def speed_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> list[str]:
+def speed_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> Iterator[str]:
     """Same flags, compile off, alternating nanoGPT and ours: ms/iter, tokens/s, MFU, peak memory, ratio."""
     threads, repeats = int(opts['threads']), int(opts['repeats'])
-    lines = [
-        '| config | runner | ms/iter | tokens/s | MFU | peak RSS | load before / after |',
-        '|---|---|---:|---:|---:|---:|---|',
-    ]
-    ratios_all = []
+    yield '| config | runner | ms/iter | tokens/s | MFU | peak RSS | load before / after |'
+    yield '|---|---|---:|---:|---:|---:|---|'
+    summary = []
     for name, base in SPEED.items():
         iters = int(opts['iters']) if name == 'baby' else int(opts['iters_large'])
-        values = {
-            **base,
-            'max_iters': iters,
-            'eval_interval': 10**6,
-            'eval_iters': 1,
-            'log_interval': 1,
-            'data_dir': data.parent,
-        }
+        values = {**base, 'max_iters': iters, 'eval_interval': 10**6, 'eval_iters': 1, 'log_interval': 1}
+        label = name.replace('/', '-')
         ratios = []
         for i in range(repeats if name == 'baby' else 1):
-            theirs = None
-            if copy is not None:
-                theirs = run_nanogpt(
-                    copy, {k: v for k, v in values.items() if k != 'data_dir'}, work / f'n{name}{i}', threads
-                )
-                lines.append(_row(name, theirs, values, threads))
-            ours = run_ours(values, None, work / f'o{name.replace("/", "_")}{i}', threads)
-            lines.append(_row(name, ours, values, threads))
-            if theirs is not None:
+            theirs = run_nanogpt(copy, values, work / f'n-{label}-{i}', threads) if copy else None
+            if theirs:
+                yield _row(name, theirs, values, threads)
+            ours = run_ours({**values, 'data_dir': data.parent}, None, work / f'o-{label}-{i}', threads)
+            yield _row(name, ours, values, threads)
+            if theirs:
                 ratios.append(ours.tokens_per_s / theirs.tokens_per_s)
         if ratios:
-            ratios_all.append(
+            summary.append(
                 f'- {name}: nanogpt-lab / nanoGPT tokens/s = **{statistics.median(ratios):.2f}×** '
                 f'(median of {len(ratios)} alternating pairs: {", ".join(f"{r:.2f}" for r in ratios)})'
             )
-    return lines + [''] + ratios_all
+    yield from ['', *summary]
 
 
-def quality_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> list[str]:
-    """nanoGPT's README CPU command against our recipe: wall time to a checkpoint, and its val loss over all val.bin."""
-    threads, recipe = int(opts['threads']), Path(opts['recipe'])
-    lines = ['| runner | command | wall s | full val loss | load before / after |', '|---|---|---:|---:|---|']
+def _scored(result: Result, out: Path, val: Path, command: str) -> str:
+    """Score a finished run's checkpoint and format its row."""
+    result.val = score(out, val)
+    reported = '-' if result.reported_val is None else f'{result.reported_val:.4f}'
+    return (
+        f'| {result.runner} | {command} | {result.wall_s:.1f} | {reported} | {result.val:.4f} | '
+        f'{result.load[0]:.1f} / {result.load[1]:.1f} |'
+    )
+
+
+def quality_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> Iterator[str]:
+    """nanoGPT's README CPU command against our recipe (back to back), then ours with nanoGPT's exact flags."""
+    threads, recipe, val = int(opts['threads']), Path(opts['recipe']), data / 'val.bin'
+    yield '| runner | command | wall s | its last eval (val) | full val loss | load before / after |'
+    yield '|---|---|---:|---:|---:|---|'
+    readme = 'README CPU command (2000 iters)'
     ratios = []
     for i in range(int(opts['quality_repeats'])):
-        theirs = None
-        if copy is not None:
-            theirs = run_nanogpt(copy, README_CPU, work / f'qn{i}', threads)
-            theirs.val = score(work / f'qn{i}', data / 'val.bin')
-            lines.append(
-                f'| nanoGPT | README CPU command (2000 iters) | {theirs.wall_s:.1f} | {theirs.val:.4f} | '
-                f'{theirs.load[0]:.1f} / {theirs.load[1]:.1f} |'
-            )
+        theirs = run_nanogpt(copy, README_CPU, work / f'qn{i}', threads) if copy else None
+        if theirs:
+            yield _scored(theirs, work / f'qn{i}', val, readme)
         ours = run_ours({'data_dir': data.parent}, recipe, work / f'qo{i}', threads)
-        ours.val = score(work / f'qo{i}', data / 'val.bin')
-        lines.append(
-            f'| nanogpt-lab | {recipe.name} | {ours.wall_s:.1f} | {ours.val:.4f} | '
-            f'{ours.load[0]:.1f} / {ours.load[1]:.1f} |'
-        )
-        if theirs is not None:
+        yield _scored(ours, work / f'qo{i}', val, recipe.name)
+        if theirs:
             ratios.append(ours.wall_s / theirs.wall_s)
-        if ours.val > TARGET_VAL:
-            lines.append(f'| | **{recipe.name} did not reach {TARGET_VAL}** | | | |')
+        same = run_ours({**CHAR_CONFIG, **README_CPU, 'data_dir': data.parent}, None, work / f'qs{i}', threads)
+        yield _scored(same, work / f'qs{i}', val, readme)
     if ratios:
-        lines += [
-            '',
-            f'- time to val ≤ {TARGET_VAL}: nanogpt-lab / nanoGPT wall time = **{statistics.median(ratios):.2f}×** '
-            f'({", ".join(f"{r:.2f}" for r in ratios)}; target ≤ 0.6)',
-        ]
-    return lines
+        yield ''
+        yield (
+            f'- time to val ≤ {TARGET_VAL}: nanogpt-lab recipe / nanoGPT README command wall time = '
+            f'**{statistics.median(ratios):.2f}×** ({", ".join(f"{r:.2f}" for r in ratios)}; target ≤ 0.6)'
+        )
 
 
-def compile_suite(opts: dict[str, Any]) -> list[str]:
-    """torch.compile on the baby model: seconds until the first compiled step is done, and the steady speed-up."""
+def compile_probe(threads: int) -> dict[str, float]:
+    """Eager and compiled ms per step of the baby model, and seconds until the first compiled step is done."""
     import torch
 
     from nanogpt_lab.config import ModelConfig
     from nanogpt_lab.model.gpt import GPT
     from nanogpt_lab.training.runtime import time_steps
 
-    torch.set_num_threads(int(opts['threads']))
+    torch.set_num_threads(threads)
     model = GPT(ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65, bias=False))
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), 'cpu')
     x = torch.randint(0, 65, (12, 64))
@@ -308,13 +304,31 @@ def compile_suite(opts: dict[str, Any]) -> list[str]:
     step(compiled)
     compile_s = time.perf_counter() - t0
     fast = time_steps(lambda: step(compiled), n=50)
-    load = os.getloadavg()[0]
-    return [
-        '| model | eager ms/step | compiled ms/step | speed-up | compile s | load |',
-        '|---|---:|---:|---:|---:|---:|',
-        f'| baby 4/4/128, batch 12×64 | {eager * 1000:.1f} | {fast * 1000:.1f} | {eager / fast:.2f}× | '
-        f'{compile_s:.1f} | {load:.1f} |',
-    ]
+    return {'eager_ms': eager * 1000, 'compiled_ms': fast * 1000, 'compile_s': compile_s}
+
+
+def compile_suite(opts: dict[str, Any], work: Path) -> Iterator[str]:
+    """torch.compile in fresh processes: with an empty compile cache (a first run), then with it filled."""
+    threads = int(opts['threads'])
+    env = {**_env(threads), 'TORCHINDUCTOR_CACHE_DIR': str(work / 'inductor-cache')}
+    code = (
+        f'import json; from nanogpt_lab.bench.train import compile_probe; print(json.dumps(compile_probe({threads})))'
+    )
+    yield '| model | compile cache | eager ms/step | compiled ms/step | speed-up | compile s | load |'
+    yield '|---|---|---:|---:|---:|---:|---:|'
+    for cache in ('empty', 'filled'):
+        out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        yield (
+            f'| baby 4/4/128, batch 12×64 | {cache} | {r["eager_ms"]:.1f} | {r["compiled_ms"]:.1f} | '
+            f'{r["eager_ms"] / r["compiled_ms"]:.2f}× | {r["compile_s"]:.1f} | {os.getloadavg()[0]:.1f} |'
+        )
+
+
+# GPT-2 124M as nanoGPT's train_gpt2.py shapes it (block 1024), bf16, compiled; 16 × 8 × 1024 = 131,072 tokens/step
+GPU_RUN = dict(dataset='random_bpe', model='gpt2', block_size=1024, batch_size=16, gradient_accumulation_steps=8,
+               dtype='bfloat16', compile=True, device='cuda', eval_interval=10**6, eval_iters=1, log_interval=1,
+               learning_rate=6e-4, warmup_iters=10)  # fmt: skip
 
 
 def gpu_suite(opts: dict[str, Any], work: Path) -> list[str]:
@@ -332,23 +346,7 @@ def gpu_suite(opts: dict[str, Any], work: Path) -> list[str]:
     rng = np.random.default_rng(0)
     for split, n in (('train', 20_000_000), ('val', 200_000)):
         rng.integers(0, 50257, n, dtype=np.uint16).tofile(folder / f'{split}.bin')
-    values = dict(
-        dataset='random_bpe',
-        data_dir=work / 'data',
-        model='gpt2',
-        block_size=1024,
-        batch_size=16,
-        gradient_accumulation_steps=8,
-        dtype='bfloat16',
-        compile=True,
-        device='cuda',
-        max_iters=int(opts['gpu_iters']),
-        eval_interval=10**6,
-        eval_iters=1,
-        log_interval=1,
-        learning_rate=6e-4,
-        warmup_iters=10,
-    )
+    values = {**GPU_RUN, 'data_dir': work / 'data', 'max_iters': int(opts['gpu_iters'])}
     result = run_ours(values, None, work / 'gpu', int(opts['threads']))
     events = [json.loads(line) for line in (work / 'gpu' / 'events.jsonl').read_text().splitlines()]
     trains = [e for e in events if e['type'] == 'train'][5:]  # after compiling and warming up
@@ -395,7 +393,7 @@ def _header(opts: dict[str, Any], copy: Path | None) -> list[str]:
         f'`nanogpt-lab bench train {shown}`',
         '',
         f'- machine: {hardware.cpu_model()}, {hardware.cpu_threads()} CPUs; torch {torch.__version__}; '
-        f'threads {opts["threads"]}, OMP_WAIT_POLICY={_env(1)["OMP_WAIT_POLICY"]}; commit {commit}; '
+        f'threads {opts["threads"]}, OMP_WAIT_POLICY={wait_policy()}; commit {commit}; '
         f'{time.strftime("%Y-%m-%d %H:%M")}',
         f'- baseline: {"nanoGPT at " + str(opts["vs_nanogpt"]) if copy else "none (no --vs-nanogpt)"}',
         '',
@@ -428,8 +426,10 @@ def main(args: list[str]) -> int:
             lines = {
                 'speed': lambda: speed_suite(opts, data, work, copy),
                 'quality': lambda: quality_suite(opts, data, work, copy),
-                'compile': lambda: compile_suite(opts),
+                'compile': lambda: compile_suite(opts, work),
                 'gpu': lambda: gpu_suite(opts, work),
             }[suite]()
-            print('\n'.join(lines) + '\n', flush=True)
+            for line in lines:  # rows appear as each run ends: a suite takes minutes
+                print(line, flush=True)
+            print(flush=True)
     return 0

@@ -82,7 +82,11 @@ def _sha256_file(path: Path) -> str:
 def resolve_input(input: str | Path) -> Source:
     """Work out what kind of input `input` is, or say why it cannot be used."""
     path = Path(input).expanduser().resolve()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as e:  # a name longer than the filesystem allows, say
+        raise DataError(f'input {str(path)[:120]}... cannot be read: {e.strerror}') from None
+    if not exists:
         raise DataError(f'input {path} does not exist')
     if path.is_dir():
         if any((path / m).is_file() for m in HF_DISK_MARKERS):

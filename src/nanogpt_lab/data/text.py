@@ -158,6 +158,11 @@ def _tokenizer(kind: str, scan: _Scan, path: Path) -> Tokenizer:
             return GPT2Tokenizer()
         except TokenizerError as e:
             raise DataError(str(e)) from None
+    if len(scan.vocab) == 1:  # every target is that character: nothing to learn, and the loss is 0 from the start
+        raise DataError(
+            f'{path} holds one character ({next(iter(scan.vocab))!r}) repeated: a char model has nothing to predict; '
+            'give a text with at least two different characters'
+        )
     if len(scan.vocab) > MAX_CHAR_VOCAB:
         raise DataError(
             f'{path} has {len(scan.vocab):,} distinct characters; a char vocabulary holds at most {MAX_CHAR_VOCAB:,} '

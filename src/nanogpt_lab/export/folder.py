@@ -83,8 +83,14 @@ def write_tokenizer(run: Run, folder: Path) -> list[str]:
     atomic_write_text(folder / 'vocab.json', json.dumps(gpt2_vocab(), ensure_ascii=False))
     atomic_write_text(folder / 'merges.txt', '#version: 0.2\n' + '\n'.join(gpt2_merges()) + '\n')
     eot = '<|endoftext|>'
-    config = {'tokenizer_class': 'GPT2Tokenizer', 'model_max_length': block, 'add_prefix_space': False,
-              'bos_token': eot, 'eos_token': eot, 'unk_token': eot}  # fmt: skip
+    config = {
+        'tokenizer_class': 'GPT2Tokenizer',
+        'model_max_length': block,
+        'add_prefix_space': False,
+        'bos_token': eot,
+        'eos_token': eot,
+        'unk_token': eot,
+    }
     atomic_write_text(folder / 'tokenizer_config.json', json.dumps(config, indent=2))
     return ['vocab.json', 'merges.txt', 'tokenizer_config.json']
 
@@ -92,11 +98,19 @@ def write_tokenizer(run: Run, folder: Path) -> list[str]:
 def write_provenance(run: Run, folder: Path, fmt: str, notes: dict[str, Any]) -> None:
     """provenance.json: what was exported, from which checkpoint, by which version (it also marks our folders)."""
     record = {
-        'format': EXPORT_FORMAT, 'version': EXPORT_VERSION, 'export': fmt, 'source': str(run.ckpt_path),
-        'iter_num': run.iter_num, 'best_val_loss': run.best_val_loss, 'dataset': run.dataset,
-        'tokenizer': run.tokenizer, 'model_args': run.model.config.nanogpt_args(), 'nanogpt_lab': __version__,
-        'exported_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'), **notes,
-    }  # fmt: skip
+        'format': EXPORT_FORMAT,
+        'version': EXPORT_VERSION,
+        'export': fmt,
+        'source': str(run.ckpt_path),
+        'iter_num': run.iter_num,
+        'best_val_loss': run.best_val_loss,
+        'dataset': run.dataset,
+        'tokenizer': run.tokenizer,
+        'model_args': run.model.config.nanogpt_args(),
+        'nanogpt_lab': __version__,
+        'exported_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+        **notes,
+    }
     atomic_write_text(folder / PROVENANCE, json.dumps(record, indent=2, default=str))
 
 

@@ -31,13 +31,25 @@ def hf_config(run: Run) -> dict:
     """config.json for transformers' GPT2Config."""
     cfg = run.model.config
     config = {
-        'architectures': ['GPT2LMHeadModel'], 'model_type': 'gpt2',
-        'vocab_size': export_vocab_size(run), 'n_positions': cfg.block_size, 'n_ctx': cfg.block_size,
-        'n_embd': cfg.n_embd, 'n_layer': cfg.n_layer, 'n_head': cfg.n_head, 'n_inner': None,
-        'activation_function': ACTIVATION[cfg.gelu], 'layer_norm_epsilon': 1e-5, 'initializer_range': 0.02,
-        'resid_pdrop': cfg.dropout, 'embd_pdrop': cfg.dropout, 'attn_pdrop': cfg.dropout,
-        'scale_attn_weights': True, 'tie_word_embeddings': True, 'use_cache': True,
-    }  # fmt: skip
+        'architectures': ['GPT2LMHeadModel'],
+        'model_type': 'gpt2',
+        'vocab_size': export_vocab_size(run),
+        'n_positions': cfg.block_size,
+        'n_ctx': cfg.block_size,
+        'n_embd': cfg.n_embd,
+        'n_layer': cfg.n_layer,
+        'n_head': cfg.n_head,
+        'n_inner': None,
+        'activation_function': ACTIVATION[cfg.gelu],
+        'layer_norm_epsilon': 1e-5,
+        'initializer_range': 0.02,
+        'resid_pdrop': cfg.dropout,
+        'embd_pdrop': cfg.dropout,
+        'attn_pdrop': cfg.dropout,
+        'scale_attn_weights': True,
+        'tie_word_embeddings': True,
+        'use_cache': True,
+    }
     if run.tokenizer == 'gpt2':
         config.update(bos_token_id=50256, eos_token_id=50256)
     return config

@@ -31,9 +31,12 @@ class Loaded:
 
 def bundled_folder() -> Path:
     """The tiny char-level model shipped inside the package (simulation/assets/tiny-shakespeare-char/)."""
-    import nanogpt_lab.simulation
+    import importlib
 
-    return Path(nanogpt_lab.simulation.__file__).resolve().parent / 'assets' / BUNDLED_NAME
+    # import_module, not `import nanogpt_lab.simulation` + attribute access: the latter fails when the parent package
+    # was re-imported while the subpackage stayed in sys.modules (NiceGUI's test plugin does this between tests)
+    simulation = importlib.import_module('nanogpt_lab.simulation')
+    return Path(simulation.__file__).resolve().parent / 'assets' / BUNDLED_NAME
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -231,6 +231,7 @@ class JobManager:
     def delete_run(self, run_id: str) -> None:
         """Delete a run's folder; refused while its job is queued or running."""
         run_dir = self.run_dir(run_id)
+        self._wait_for_exit(run_id)  # its end is written but its process may still be exiting: not a conflict
         job = read_job(run_dir) or {}
         with self._lock:
             if job.get('status') in ACTIVE or run_id in self._procs or run_id in self._queue:

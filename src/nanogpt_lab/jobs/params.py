@@ -86,6 +86,15 @@ def _readable(value: Any, key: str, root: Path, local: bool, what: str) -> str:
     return str(_named(root, value, key, what))
 
 
+def _folder_name(values: dict[str, Any], key: str) -> None:
+    """A name that becomes a folder (a dataset): refused at once, not when the job runs and fails."""
+    if values.get(key) is not None:
+        try:
+            workspace.check_name(values[key], key)
+        except ValueError as e:
+            raise ConfigError(str(e), key=key) from None
+
+
 def _no_write_path(values: dict[str, Any], key: str, why: str) -> None:
     if values.get(key) is not None:
         raise ConfigError(f'{key} cannot be set through the API: {why}', key=key)
@@ -126,6 +135,7 @@ def build_job(kind: str, params: Any, *, local: bool = False) -> JobSpec:
 
 def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     _no_write_path(values, 'data_dir', 'prepared data always goes to the workspace data/ folder')
+    _folder_name(values, 'name')
     if values.get('input') is not None:
         values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'an uploaded file')
     return JobSpec(kind, build(DataConfig, values).model_dump())
@@ -140,6 +150,7 @@ def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
 
 def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     checkout = _checkout(values.pop(CHECKOUT_KEY, None), local)
+    _folder_name(values, 'dataset')
     run_id = None
     if values.get('out_dir') is not None:
         run_id = Path(_run_folder(values['out_dir'], 'out_dir')).name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') 
     try:
         ckpt = torch.load(target, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f'{target} was refused: it holds objects other than tensors and plain values, which could run code '
-            f'when loaded ({str(e).splitlines()[0][:200]})'
-        ) from None
+        raise CheckpointError(_refusal(target, str(e))) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
         reason = e.__class__.__name__
         raise CheckpointError(f'{target} is corrupt or truncated and cannot be loaded ({reason})') from None
@@ -111,6 +109,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') 
     if isinstance(ckpt.get('best_val_loss'), torch.Tensor):
         ckpt['best_val_loss'] = float(ckpt['best_val_loss'])  # nanoGPT stores a 0-dim tensor
     return ckpt
+
+
+def _refusal(target: Path, error: str) -> str:
+    """torch's weights_only refusal said plainly: what the file asked to import (never run), or that it is garbage."""
+    found = re.search(r'GLOBAL ([\w.]+)', error)
+    if found:  # torch's own text goes on to suggest weights_only=False: never repeat that advice
+        return (
+            f'{target} was refused: it holds objects other than tensors and plain values, which could run code '
+            f'when loaded (it asks for {found.group(1)}); nothing in it was run'
+        )
+    return f'{target} is corrupt or truncated, or not a PyTorch checkpoint: it was refused without running anything'
 
 
 def model_args_of(ckpt: Mapping[str, Any]) -> ModelConfig:

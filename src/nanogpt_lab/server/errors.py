@@ -54,7 +54,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith('/api/')
+    return request.url.path == '/api' or request.url.path.startswith('/api/')
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

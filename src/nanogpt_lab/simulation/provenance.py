@@ -51,7 +51,7 @@ def git_state() -> dict[str, Any]:
 
 
 def machine(device: str, threads: int) -> dict[str, Any]:
-    """Software and hardware a recording ran on: torch, Python, OS, CPU or GPU name, threads and load."""
+    """Software and hardware a recording ran on: torch, Python, OS, the CPU or GPU name and the thread count."""
     import torch
 
     from nanogpt_lab import hardware

@@ -241,10 +241,9 @@ def _export_model(out_dir: Path, target: Path) -> dict:
     from nanogpt_lab.export import export_run
 
     exported = Path(export_run(str(out_dir), str(out_dir / 'hf'), fmt='hf'))
-    for item in exported.iterdir():
-        if item.is_file() and item.name != store.PROVENANCE:
-            shutil.copyfile(item, target / item.name)
     export = json.loads((exported / store.PROVENANCE).read_text(encoding='utf-8'))
+    for name in export['files']:  # the model's files (config, weights, vocabulary); docs/simulation.md is its README
+        shutil.copyfile(exported / name, target / name)
     return {'export': export, 'sample': {**SAMPLE, 'text': sample_text(target)}}
 
 

@@ -101,7 +101,8 @@ def read_meta(path: str | Path) -> dict:
     try:
         with open(path, 'rb') as f:
             meta = _MetaUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, IndexError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, IndexError, OverflowError, MemoryError, TypeError) as e:
+        # a corrupt pickle fails in many ways (a huge length: OverflowError, MemoryError); each is a bad file
         if isinstance(e, TokenizerError):
             raise
         raise TokenizerError(f'{path} is not a readable meta.pkl ({e.__class__.__name__}: {e})') from None

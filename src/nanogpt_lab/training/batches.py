@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from nanogpt_lab.config import PADDED_VOCAB_SIZE, TrainConfig
@@ -77,13 +77,10 @@ class Batches:
         self.generator.set_state(state)
 
 
-def eval_batches(data: RunData, split: str, n: int, batch_size: int, block_size: int, device: str, seed: int):
+def eval_batches(
+    data: RunData, split: str, n: int, batch_size: int, block_size: int, device: str, seed: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The same `n` batches at every evaluation (a fixed seed), so successive val losses compare like with like."""
     batches = Batches(data, batch_size, block_size, device, seed + EVAL_SEED_OFFSET + (split == 'val'))
     for _ in range(n):
         yield batches.next(split)
-
-
-def count_tokens(path: Path) -> int:
-    """Tokens in a .bin file (uint16)."""
-    return int(np.memmap(path, dtype=np.uint16, mode='r').shape[0])

@@ -18,8 +18,13 @@ def _load(source: str, data_dir: str | None, device: str) -> Any:
 
     path = Path(source).expanduser()
     is_run = path.is_file() or (path / 'ckpt.pt').is_file()
-    cfg = SampleConfig(init_from='resume' if is_run else source, out_dir=str(path) if is_run else 'out',
-                       data_dir=data_dir, device=device, dtype='float32')  # fmt: skip
+    cfg = SampleConfig(
+        init_from='resume' if is_run else source,
+        out_dir=str(path) if is_run else 'out',
+        data_dir=data_dir,
+        device=device,
+        dtype='float32',
+    )
     return load(cfg)
 
 
@@ -31,8 +36,15 @@ def _sample(loaded: Any, prompt: str, seed: int, max_new_tokens: int, temperatur
     ids = tokenizer.encode(prompt) if prompt else [getattr(tokenizer, 'eot_token', 0)]
     idx = torch.tensor([ids], dtype=torch.long, device=loaded.device)
     generator = torch.Generator(device=loaded.device).manual_seed(seed)
-    out = generate_ids(loaded.model, idx, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator,
-                       vocab_size=tokenizer.vocab_size)  # fmt: skip
+    out = generate_ids(
+        loaded.model,
+        idx,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        generator=generator,
+        vocab_size=tokenizer.vocab_size,
+    )
     return prompt + tokenizer.decode(out[0, len(ids) :].tolist())
 
 
@@ -69,6 +81,7 @@ def compare_models(
     for name, item in loaded.items():
         loss = full_val_loss(item.model, folder / 'val.bin', block, item.device, max_tokens=max_val_tokens)
         text = _sample(item, prompt, seed, max_new_tokens, temperature, top_k)
-        models.append({'name': name, 'source': item.source, 'val_loss': loss, 'perplexity': perplexity(loss),
-                       'sample': text})  # fmt: skip
+        models.append(
+            {'name': name, 'source': item.source, 'val_loss': loss, 'perplexity': perplexity(loss), 'sample': text}
+        )
     return {'dataset': str(folder), 'block_size': block, 'prompt': prompt, 'seed': seed, 'models': models}

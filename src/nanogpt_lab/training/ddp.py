@@ -114,8 +114,17 @@ def torchrun_command(kind: str, argv: list[str], nproc: int, out_dir: str | None
     args, has_out_dir = _without_nproc(argv)
     if out_dir and not has_out_dir:
         args.append(f'--out_dir={out_dir}')  # every rank must agree on the run folder
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}',
-            '-m', 'nanogpt_lab.cli', kind, *args]  # fmt: skip
+    return [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        f'--nproc_per_node={nproc}',
+        '-m',
+        'nanogpt_lab.cli',
+        kind,
+        *args,
+    ]
 
 
 def launch_torchrun(kind: str, argv: list[str], nproc: int) -> int:

@@ -27,7 +27,7 @@ def estimate_loss(model: torch.nn.Module, batches: Any, autocast: Any = contextl
     return float(torch.stack(losses).mean().item())
 
 
-def _windows(path: Path, block_size: int, max_tokens: int | None) -> np.ndarray:
+def _windows(path: Path, block_size: int, max_tokens: int | None) -> tuple[np.ndarray, int]:
     """val.bin cut into non-overlapping windows of block_size + 1 tokens (each window's last token only a target)."""
     data = np.memmap(path, dtype=np.uint16, mode='r')
     if max_tokens is not None:

@@ -42,8 +42,15 @@ def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str]]:
         saved = load_checkpoint(cfg.out_dir).get('config') or {}
     except CheckpointError:
         return cfg, []  # the resume itself reports it
-    keep = {k: v for k, v in saved.items() if k in TrainConfig.model_fields and k not in cfg.model_fields_set
-            and k not in MACHINE_KEYS and k != 'model' and getattr(cfg, k) != v}  # fmt: skip
+    keep = {
+        k: v
+        for k, v in saved.items()
+        if k in TrainConfig.model_fields
+        and k not in cfg.model_fields_set
+        and k not in MACHINE_KEYS
+        and k != 'model'
+        and getattr(cfg, k) != v
+    }
     if not keep:
         return cfg, []
     try:
@@ -121,8 +128,15 @@ def _resume(cfg: TrainConfig, data: RunData) -> Start:
         )
     model = model_from_checkpoint(ckpt, dropout=cfg.dropout)
     state = (ckpt.get('config') or {}).get('resume_state') or {}
-    return Start(model, f'resume ({checkpoint_path(cfg.out_dir)})', int(ckpt.get('iter_num', 0)),
-                 float(ckpt.get('best_val_loss', 1e9)), ckpt.get('optimizer') or None, state, resumed=True)  # fmt: skip
+    return Start(
+        model,
+        f'resume ({checkpoint_path(cfg.out_dir)})',
+        int(ckpt.get('iter_num', 0)),
+        float(ckpt.get('best_val_loss', 1e9)),
+        ckpt.get('optimizer') or None,
+        state,
+        resumed=True,
+    )
 
 
 def _crop(model: GPT, cfg: TrainConfig) -> None:

@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 
 PTDTYPE = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
-# torch.compile pays for itself only when the steps it speeds up outweigh its compile time. Measured here
-# (`nanogpt-lab bench train --compile-probe`, docs/benchmarks.md): on CPU it takes ~20 s for nanoGPT's baby model
-# and then runs steps ~1.7× faster. On CUDA, nanoGPT's README reports ~1 minute of compiling and 250 → 135 ms per
-# step for GPT-2 124M. MPS: torch.compile is not mature there, so `auto` leaves it off.
-COMPILE_COST_S = {'cpu': 20.0, 'cuda': 60.0}
-COMPILE_SPEEDUP = {'cpu': 1.7, 'cuda': 1.85}
+# torch.compile pays for itself only when the steps it speeds up outweigh its compile time. On CPU, for nanoGPT's
+# baby model with this loop (fused AdamW, SDPA attention), `nanogpt-lab bench train --suite=compile` measured
+# 1.00-1.06x faster steps after 25 s of compiling with an empty cache (2 s once inductor's cache holds the graph;
+# ~50 s on a busy machine), so on CPU `auto` compiles only runs of tens of thousands of steps (docs/benchmarks.md).
+# On CUDA, nanoGPT's README reports ~1 minute of compiling and 250 -> 135 ms per step for GPT-2 124M.
+# MPS: torch.compile is not mature there, so `auto` leaves it off.
+COMPILE_COST_S = {'cpu': 30.0, 'cuda': 60.0}
+COMPILE_SPEEDUP = {'cpu': 1.06, 'cuda': 1.85}
 
 
 @dataclass

@@ -121,6 +121,10 @@ class Trainer:
         """RNG streams and counters of an interrupted run, or fresh streams for a checkpoint without them."""
         self.tokens = int(state.counter(resume_state, 'tokens', self.iter_num * self.tokens_per_iter))
         self.evals_since_best = int(state.counter(resume_state, 'evals_since_best', 0))
+        if self.rt.scaler.is_enabled() and 'grad_scale' in (resume_state or {}):
+            # float16: continue from the loss scale the run had found, not from 65536 again
+            scale = float(resume_state['grad_scale'])
+            self.rt.scaler = torch.amp.GradScaler(self.rt.device_type, init_scale=scale, enabled=True)
         if self.resumed and not state.restore(
             resume_state, self.dist.rank, self.dist.world_size, self.batches.generator, self.rt.device
         ):
@@ -179,12 +183,20 @@ class Trainer:
             return
         n_params = self.raw_model.get_num_params()
         resolved = {
-            'device': self.rt.device, 'dtype': self.rt.dtype, 'compile': self.compiled, 'compile_why': self.compile_why,
-            'world_size': self.dist.world_size, 'grad_accum_per_rank': self.rt.grad_accum,
-            'tokens_per_iter': self.tokens_per_iter, 'threads': torch.get_num_threads(), 'init_from': source,
-            'model_args': self.raw_model.config.model_dump(), 'parameters': n_params,
-            'data': str(self.data.folder), 'torch': torch.__version__,
-        }  # fmt: skip
+            'device': self.rt.device,
+            'dtype': self.rt.dtype,
+            'compile': self.compiled,
+            'compile_why': self.compile_why,
+            'world_size': self.dist.world_size,
+            'grad_accum_per_rank': self.rt.grad_accum,
+            'tokens_per_iter': self.tokens_per_iter,
+            'threads': torch.get_num_threads(),
+            'init_from': source,
+            'model_args': self.raw_model.config.model_dump(),
+            'parameters': n_params,
+            'data': str(self.data.folder),
+            'torch': torch.__version__,
+        }
         if self.out_dir is not None:
             config = {**self.cfg.model_dump(), 'resolved': resolved}
             try:
@@ -194,9 +206,13 @@ class Trainer:
                     atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
             except OSError as e:
                 raise TrainingError(f'cannot write to the run folder {self.out_dir}: {e.strerror or e}') from None
-        self.emit('log', level='info', message=f'{source}: {n_params / 1e6:.2f}M parameters, '
-                  f'{self.tokens_per_iter:,} tokens per iteration, {self.rt.device} {self.rt.dtype}, '
-                  f'{"compiled" if self.compiled else "not compiled"} ({self.compile_why})')  # fmt: skip
+        self.emit(
+            'log',
+            level='info',
+            message=f'{source}: {n_params / 1e6:.2f}M parameters, '
+            f'{self.tokens_per_iter:,} tokens per iteration, {self.rt.device} {self.rt.dtype}, '
+            f'{"compiled" if self.compiled else "not compiled"} ({self.compile_why})',
+        )
 
     # --- the loop -------------------------------------------------------------------------------------------------
 
@@ -274,10 +290,19 @@ class Trainer:
         if self.peak:
             flops = self.raw_model.flops_per_token(self.block_size) * tokens_per_s
             mfu = flops / (self.peak * self.dist.world_size)
-        self.emit('train', iter=self.iter_num, max_iters=self.cfg.max_iters, loss=round(lossf, 6), lr=lr,
-                  dt_ms=round(dt * 1000, 3), tokens_per_s=round(tokens_per_s, 1), mfu=mfu,
-                  mem_bytes=hardware.memory_in_use(self.rt.device), tokens=self.tokens,
-                  grad_norm=float(grad_norm) if grad_norm is not None else None)  # fmt: skip
+        self.emit(
+            'train',
+            iter=self.iter_num,
+            max_iters=self.cfg.max_iters,
+            loss=round(lossf, 6),
+            lr=lr,
+            dt_ms=round(dt * 1000, 3),
+            tokens_per_s=round(tokens_per_s, 1),
+            mfu=mfu,
+            mem_bytes=hardware.memory_in_use(self.rt.device),
+            tokens=self.tokens,
+            grad_norm=float(grad_norm) if grad_norm is not None else None,
+        )
         self.loggers.train(self.iter_num, lossf, lr, mfu)
 
     # --- evaluation and checkpoints -------------------------------------------------------------------------------
@@ -288,11 +313,7 @@ class Trainer:
         if not self.dist.master:
             return
         cfg, it = self.cfg, self.iter_num
-        losses = {
-            split: estimate_loss(self.raw_model, eval_batches(self.data, split, cfg.eval_iters, cfg.batch_size,
-                                 self.block_size, self.rt.device, cfg.seed), self.rt.autocast)
-            for split in ('train', 'val')
-        }  # fmt: skip
+        losses = {split: self._estimate(split) for split in ('train', 'val')}
         for split, value in losses.items():
             if not is_finite(value):
                 raise TrainingError(non_finite_message(f'the {split} loss', value, it, self._kept()))
@@ -303,8 +324,15 @@ class Trainer:
         if saved:
             self._save(rng)
         self.last = {'train_loss': losses['train'], 'val_loss': losses['val']}
-        self.emit('eval', iter=it, train_loss=round(losses['train'], 6), val_loss=round(losses['val'], 6),
-                  best_val_loss=round(self.best_val_loss, 6), tokens=self.tokens, saved=saved)  # fmt: skip
+        self.emit(
+            'eval',
+            iter=it,
+            train_loss=round(losses['train'], 6),
+            val_loss=round(losses['val'], 6),
+            best_val_loss=round(self.best_val_loss, 6),
+            tokens=self.tokens,
+            saved=saved,
+        )
         self.loggers.eval(it, losses['train'], losses['val'], lr)
         if cfg.eval_sample_tokens:
             self._sample()
@@ -316,6 +344,14 @@ class Trainer:
             )
         self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
 
+    def _estimate(self, split: str) -> float:
+        """nanoGPT's estimate_loss for one split, on the uncompiled model and this split's fixed batches."""
+        cfg = self.cfg
+        batches = eval_batches(
+            self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed
+        )
+        return estimate_loss(self.raw_model, batches, self.rt.autocast)
+
     def _save(self, rng: list[dict[str, torch.Tensor]]) -> None:
         """Write ckpt.pt atomically: nanoGPT's six keys, our RNG streams inside `config` where nanoGPT never looks."""
         if self.out_dir is None:
@@ -326,9 +362,15 @@ class Trainer:
             resume_state['grad_scale'] = torch.tensor(self.rt.scaler.get_scale())
         config = {**self.cfg.model_dump(), 'resume_state': resume_state}
         try:
-            save_checkpoint(self.out_dir, model=self.raw_model, optimizer=self.optimizer,
-                            model_args=self.raw_model.config, iter_num=self.iter_num,
-                            best_val_loss=self.best_val_loss, config=config)  # fmt: skip
+            save_checkpoint(
+                self.out_dir,
+                model=self.raw_model,
+                optimizer=self.optimizer,
+                model_args=self.raw_model.config,
+                iter_num=self.iter_num,
+                best_val_loss=self.best_val_loss,
+                config=config,
+            )
         except OSError as e:
             raise TrainingError(save_failed_message(str(self.out_dir / CKPT_NAME), e)) from None
 
@@ -367,8 +409,15 @@ class Trainer:
         idx = torch.tensor([start], dtype=torch.long, device=self.rt.device)
         self.raw_model.eval()
         with self.rt.autocast():
-            out = generate_ids(self.raw_model, idx, self.cfg.eval_sample_tokens, temperature=0.8, top_k=200,
-                               generator=generator, vocab_size=getattr(tokenizer, 'vocab_size', None))  # fmt: skip
+            out = generate_ids(
+                self.raw_model,
+                idx,
+                self.cfg.eval_sample_tokens,
+                temperature=0.8,
+                top_k=200,
+                generator=generator,
+                vocab_size=getattr(tokenizer, 'vocab_size', None),
+            )
         self.raw_model.train()
         self.emit('sample', iter=self.iter_num, text=tokenizer.decode(out[0, 1:].tolist()))
 

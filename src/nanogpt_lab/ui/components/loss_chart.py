@@ -146,26 +146,25 @@ def loss_options(
     """ECharts options: train and val on one axis, references underneath, ln(vocab) and the best val point marked."""
     series: list[dict[str, Any]] = [_reference(r) for r in references]
     train = _line(labels.train, thin(curves.train), theme.TRAIN, width=1.5)
-    if start_loss is not None:
-        text = labels.uniform.format(loss=f'{start_loss:.2f}')
-        train['markLine'] = {
-            'symbol': 'none',
-            'silent': True,
-            'lineStyle': {'color': theme.MUTED, 'type': 'dashed'},
-            'label': {'formatter': text, 'position': 'insideEndTop', 'color': theme.MUTED},
-            'data': [{'yAxis': round(start_loss, 4)}],
-        }
+    # marks are always present, empty when there is nothing to mark: NiceGUI merges an update into the last options
+    text = labels.uniform.format(loss=f'{start_loss:.2f}') if start_loss is not None else ''
+    train['markLine'] = {
+        'symbol': 'none',
+        'silent': True,
+        'lineStyle': {'color': theme.MUTED, 'type': 'dashed'},
+        'label': {'formatter': text, 'position': 'insideEndTop', 'color': theme.MUTED},
+        'data': [] if start_loss is None else [{'yAxis': round(start_loss, 4)}],
+    }
     val = _line(labels.val, curves.val, theme.VAL, width=2.5)
     val.update(showSymbol=True, symbolSize=6)
-    best = curves.best
-    if mark_best and best is not None:
-        val['markPoint'] = {
-            'symbol': 'pin',
-            'symbolSize': 36,
-            'itemStyle': {'color': theme.VAL},
-            'label': {'formatter': f'{best[1]:.3f}', 'fontSize': 9},
-            'data': [{'name': labels.best, 'coord': best, 'value': round(best[1], 3)}],
-        }
+    best = curves.best if mark_best else None
+    val['markPoint'] = {
+        'symbol': 'pin',
+        'symbolSize': 36,
+        'itemStyle': {'color': theme.VAL},
+        'label': {'formatter': f'{best[1]:.3f}' if best else '', 'fontSize': 9},
+        'data': [] if best is None else [{'name': labels.best, 'coord': best, 'value': round(best[1], 3)}],
+    }
     series += [train, val]
     return {
         'animation': False,  # live data: each redraw replaces the last, an animation would lag behind it

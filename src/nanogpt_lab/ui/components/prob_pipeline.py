@@ -33,7 +33,7 @@ def _stage(view: dict[str, Any], name: str) -> dict[str, Any]:
 def next_token_options(view: dict[str, Any], labels: dict[str, str], drawn: int | None = None) -> dict[str, Any]:
     """Bars of the likeliest next tokens: the model's own probability (grey) and after the pipeline (coloured)."""
     names = [visible(t['text']) for t in view['tokens']]
-    final = _stage(view, 'renormalised')['probs']
+    final, raw = _stage(view, 'renormalised')['probs'], _stage(view, 'raw')['probs']
     colors = [DRAWN if t['id'] == drawn else theme.PRIMARY for t in view['tokens']]
     return {
         'animation': False,  # a slider drag sends many redraws: each must show at once
@@ -41,12 +41,12 @@ def next_token_options(view: dict[str, Any], labels: dict[str, str], drawn: int 
         'tooltip': {'trigger': 'axis', 'axisPointer': {'type': 'shadow'}},
         'legend': {'top': 0},
         'xAxis': {'type': 'category', 'data': names, 'axisLabel': {'interval': 0, 'fontSize': 12}},
-        'yAxis': {'type': 'value', 'name': labels['prob'], 'max': 1},
+        'yAxis': {'type': 'value', 'name': labels['prob'], 'max': _scale(raw, final)},
         'series': [
             {
                 'type': 'bar',
                 'name': labels['model'],
-                'data': _rounded(_stage(view, 'raw')['probs']),
+                'data': _rounded(raw),
                 'itemStyle': {'color': RAW},
             },
             {
@@ -75,6 +75,12 @@ def waiting_options(message: str) -> dict[str, Any]:
         ],
         'series': [],
     }
+
+
+def _scale(*distributions: Sequence[float]) -> float:
+    """The axis top: the tallest bar rounded up to a tenth, so a flat distribution is still readable."""
+    top = max((max(d) for d in distributions if d), default=1.0)
+    return min(1.0, math.ceil(top * 10) / 10) or 1.0
 
 
 def _rounded(values: Sequence[float]) -> list[float]:
@@ -117,14 +123,13 @@ def _panel(
             'itemStyle': {'color': CUT, 'borderColor': theme.MUTED, 'borderType': 'dashed', 'borderWidth': 1},
         }
         line = _cut_line(before, probs)
-        if line is not None:
-            ghost['markLine'] = {
-                'symbol': 'none',
-                'silent': True,
-                'label': {'show': False},
-                'lineStyle': {'color': theme.ERROR, 'type': 'dashed', 'width': 1.5},
-                'data': [{'yAxis': round(line, 4)}],
-            }
+        ghost['markLine'] = {  # always present (empty when nothing shown was cut): NiceGUI merges chart updates
+            'symbol': 'none',
+            'silent': True,
+            'label': {'show': False},
+            'lineStyle': {'color': theme.ERROR, 'type': 'dashed', 'width': 1.5},
+            'data': [] if line is None else [{'yAxis': round(line, 4)}],
+        }
         series.append(ghost)
     return series
 
@@ -145,7 +150,7 @@ def pipeline_options(view: dict[str, Any], labels: dict[str, str], drawn: int | 
             {
                 'type': 'value',
                 'gridIndex': i,
-                'max': min(1.0, math.ceil(top * 10) / 10),  # one scale for all six: bars compare across panels
+                'max': _scale([top]),  # one scale for all six: bars compare across panels
                 'axisLabel': {'fontSize': 9},
                 'splitNumber': 2,
             }

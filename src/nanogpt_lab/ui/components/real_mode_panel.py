@@ -87,7 +87,8 @@ class real_mode_panel(ui.card):  # noqa: N801 - a NiceGUI component
         self.saved = []
         self.log.clear()
         self.job_label.set_text(job['id'])
-        self.device.set_text(self.tr('components.panel.device', device=_job_device(job)))
+        device = self.tr('components.panel.replay') if job.get('kind') == 'simulate' else _job_device(job)
+        self.device.set_text(self.tr('components.panel.device', device=device))
         self.checkpoints.set_text(self.tr('components.panel.no_checkpoint'))
 
         def take(event: dict) -> None:

@@ -20,6 +20,17 @@ from nanogpt_lab.ui.i18n import Translator
 log = logging.getLogger(__name__)
 GPT2_VOCAB = 50257
 TRAINING_KINDS = ('train', 'finetune')
+REPLAY_SPEEDS = ('10', '1', 'instant')  # a replay's speed as the URL and the toggle say it
+
+
+def replay_speed(speed: str) -> int | str:
+    """The `simulate` job's speed parameter for a toggle value: 10, 1 or 'instant'."""
+    return int(speed) if speed.isdigit() else speed
+
+
+def speed_factor(speed: str) -> float:
+    """How much faster than recorded a replay runs (for its ETA); 1 for 'instant' (no ETA to speak of)."""
+    return float(speed) if speed.isdigit() else 1.0
 
 
 @dataclass(frozen=True)

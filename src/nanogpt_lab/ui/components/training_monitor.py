@@ -97,7 +97,8 @@ class training_monitor(ui.element):  # noqa: N801 - a NiceGUI component
                         for key in ('iter', 'lr', 'tokens_per_s', 'mfu', 'memory', 'eta')
                     }
                 ui.label(tr('components.monitor.samples')).classes('text-sm font-semibold mt-2')
-                self.samples = ui.column().classes('w-full gap-2').mark(f'{marker}-samples')
+                self.samples = ui.column().classes('w-full gap-2 max-h-[28rem] overflow-y-auto')
+                self.samples.mark(f'{marker}-samples')
                 with self.samples:
                     ui.label(tr('components.monitor.no_samples')).classes(theme.CAPTION)
         self._shown_samples = 0

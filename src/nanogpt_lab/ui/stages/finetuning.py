@@ -200,6 +200,11 @@ class FinetuningPage:
         tr = self.tr
         with section(tr('finetuning.run.title'), tr(f'finetuning.run.help_{self.view.mode}'), marker='ft-run'):
             with ui.row().classes('items-center gap-3'):
+                self.speed = self.view.param('speed', '10', run_sources.REPLAY_SPEEDS)
+                if not self.view.real:
+                    speeds = {s: tr(f'pretraining.run.speed.{s}') for s in run_sources.REPLAY_SPEEDS}
+                    toggle = ui.toggle(speeds, value=self.speed, on_change=lambda e: self._set_speed(e.value))
+                    toggle.props('no-caps dense unelevated').mark('ft-speed')
                 self.start = ui.button(tr('pretraining.run.start'), icon='play_arrow', on_click=self._start)
                 self.start.props('unelevated no-caps').mark('ft-start')
                 self.stop = ui.button(tr('pretraining.run.stop'), icon='stop', on_click=self._stop)
@@ -225,6 +230,10 @@ class FinetuningPage:
             )
             self.panel = real_mode_panel(tr=tr, marker='ft-panel')
         self._buttons()
+
+    def _set_speed(self, speed: str) -> None:
+        self.speed = speed
+        self.view.share(speed=speed)
 
     def _buttons(self) -> None:
         if not hasattr(self, 'start'):
@@ -254,7 +263,8 @@ class FinetuningPage:
             kind, params, provenance = 'finetune', self.form.request(), None
         else:
             assert self.recorded is not None
-            kind, params, provenance = 'simulate', {'asset': FINETUNE_ASSET, 'speed': 10}, self.recorded.provenance
+            params = {'asset': FINETUNE_ASSET, 'speed': run_sources.replay_speed(self.speed)}
+            kind, provenance = 'simulate', self.recorded.provenance
         try:
             job = self.manager.submit(kind, params)
         except ValueError as e:
@@ -270,7 +280,7 @@ class FinetuningPage:
             provenance or Provenance.live(device, job['id']),
             device=device,
             start_loss=run_sources.start_loss(str(dataset), self.view.real, self.tr),
-            speed=10.0 if provenance else 1.0,
+            speed=run_sources.speed_factor(self.speed) if provenance else 1.0,
         )
         try:
             end = await self.panel.follow(self.manager, job, self._event)

@@ -9,6 +9,7 @@ URL parameters: model, prompt, t (temperature), k (top-k), p (top-p), rep, max, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
 TOP_KS = (1, 2, 3, 5, 10, 20, 40, 100, 200, 0)  # 0: no cut (the slider's right end)
 SAMPLES_SIDE_BY_SIDE = 3
+PIPELINE_AFTER_S = 0.02  # the six-panel chart follows the main one by this much
 DEFAULT_PROMPT = 'JULIET:\nO Romeo, Romeo! wherefore art thou '  # ends mid-line: many plausible next tokens
 
 
@@ -69,6 +71,7 @@ class InferencePage:
         self.prompt_ids: list[int] | None = None
         self.events: list[dict[str, Any]] = []
         self.busy, self.stop_asked, self._pending, self._drawing = False, False, False, False
+        self._new_provenance = False  # a freshly loaded model's provenance goes out with the next draw only
         ui.label(self.tr('inference.intro')).classes(theme.HELP)
         self._explore_section()
         self._generate_section()
@@ -78,6 +81,7 @@ class InferencePage:
             background_tasks.create(self._load(), name='load model')
         else:
             self.status.set_text(self.tr('inference.model.not_loaded'))
+            self._no_model(self.tr('inference.model.not_loaded'))
 
     # --- model, prompt, controls and the two charts ------------------------------------------------------------------
 
@@ -168,7 +172,8 @@ class InferencePage:
 
     def _provenance(self, source: dict[str, Any] | None = None) -> Provenance:
         device = (source or {}).get('device', self.tr('inference.this_machine'))
-        return Provenance.live(device, self._model_label(self.model_id))
+        where = (source or {}).get('path', '')  # shown on hover: the folder or checkpoint the weights came from
+        return Provenance('live', f'{device} · {self._model_label(self.model_id)}', str(where))
 
     # --- reacting to the controls ---------------------------------------------------------------------------------
 
@@ -222,19 +227,25 @@ class InferencePage:
             if not self.status.is_deleted:
                 self.status.set_text(self.tr('inference.model.failed', message=str(e)))
                 self.status.classes(replace=theme.ERROR_TEXT)
+                self._no_model(self.tr('inference.model.unavailable'))
             return
         if self.status.is_deleted:
             return
         self.status.set_text(self.tr('inference.model.loaded', **_describe(source)))
-        self.provenance = self._provenance(source)
+        self.provenance, self._new_provenance = self._provenance(source), True
         self._set_enabled(True)
         self.prompt_ids = ids
         if ids is None:
             self.prompt_error.set_text(self.tr('inference.prompt_error', message=str(first)))
         else:
-            self._draw(first)
+            await self._draw(first)
             if self._pending:  # a control moved while the model loaded
                 await self.redraw()
+
+    def _no_model(self, message: str) -> None:
+        """Empty axes that say why there is nothing to draw."""
+        for chart in (self.next_chart, self.pipeline_chart):
+            chart.set_data(prob_pipeline.waiting_options(message), rows=[], summary=message)
 
     async def _encode_and_draw(self) -> None:
         if self.session.loaded is None:
@@ -264,29 +275,26 @@ class InferencePage:
                 view = await run.io_bound(self.session.view, self.context(), self.knobs)
                 if view is None or self.next_chart.is_deleted:  # None: the lab is shutting down
                     return
-                self._draw(view)
+                await self._draw(view)
         finally:
             self._drawing = False
 
-    def _draw(self, view: dict[str, Any]) -> None:
+    async def _draw(self, view: dict[str, Any]) -> None:
+        """The next-token chart first (its own message to the browser), then the six-panel pipeline."""
         tr = self.tr
         labels = {s: tr(f'inference.stage.{s}') for s in prob_pipeline.STAGES}
-        labels.update(
-            prob=tr('inference.chart.prob'),
-            model=tr('inference.chart.raw'),
-            final=tr('inference.chart.final'),
-            panel=tr('inference.chart.panel'),
-        )
+        labels.update(prob=tr('inference.chart.prob'), model=tr('inference.chart.raw'),
+                      final=tr('inference.chart.final'), panel=tr('inference.chart.panel'))  # fmt: skip
         token, prob = prob_pipeline.top_token(view)
         summary = tr('inference.chart.summary', token=token, prob=f'{prob:.3f}', t=f'{self.knobs.temperature:g}')
         rows = prob_pipeline.table_rows(view)
-        provenance = getattr(self, 'provenance', None)
-        self.next_chart.set_data(
-            prob_pipeline.next_token_options(view, labels), rows=rows, summary=summary, provenance=provenance
-        )
-        self.pipeline_chart.set_data(
-            prob_pipeline.pipeline_options(view, labels), rows=rows, summary=summary, provenance=provenance
-        )
+        provenance, self._new_provenance = (getattr(self, 'provenance', None) if self._new_provenance else None), False
+        options = prob_pipeline.next_token_options(view, labels)
+        self.next_chart.set_data(options, rows=rows, summary=summary, provenance=provenance)
+        await asyncio.sleep(PIPELINE_AFTER_S)  # lets the main chart go out alone: it is what the learner watches
+        if not self.pipeline_chart.is_deleted:
+            options = prob_pipeline.pipeline_options(view, labels)
+            self.pipeline_chart.set_data(options, rows=rows, summary=summary, provenance=provenance)
 
     # --- generating -------------------------------------------------------------------------------------------------
 

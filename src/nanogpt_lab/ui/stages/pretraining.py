@@ -32,7 +32,6 @@ from nanogpt_lab.ui.view import View
 BASELINE = 'baby-char-2000'  # nanoGPT's README CPU command: the form's defaults and the default ghost
 LN_PAIR = ('ln-pre-16-layers', 'ln-post-16-layers')
 LN_COLORS = ('#0f766e', '#be123c')  # pre-LN teal, post-LN rose: never the train/val colours
-SPEEDS = ('10', '1', 'instant')
 
 
 def create(view: View) -> None:
@@ -40,7 +39,7 @@ def create(view: View) -> None:
     PretrainingPage(view)
 
 
-def form_values(real: bool) -> dict[str, Any]:
+def form_values() -> dict[str, Any]:
     """The form starts from the recorded baseline's config (nanoGPT's CPU command), made portable: any device."""
     base = run_sources.recorded(BASELINE)
     values = defaults({'dataset': 'shakespeare_char'})
@@ -61,7 +60,7 @@ class PretrainingPage:
         with section(self.tr('pretraining.form.title'), self.tr('pretraining.form.help'), marker='config'):
             self.form = config_form(
                 TRAIN_FIELDS,
-                form_values(view.real),
+                form_values(),
                 tr=self.tr,
                 marker='form',
                 kind='train',
@@ -82,11 +81,10 @@ class PretrainingPage:
     # --- the form and its explainers -------------------------------------------------------------------------------
 
     def _datasets(self) -> list[str]:
-        found = [d for d in ('shakespeare_char', 'shakespeare') if not self.view.real or datasets.workspace_dir(d)]
-        if self.view.real:
-            root = datasets.workspace_dir  # prepared folders in the workspace's data/
-            found += [p.name for p in _data_folders() if p.name not in found and root(p.name)]
-        return found or ['shakespeare_char']
+        """Simulation: the recorded datasets; real: what is prepared in this workspace's data/ folder."""
+        if not self.view.real:
+            return ['shakespeare_char', 'shakespeare']
+        return [p.name for p in _data_folders() if datasets.workspace_dir(p.name)] or ['shakespeare_char']
 
     def _prepared(self, cfg: TrainConfig) -> ConfigError | None:
         """Real mode trains on data prepared here: say so on the field before Start, not as a failed job after."""
@@ -139,15 +137,16 @@ class PretrainingPage:
     def _replay_controls(self) -> None:
         tr = self.tr
         options = {name: r.title for name, r in self.recorded.items()}
-        self.asset = self.view.param('asset', BASELINE, options) if options else ''
-        self.speed = self.view.param('speed', '10', SPEEDS)
+        default = BASELINE if BASELINE in options else next(iter(options), '')
+        self.asset = self.view.param('asset', default, options) if options else ''
+        self.speed = self.view.param('speed', '10', run_sources.REPLAY_SPEEDS)
         if not options:
             note(tr('pretraining.run.none_recorded'), kind='warn', marker='none-recorded')
             return
         ui.select(
             options, value=self.asset, label=tr('pretraining.run.asset'), on_change=lambda e: self._set_asset(e.value)
         ).classes('min-w-[22rem]').mark('asset')
-        speeds = {s: tr(f'pretraining.run.speed.{s}') for s in SPEEDS}
+        speeds = {s: tr(f'pretraining.run.speed.{s}') for s in run_sources.REPLAY_SPEEDS}
         ui.toggle(speeds, value=self.speed, on_change=lambda e: self._set_speed(e.value)).props(
             'no-caps dense unelevated'
         ).mark('speed')
@@ -241,7 +240,7 @@ class PretrainingPage:
         self._buttons()
         device = rec.config.get('device', 'cpu') if rec else (job.get('devices') or ['cpu'])[0]
         provenance = rec.provenance if rec else Provenance.live(device, job['id'])
-        speed = {'10': 10.0, '1': 1.0}.get(getattr(self, 'speed', '1'), 1.0) if rec else 1.0
+        speed = run_sources.speed_factor(self.speed) if rec else 1.0
         self.monitor.reset(provenance, start_loss=self._start_loss(rec), device=device, speed=speed)
         try:
             await self.panel.follow(self.manager, job, self.monitor.add)
@@ -255,8 +254,11 @@ class PretrainingPage:
     def _request(self) -> tuple[str, dict[str, Any], run_sources.Recorded | None]:
         if self.view.real:
             return 'train', self.form.request(), None
-        speed: Any = int(self.speed) if self.speed.isdigit() else self.speed
-        return 'simulate', {'asset': self.asset, 'speed': speed}, self.recorded[self.asset]
+        return (
+            'simulate',
+            {'asset': self.asset, 'speed': run_sources.replay_speed(self.speed)},
+            self.recorded[self.asset],
+        )
 
     def _stop(self) -> None:
         """Graceful stop: a training job saves its checkpoint and ends `cancelled`; a replay just stops."""

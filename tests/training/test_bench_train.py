@@ -1,0 +1,48 @@
+"""`nanogpt-lab bench train`'s runners: both trainers in fresh processes, read back the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nanogpt_lab.bench import train as bench
+from nanogpt_lab.config import ConfigError
+
+NANOGPT = Path(__file__).resolve().parents[3] / 'nanogpt_ref'
+TINY_RUN = dict(
+    device='cpu',
+    compile=False,
+    n_layer=2,
+    n_head=2,
+    n_embd=32,
+    block_size=64,
+    batch_size=4,
+    max_iters=6,
+    eval_interval=6,
+    eval_iters=2,
+    log_interval=1,
+    dropout=0.0,
+)
+
+
+def test_options_are_checked():
+    with pytest.raises(ConfigError, match="suite 'fast' is not one of speed, quality, compile, gpu, all"):
+        bench.main(['--suite=fast'])
+    with pytest.raises(ConfigError, match='unknown option iterations'):
+        bench.main(['--iterations=5'])
+
+
+@pytest.mark.skipif(not (NANOGPT / 'train.py').is_file(), reason='no nanoGPT checkout')
+def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path):
+    copy = bench.nanogpt_copy(NANOGPT, char_data_dir / 'shakespeare_char', tmp_path)
+    theirs = bench.run_nanogpt(copy, TINY_RUN, tmp_path / 'theirs', threads=1)
+    values = {**bench.CHAR_CONFIG, **TINY_RUN, 'data_dir': char_data_dir}  # what the config file gives nanoGPT
+    ours = bench.run_ours(values, None, tmp_path / 'ours', threads=1)
+    for result in (theirs, ours):
+        assert result.tokens_per_iter == 4 * 64 and result.ms_per_iter > 0 and result.peak_rss > 50 * 2**20
+        assert 3.0 < result.reported_val < 4.4
+        assert result.wall_s > 0 and result.load[0] >= 0
+    val = char_data_dir / 'shakespeare_char' / 'val.bin'
+    assert bench.score(tmp_path / 'ours', val) == pytest.approx(ours.reported_val, abs=0.1)
+    assert '| baby | nanoGPT |' in bench._row('baby', theirs, {**TINY_RUN}, 1)
