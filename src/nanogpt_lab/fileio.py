@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+TEMP_SUFFIX = '.tmp'
+# mkstemp's random part: 8 characters of tempfile's alphabet (a-z, 0-9, _), between '.NAME.' and TEMP_SUFFIX
+_TEMP_RANDOM = r'[a-z0-9_]{8}'
 
 
 @contextlib.contextmanager
@@ -15,7 +20,7 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """Write to a temp file beside `path`, fsync it, then rename it over `path`; on error the old file stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TEMP_SUFFIX, dir=path.parent)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the mode a plain open() would (0644 usually)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -69,3 +74,20 @@ def atomic_write_with(path: str | Path, writer: Callable[[BinaryIO], object]) ->
     """Replace `path` with whatever `writer(fileobj)` writes (torch.save, np.save, pickle.dump...)."""
     with atomic_open(path) as f:
         writer(f)
+
+
+def remove_stale_temp_files(path: str | Path) -> list[Path]:
+    """Delete the temp files `atomic_open(path)` leaves beside `path` when its process is killed mid-write
+    (`.NAME.xxxxxxxx.tmp`: plain files of exactly that pattern, nothing else); return what was removed.
+    Call it only where no writer of `path` can be running, e.g. when a run starts in its folder."""
+    path = Path(path)
+    pattern = re.compile(rf'\.{re.escape(path.name)}\.{_TEMP_RANDOM}{re.escape(TEMP_SUFFIX)}')
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for tmp in sorted(path.parent.iterdir()):
+        if pattern.fullmatch(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed

@@ -1,11 +1,9 @@
-"""Shared helpers for browser tests: start `nanogpt-lab serve` on a free loopback port, drive Debian's Chromium, and
-watch a page for console errors and requests that leave 127.0.0.1. (Fixture names differ from the ones
-test_shell_and_stages_1_3.py defines for itself, so both coexist.)"""
+"""Shared helpers for browser tests: start `nanogpt-lab serve` on a free loopback port, drive Debian's Chromium (with
+the flags `nanogpt-lab bench ui` uses), and watch a page for console errors and requests that leave 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,26 +15,11 @@ from typing import Any
 
 import pytest
 
+from nanogpt_lab.bench.ui import CHROMIUM, free_port, launch_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / 'artifacts' / 'screenshots'
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-]
 LOCAL = ('http://127.0.0.1', 'ws://127.0.0.1', 'data:', 'blob:')
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -71,7 +54,7 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -7,13 +7,7 @@ loopback port with its own workspace, as a learner starts it.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,82 +16,14 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / 'artifacts' / 'screenshots'
-CHROMIUM = '/usr/bin/chromium'
-ARGS = [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-]
-LOCAL = ('http://127.0.0.1', 'ws://127.0.0.1', 'data:', 'blob:')
 STAGES = ('data', 'tokenizers', 'architecture')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def lab(serve_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`nanogpt-lab serve` on a free port with a fresh workspace; yields its base URL."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}  # else NiceGUI enters screen-test mode
-    env['NANOGPT_LAB_HOME'] = str(tmp_path_factory.mktemp('lab_home'))
-    cmd = [sys.executable, '-m', 'nanogpt_lab', 'serve', '--host', '127.0.0.1', '--port', str(port), '--no-browser']
-    log = tmp_path_factory.mktemp('lab_log') / 'server.log'
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + '/', timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, log.read_text()[-2000:]
-                time.sleep(0.25)
+    with serve_lab(tmp_path_factory.mktemp('lab_home'), tmp_path_factory.mktemp('lab_log') / 'server.log') as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture(scope='module')
-def browser() -> Iterator[Any]:
-    """Debian's Chromium through sync Playwright (module scope: a session one breaks NiceGUI's async tests)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f'{CHROMIUM} is not installed (make browser)')
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watch:
-    """A page that records console errors and every request that leaves this machine."""
-
-    def __init__(self, browser: Any, locale: str = 'en-US') -> None:
-        self.context = browser.new_context(viewport={'width': 1400, 'height': 900}, locale=locale)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        self.page.on('console', lambda m: self.errors.append(m.text) if m.type == 'error' else None)
-        self.page.on('pageerror', lambda e: self.errors.append(str(e)))
-        self.page.on('request', lambda r: None if r.url.startswith(LOCAL) else self.outside.append(r.url))
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.errors == [], 'console errors'
-        assert self.outside == [], 'requests left 127.0.0.1'
 
 
 def _settle(page: Any, slug: str) -> None:
@@ -108,9 +34,8 @@ def _settle(page: Any, slug: str) -> None:
 
 
 @pytest.mark.parametrize('lang', ['en', 'zh-CN'])
-def test_walk_the_shell_and_stages_in_both_modes(lab: str, browser: Any, lang: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    watch = Watch(browser)
+def test_walk_the_shell_and_stages_in_both_modes(lab: str, watched: Any, lang: str) -> None:
+    watch = watched()
     page = watch.page
     names = ['Data', 'Tokeniz', 'Architecture', 'Pretrain', 'Fine-tun', 'Inference']
     if lang == 'zh-CN':
@@ -123,15 +48,14 @@ def test_walk_the_shell_and_stages_in_both_modes(lab: str, browser: Any, lang: s
             assert all(n in body for n in names), f'stage names missing on /{slug}'
             assert ('第 ' if lang == 'zh-CN' else 'Stage ') + str(number) in body
             assert ('模拟' if lang == 'zh-CN' else 'Simulation') in body
-            page.screenshot(path=str(SHOTS / f'{lang}-{mode}-{number}-{slug}.png'), full_page=True)
+            watch.shot(f'{lang}-{mode}-{number}-{slug}')
     page.get_by_text(names[-1], exact=False).first.click()  # the stepper's last stage, as a learner would
     page.wait_for_url(re.compile(r'/inference\?'))
-    page.screenshot(path=str(SHOTS / f'{lang}-stage-6.png'), full_page=True)
-    watch.close()
+    watch.shot(f'{lang}-stage-6')
 
 
-def test_language_mode_and_size_live_in_the_url(lab: str, browser: Any) -> None:
-    watch = Watch(browser, locale='zh-CN')
+def test_language_mode_and_size_live_in_the_url(lab: str, watched: Any) -> None:
+    watch = watched(locale='zh-CN')
     page = watch.page
     page.goto(f'{lab}/architecture', wait_until='networkidle')
     assert '第 3 阶段' in page.inner_text('body')  # the browser's language is the default
@@ -144,16 +68,14 @@ def test_language_mode_and_size_live_in_the_url(lab: str, browser: Any) -> None:
     shared = page.url
     page.goto(f'{lab}/data', wait_until='networkidle')  # language and mode are remembered for this browser
     assert 'Real mode' in page.inner_text('body')
-    other = Watch(browser)  # a second browser (a student) opens the teacher's link
+    other = watched()  # a second browser (a student) opens the teacher's link
     other.page.goto(shared, wait_until='networkidle')
     body = other.page.inner_text('body')
     assert '1,557,611,200' in body and 'Real mode' in body and 'Stage 3' in body
-    other.close()
-    watch.close()
 
 
-def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, browser: Any) -> None:
-    watch = Watch(browser)
+def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, watched: Any) -> None:
+    watch = watched()
     page = watch.page
     page.goto(f'{lab}/architecture?lang=en', wait_until='networkidle')
     page.locator('#part-c_fc').click()  # an SVG shape, clicked where it is drawn
@@ -168,23 +90,21 @@ def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, brow
     page.get_by_text('A 256-token context holds about 256 characters', exact=False).first.wait_for()
     page.get_by_text('中文', exact=True).click()
     page.wait_for_function("() => document.querySelector('textarea').value.startsWith('床前明月光')")
-    page.screenshot(path=str(SHOTS / 'en-tokenizers-chinese.png'), full_page=True)
-    watch.close()
+    watch.shot('en-tokenizers-chinese')
 
 
-def test_real_mode_upload_prepare_statistics(lab: str, browser: Any, shakespeare_txt: Path, tmp_path: Path) -> None:
+def test_real_mode_upload_prepare_statistics(lab: str, watched: Any, shakespeare_txt: Path, tmp_path: Path) -> None:
     sample = tmp_path / 'hamlet.txt'
     sample.write_bytes(shakespeare_txt.read_bytes()[:40_000])
-    watch = Watch(browser)
+    watch = watched()
     page = watch.page
     page.goto(f'{lab}/data?lang=en&mode=real', wait_until='networkidle')
     page.locator('input[type=file]').set_input_files(str(sample))
     page.get_by_text('Statistics: hamlet').wait_for(timeout=60_000)
     body = page.inner_text('body')
     assert 'live · this machine · data/hamlet' in body and '40,000' in body
-    page.screenshot(path=str(SHOTS / 'en-real-upload-statistics.png'), full_page=True)
+    watch.shot('en-real-upload-statistics')
     bad = tmp_path / 'notes.txt'
     bad.write_bytes(b'too short\n')
     page.locator('input[type=file]').set_input_files(str(bad))
     page.get_by_text('This text is too small').wait_for(timeout=60_000)
-    watch.close()

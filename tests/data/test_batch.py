@@ -24,9 +24,10 @@ def test_y_is_x_shifted_and_rows_are_windows_of_the_file(char_dir):
     assert x.shape == y.shape == (8, 64) and x.dtype == y.dtype == torch.int64
     assert torch.equal(x[:, 1:], y[:, :-1])
     offsets = torch.randint(len(data) - 64, (8,), generator=torch.Generator().manual_seed(7))
-    for row, o in zip(x, offsets.tolist(), strict=True):
+    for row, target, o in zip(x, y, offsets.tolist(), strict=True):
         assert 0 <= o < len(data) - 64
         assert row.tolist() == data[o : o + 64].tolist()
+        assert target.tolist() == data[o + 1 : o + 65].tolist()
 
 
 def test_global_seed_gives_nanogpts_offsets(char_dir):

@@ -96,6 +96,26 @@ def test_cancel_saves_a_checkpoint_that_resumes(char_data_dir: Path) -> None:
     assert train and min(train) >= stopped_at - 1 and max(train) >= stopped_at + 4
 
 
+def test_a_resume_job_inherits_the_checkpoints_settings(char_data_dir: Path) -> None:
+    """Only the keys a request sets reach the worker, so `{out_dir, init_from: resume}` continues the run as it was
+    configured (shape, batch, schedule, data) instead of taking every default as asked for."""
+    manager = JobManager(poll_s=0.05)
+    first = _train(manager, char_data_dir, max_iters=4, lr_decay_iters=20, eval_interval=2)
+    assert _ended(manager, first['id'])['status'] == 'succeeded'
+    again = {'out_dir': first['id'], 'init_from': 'resume', 'maxIters': 6, 'device': 'cpu', 'compile': False}
+    resumed = manager.submit('train', again)  # a remote caller's request: names the run, no paths
+    assert resumed['config'] == {'out_dir': None, 'init_from': 'resume', 'max_iters': 6, 'device': 'cpu',
+                                 'compile': False}  # fmt: skip
+    ended = _ended(manager, first['id'])
+    assert ended['status'] == 'succeeded', ended['error']
+    events = _collect(manager, first['id'])
+    inherited = [e['message'] for e in events if e.get('code') == 'resume_settings']
+    assert inherited and all(k in inherited[0] for k in ('batch_size', 'n_layer', 'data_dir', 'lr_decay_iters'))
+    assert [e['iter'] for e in events if e.get('type') == 'train'] == [4, 5]
+    row = next(r for r in manager.runs() if r['id'] == first['id'])  # the run list shows what it trained with
+    assert (row['config']['batch_size'], row['config']['n_embd']) == (TINY['batch_size'], TINY['n_embd'])
+
+
 def test_a_hung_worker_is_reported_and_a_cancel_it_ignores_ends_in_a_kill(char_data_dir: Path) -> None:
     manager = JobManager(poll_s=0.05, hang_timeout=1.0, cancel_timeout=1.0)
     job = _train(manager, char_data_dir)

@@ -76,3 +76,20 @@ def test_unreadable_job_json_is_no_job(tmp_path: Path) -> None:
     (tmp_path / 'x' / 'job.json').write_text('{torn')
     assert registry.read_job(tmp_path / 'x') is None
     assert registry.run_summary(tmp_path / 'x')['status'] == 'unknown'
+
+
+def test_a_folder_with_only_a_checkpoint_is_an_imported_run(tmp_path: Path) -> None:
+    """A nanoGPT out_dir copied into runs/ has no job.json or events; it is listed so stages 5 and 6 can use it."""
+    (tmp_path / 'from-nanogpt').mkdir()
+    (tmp_path / 'from-nanogpt' / 'ckpt.pt').write_bytes(b'not read by the listing')
+    (tmp_path / 'empty').mkdir()
+    s = registry.run_summary(tmp_path / 'from-nanogpt')
+    assert registry.run_dirs(tmp_path) == [tmp_path / 'from-nanogpt']
+    assert (s['status'], s['kind'], s['has_checkpoint']) == ('imported', None, True)
+
+
+def test_the_summary_shows_a_resumed_runs_resolved_settings(tmp_path: Path) -> None:
+    """job.json holds only what the request set; config.json (the trainer's) holds what the run trained with."""
+    run = _run(tmp_path, 'a', 100, [4.0], {})
+    (run / 'config.json').write_text(json.dumps({'n_layer': 6, 'batch_size': 12, 'dataset': 'shakespeare_char'}))
+    assert registry.run_summary(run)['config'] == {'n_layer': 6, 'batch_size': 12, 'dataset': 'shakespeare_char'}

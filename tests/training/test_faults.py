@@ -100,6 +100,20 @@ def test_full_disk_while_checkpointing_keeps_the_previous_one(tiny, run_train, t
     assert not list((tmp_path / 'run').glob('.ckpt.pt.*'))  # no half-written temp file left behind
 
 
+def test_a_killed_writers_temp_files_are_removed_when_the_run_starts_again(tiny, run_train, tmp_path):
+    """SIGKILL mid-write leaves `.ckpt.pt.xxxxxxxx.tmp`; the next run in the folder removes it, and nothing else."""
+    run_train(tiny(max_iters=2, eval_interval=2))
+    run = tmp_path / 'run'
+    stale = [run / '.ckpt.pt.k1ll3d_x.tmp', run / '.config.json.abcdefgh.tmp']
+    kept = [run / 'notes.tmp', run / '.ckpt.pt.tmp', run / '.other.pt.abcdefgh.tmp']
+    for path in stale + kept:
+        path.write_bytes(b'half a checkpoint')
+    _, events = run_train(tiny(init_from='resume', max_iters=4, eval_interval=2))
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+    assert any('2 stale temp file(s)' in e['message'] for e in events.of('log'))
+    assert load_checkpoint(run)['iter_num'] == 4
+
+
 def test_stop_request_saves_and_resumes_exactly(tiny, run_train, tmp_path):
     common = dict(dropout=0.1, max_iters=12, eval_interval=6)
     _, whole = run_train(tiny(out_dir=str(tmp_path / 'whole'), **common))

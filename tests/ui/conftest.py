@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 
@@ -30,13 +34,46 @@ def until() -> Callable[..., Awaitable[None]]:
     return wait
 
 
+def _one(user: User, marker: str) -> ui.element:
+    elements = user.find(marker=marker).elements
+    assert len(elements) == 1, f'{len(elements)} elements marked {marker!r}'
+    return next(iter(elements))
+
+
+@pytest.fixture
+def one() -> Callable[[User, str], ui.element]:
+    """`one(user, marker)`: the one element with this marker (fails on none or several)."""
+    return _one
+
+
 @pytest.fixture
 def text() -> Callable[[User, str], str]:
     """`text(user, marker)`: the text of the one element with this marker."""
+    return lambda user, marker: _one(user, marker).text
 
-    def read(user: User, marker: str) -> str:
-        elements = user.find(marker=marker).elements
-        assert len(elements) == 1, f'{len(elements)} elements marked {marker!r}'
-        return next(iter(elements)).text
 
-    return read
+@pytest.fixture
+def found() -> Callable[..., bool]:
+    """`found(user, marker=...)` (any `user.find` query): whether it is on the page now, without failing."""
+
+    def check(user: User, **query: str) -> bool:
+        try:
+            return bool(user.find(**query).elements)
+        except AssertionError:  # nothing (visible) matches yet
+            return False
+
+    return check
+
+
+@pytest.fixture
+def baby_run(workspace_home: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path) -> str:
+    """nanoGPT's own baby checkpoint as a finished run of this workspace (meta.pkl beside it, as the lab keeps it),
+    and its data, tiny Shakespeare (char), prepared here."""
+    run = workspace_home / 'runs' / 'baby'
+    run.mkdir(parents=True)
+    shutil.copyfile(nanogpt_baby_ckpt / 'ckpt.pt', run / 'ckpt.pt')
+    shutil.copyfile(char_data_dir / 'shakespeare_char' / 'meta.pkl', run / 'meta.pkl')
+    config = {'dataset': 'shakespeare_char', 'block_size': 64}
+    (run / 'job.json').write_text(json.dumps({'id': 'baby', 'kind': 'train', 'status': 'succeeded', 'config': config}))
+    shutil.copytree(char_data_dir / 'shakespeare_char', workspace_home / 'data' / 'shakespeare_char')
+    return 'baby'

@@ -3,26 +3,8 @@ itself (early stopping), the recorded replay, and before/after (val loss, sample
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
 import pytest
-from nicegui import ui
 from nicegui.testing import User
-
-
-def _one(user: User, marker: str) -> ui.element:
-    elements = user.find(marker=marker).elements
-    assert len(elements) == 1, marker
-    return next(iter(elements))
-
-
-def _found(user: User, marker: str) -> bool:
-    try:
-        return bool(user.find(marker=marker).elements)
-    except AssertionError:  # not (yet) on the page
-        return False
 
 
 def _recorded(name: str) -> bool:
@@ -31,46 +13,33 @@ def _recorded(name: str) -> bool:
     return any(a.name == name for a in assets.list_assets())
 
 
-async def test_bases_show_size_and_download_time_and_the_recipe_says_why(user: User, text) -> None:
+async def test_bases_show_size_and_download_time_and_the_recipe_says_why(user: User, text, one) -> None:
     await user.open('/finetuning?lang=en')
     facts = text(user, 'base-gpt2-facts')
     assert facts == '124,439,808 parameters · download ≈ 498 MB (4 bytes each) · ≈ 0.7 min at 100 Mbit/s'
     assert text(user, 'base-gpt2-xl-facts').startswith('1,557,611,200 parameters · download ≈ 6,230 MB')
     await user.should_see('Why a small, constant learning rate (3e-5')
     assert text(user, 'ft-form-command') == 'nanogpt-lab finetune'  # the defaults are the recipe itself
-    assert _one(user, 'ft-form-learning_rate').value == 3e-5
-    assert _one(user, 'ft-form-decay_lr').value is False
+    assert one(user, 'ft-form-learning_rate').value == 3e-5
+    assert one(user, 'ft-form-decay_lr').value is False
 
 
-async def test_simulation_replays_the_recorded_fine_tune(user: User, until, text) -> None:
+async def test_simulation_replays_the_recorded_fine_tune(user: User, until, text, one) -> None:
     if not _recorded('finetune-shakespeare'):
         pytest.skip('the recorded fine-tune is not in this checkout yet')
     await user.open('/finetuning?lang=en&speed=instant')
     assert text(user, 'before-after-tuned-loss-value')  # the measured comparison is shown at once
     assert 'data-token' not in text(user, 'before-after-tuned-sample')
     user.find(marker='ft-start').click()
-    monitor = _one(user, 'ft-monitor')
+    monitor = one(user, 'ft-monitor')
     await until(lambda: monitor.curves.end is not None, timeout=120)
     assert monitor.curves.best is not None
     await user.should_see('The run stopped by itself')
 
 
-@pytest.fixture
-def baby_run(workspace_home: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path) -> str:
-    """nanoGPT's baby checkpoint as a finished run of this workspace, and its data prepared here."""
-    run = workspace_home / 'runs' / 'baby'
-    run.mkdir(parents=True)
-    shutil.copyfile(nanogpt_baby_ckpt / 'ckpt.pt', run / 'ckpt.pt')
-    shutil.copyfile(char_data_dir / 'shakespeare_char' / 'meta.pkl', run / 'meta.pkl')
-    config = {'dataset': 'shakespeare_char', 'block_size': 64}
-    (run / 'job.json').write_text(json.dumps({'id': 'baby', 'kind': 'train', 'status': 'succeeded', 'config': config}))
-    shutil.copytree(char_data_dir / 'shakespeare_char', workspace_home / 'data' / 'shakespeare_char')
-    return 'baby'
-
-
-async def _settings(user: User, text, **values: object) -> None:
+async def _settings(user: User, one, text, **values: object) -> None:
     for key, value in values.items():
-        _one(user, f'ft-form-{key}').value = value
+        one(user, f'ft-form-{key}').value = value
     assert text(user, 'ft-form-error') == ''
 
 
@@ -79,14 +48,14 @@ TOO_BIG = {'learning_rate': 0.02, 'max_iters': 400, 'eval_interval': 4, 'eval_it
            'gradient_accumulation_steps': 1, 'device': 'cpu'}  # fmt: skip
 
 
-async def test_real_fine_tune_stops_itself_when_patience_runs_out(baby_run: str, user: User, until, text) -> None:
+async def test_real_fine_tune_stops_itself_when_patience_runs_out(baby_run: str, user: User, until, text, one) -> None:
     await user.open(f'/finetuning?lang=en&mode=real&base=run:{baby_run}')
     assert text(user, 'base-chosen') == 'Base model: your run baby'
-    assert _one(user, 'ft-form-dataset').value == 'shakespeare_char' and _one(user, 'ft-form-block_size').value == 64
-    await _settings(user, text, **TOO_BIG, early_stopping_patience=2)
+    assert one(user, 'ft-form-dataset').value == 'shakespeare_char' and one(user, 'ft-form-block_size').value == 64
+    await _settings(user, one, text, **TOO_BIG, early_stopping_patience=2)
     assert '--init_from=baby' in text(user, 'ft-form-command')
     user.find(marker='ft-start').click()
-    monitor = _one(user, 'ft-monitor')
+    monitor = one(user, 'ft-monitor')
     await until(lambda: monitor.curves.end is not None, timeout=120)
     assert monitor.curves.end['status'] == 'succeeded' and len(monitor.curves.val) == 3  # iters 0, 4, 8: stop
     await user.should_see('The run stopped by itself — early stopping: val loss has not improved for 2 evaluations')
@@ -94,19 +63,19 @@ async def test_real_fine_tune_stops_itself_when_patience_runs_out(baby_run: str,
     assert text(user, 'ft-panel-checkpoints') == 'No checkpoint written yet.'
 
 
-async def test_stopped_fine_tune_compared_with_its_base(baby_run: str, user: User, until, text) -> None:
+async def test_stopped_fine_tune_compared_with_its_base(baby_run: str, user: User, until, text, one, found) -> None:
     await user.open(f'/finetuning?lang=en&mode=real&base=run:{baby_run}')
-    await _settings(user, text, **TOO_BIG, early_stopping_patience=0)
+    await _settings(user, one, text, **TOO_BIG, early_stopping_patience=0)
     user.find(marker='ft-start').click()
-    monitor = _one(user, 'ft-monitor')
+    monitor = one(user, 'ft-monitor')
     await until(lambda: len(monitor.curves.val) >= 2, timeout=120)
     user.find(marker='ft-stop').click()  # a stop saves where the run is, so there is a model to compare
     await until(lambda: monitor.curves.end is not None, timeout=60)
-    await until(lambda: bool(_one(user, 'compare-run').value))
+    await until(lambda: bool(one(user, 'compare-run').value))
     user.find(marker='compare-measure').click()
-    await until(lambda: _found(user, 'before-after-tuned-loss-value'), timeout=120)
+    await until(lambda: found(user, marker='before-after-tuned-loss-value'), timeout=120)
     base, tuned = (float(text(user, f'before-after-{m}-loss-value')) for m in ('base', 'tuned'))
     assert tuned > base  # this fine-tune made the model worse, and the comparison says so
     assert text(user, 'before-after-base-sample').startswith('ROMEO:')
-    heatmap = _one(user, 'before-after-tuned-surprise').content
+    heatmap = one(user, 'before-after-tuned-surprise').content
     assert heatmap.count('<span') > 50 and 'nats' in heatmap

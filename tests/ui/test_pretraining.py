@@ -8,28 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
 
-def _one(user: User, marker: str) -> ui.element:
-    elements = user.find(marker=marker).elements
-    assert len(elements) == 1, marker
-    return next(iter(elements))
-
-
-def _shown(user: User, marker: str) -> str:
-    try:
-        return _one(user, marker).text
-    except AssertionError:  # not shown (yet)
-        return ''
-
-
-def _monitor(user: User):  # the training_monitor of the page
-    return _one(user, 'monitor')
-
-
-async def test_form_shows_the_command_and_flags_invalid_combinations(user: User, text) -> None:
+async def test_form_shows_the_command_and_flags_invalid_combinations(user: User, text, one) -> None:
     await user.open('/pretraining?lang=en')
     command = text(user, 'form-command')
     assert command.startswith('nanogpt-lab train --eval_interval=250')
@@ -46,30 +28,30 @@ async def test_form_shows_the_command_and_flags_invalid_combinations(user: User,
         user, 'form-torchrun'
     )
     assert text(user, 'micro-formula').startswith('batch_size 12 × block_size 64 × gradient_accumulation_steps 1 × ')
-    _one(user, 'form-n_head').value = 3
+    one(user, 'form-n_head').value = 3
     assert 'n_embd (128) must be divisible by n_head (3)' in text(user, 'form-error')
-    assert _one(user, 'form-n_head').props['error'] is True and _one(user, 'form-n_embd').props['error'] is True
-    _one(user, 'form-n_head').value = 4
+    assert one(user, 'form-n_head').props['error'] is True and one(user, 'form-n_embd').props['error'] is True
+    one(user, 'form-n_head').value = 4
     assert text(user, 'form-error') == ''
-    _one(user, 'form-gradient_accumulation_steps').value = 8
-    _one(user, 'ddp-gpus').value = 2
+    one(user, 'form-gradient_accumulation_steps').value = 8
+    one(user, 'ddp-gpus').value = 2
     assert '--gradient_accumulation_steps=8' in text(user, 'form-command')
     assert text(user, 'micro-formula').endswith('× processes 1 = 6,144 tokens per iteration')
     assert text(user, 'micro-ddp') == 'On 2 processes (torchrun): 12,288 tokens per iteration'
     assert '--nproc_per_node=2' in text(user, 'form-torchrun') and '#' not in text(user, 'form-torchrun')
-    _one(user, 'form-model').value = 'gpt2'
+    one(user, 'form-model').value = 'gpt2'
     assert '--model=gpt2' in text(user, 'form-command') and '--n_layer' not in text(user, 'form-command')
 
 
-async def test_a_replay_fills_the_loss_chart_with_the_recorded_run(user: User, until, text) -> None:
+async def test_a_replay_fills_the_loss_chart_with_the_recorded_run(user: User, until, text, one) -> None:
     await user.open('/pretraining?lang=en&speed=instant')
-    monitor = _monitor(user)
+    monitor = one(user, 'monitor')
     user.find(marker='start').click()
     await until(lambda: monitor.curves.end is not None, timeout=90)
-    await until(lambda: not _one(user, 'stop').enabled)
+    await until(lambda: not one(user, 'stop').enabled)
     assert len(monitor.curves.train) == 2000 and len(monitor.curves.val) == 9
     assert monitor.curves.samples  # text sampled at each recorded evaluation
-    options = _one(user, 'monitor-loss-chart').options
+    options = one(user, 'monitor-loss-chart').options
     names = [s['name'] for s in options['series']]
     assert names == ['baby-char-2000 (recorded)', 'train loss', 'val loss']  # the ghost sits under the run
     train = options['series'][1]
@@ -78,14 +60,14 @@ async def test_a_replay_fills_the_loss_chart_with_the_recorded_run(user: User, u
     assert options['series'][2]['markPoint']['data'][0]['coord'][0] == 2000  # the best val point
     assert text(user, 'monitor-loss-provenance').startswith('simulated · recorded: baby-char-2000')
     assert text(user, 'monitor-iter-value') == '1,999 / 2,000'
-    _one(user, 'monitor-loss-log').value = True
-    assert _one(user, 'monitor-loss-chart').options['yAxis']['type'] == 'log'
+    one(user, 'monitor-loss-log').value = True
+    assert one(user, 'monitor-loss-chart').options['yAxis']['type'] == 'log'
 
 
-async def test_pre_and_post_ln_side_by_side(user: User) -> None:
+async def test_pre_and_post_ln_side_by_side(user: User, one) -> None:
     await user.open('/pretraining?lang=en')
-    loss = _one(user, 'ln-loss-chart').options
-    grad = _one(user, 'ln-grad-chart').options
+    loss = one(user, 'ln-loss-chart').options
+    grad = one(user, 'ln-grad-chart').options
     assert [s['name'] for s in loss['series']] == ['pre-LN (GPT-2)', 'post-LN (GPT-1)']
     assert grad['yAxis']['type'] == 'log'
     pre, post = (s['data'][-1][1] for s in loss['series'])
@@ -102,21 +84,21 @@ def prepared(workspace_home: Path, char_data_dir: Path) -> Path:
     return target
 
 
-async def test_real_mode_needs_prepared_data(user: User, text) -> None:
+async def test_real_mode_needs_prepared_data(user: User, text, one) -> None:
     await user.open('/pretraining?lang=en&mode=real')
     assert "dataset 'shakespeare_char' is not prepared in this workspace" in text(user, 'form-error')
-    assert not _one(user, 'start').enabled
+    assert not one(user, 'start').enabled
 
 
-async def test_real_training_streams_then_stops_with_a_checkpoint(prepared: Path, user: User, until, text) -> None:
+async def test_real_training_streams_then_stops_with_a_checkpoint(prepared: Path, user: User, until, text, one) -> None:
     await user.open('/pretraining?lang=en&mode=real')
     tiny = {'n_layer': 2, 'n_head': 2, 'n_embd': 32, 'block_size': 32, 'batch_size': 4, 'max_iters': 5000,
             'eval_interval': 40, 'eval_iters': 2, 'lr_decay_iters': 5000}  # fmt: skip
     for key, value in tiny.items():
-        _one(user, f'form-{key}').value = value
+        one(user, f'form-{key}').value = value
     assert text(user, 'form-error') == ''
     user.find(marker='start').click()
-    monitor = _monitor(user)
+    monitor = one(user, 'monitor')
     await until(lambda: len(monitor.curves.train) >= 3, timeout=120)
     seen = len(monitor.curves.train)
     await until(lambda: len(monitor.curves.train) > seen + 20 and monitor.curves.val, timeout=60)  # it keeps coming
@@ -126,19 +108,20 @@ async def test_real_training_streams_then_stops_with_a_checkpoint(prepared: Path
     assert monitor.curves.end['status'] == 'cancelled'
     await until(lambda: text(user, 'panel-checkpoints').startswith('Checkpoint: runs/train-'))
     assert text(user, 'panel-progress-status') == 'Stopped.'
-    assert list(_one(user, 'past-runs').options)  # the run can now be overlaid on the next one
+    assert list(one(user, 'past-runs').options)  # the run can now be overlaid on the next one
 
 
-async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, until, text) -> None:
+async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, until, text, one, found) -> None:
     import torch
 
     if torch.cuda.is_available():
         pytest.skip('this machine has CUDA: asking for it does not fail here')
     await user.open('/pretraining?lang=en&mode=real')
-    _one(user, 'form-device').value = 'cuda'
-    _one(user, 'form-max_iters').value = 10
+    one(user, 'form-device').value = 'cuda'
+    one(user, 'form-max_iters').value = 10
     user.find(marker='start').click()
-    await until(lambda: 'This did not work' in _shown(user, 'panel-progress-error'), timeout=120)
+    error = 'panel-progress-error'
+    await until(lambda: found(user, marker=error) and 'This did not work' in text(user, error), timeout=120)
     assert 'cuda' in text(user, 'panel-progress-error').lower()
     assert text(user, 'panel-progress-status') == 'Failed.'
-    assert _one(user, 'start').enabled  # ready for the next try
+    assert one(user, 'start').enabled  # ready for the next try

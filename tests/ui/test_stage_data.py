@@ -5,55 +5,41 @@ from __future__ import annotations
 import re
 
 import pytest
-from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from nanogpt_lab.ui.components.token_view import token_view
 
 
-def _one(user: User, marker: str) -> ui.element:
-    elements = user.find(marker=marker).elements
-    assert len(elements) == 1, marker
-    return next(iter(elements))
+def _error(user: User, found, text) -> str:
+    return text(user, 'prepare-job-error') if found(user, marker='prepare-job-error') else ''
 
 
-def _found(user: User, **query: str) -> bool:
-    try:
-        return bool(user.find(**query).elements)
-    except AssertionError:  # nothing (visible) matches yet
-        return False
+async def _upload(user: User, one, name: str, data: bytes) -> None:
+    await one(user, 'upload').handle_uploads([SmallFileUpload(name, 'text/plain', data)])
 
 
-def _error(user: User) -> str:
-    return _one(user, 'prepare-job-error').text if _found(user, marker='prepare-job-error') else ''
-
-
-async def _upload(user: User, name: str, data: bytes) -> None:
-    await _one(user, 'upload').handle_uploads([SmallFileUpload(name, 'text/plain', data)])
-
-
-async def test_simulation_shows_recorded_shakespeare_stats_at_once(user: User, text) -> None:
+async def test_simulation_shows_recorded_shakespeare_stats_at_once(user: User, text, one) -> None:
     await user.open('/data?lang=en')
     assert text(user, 'stat-characters-value') == '1,115,394'
     assert text(user, 'stat-tokens-value') == '1,115,394'
     assert text(user, 'stat-vocab-value') == '65'
     assert text(user, 'stats-provenance').startswith('simulated · recorded: dataset-shakespeare_char')
-    split = _one(user, 'split-chart').options['series']
+    split = one(user, 'split-chart').options['series']
     assert [s['data'][0] for s in split] == [1_003_854, 111_540]
-    assert _one(user, 'split-summary').text.startswith('1,003,854 tokens for training and 111,540 held out')
-    assert 'First' not in _one(user, 'freq-summary').text  # the most frequent character is a space
+    assert one(user, 'split-summary').text.startswith('1,003,854 tokens for training and 111,540 held out')
+    assert 'First' not in one(user, 'freq-summary').text  # the most frequent character is a space
     await user.should_see('The first 64 tokens of train.bin')
 
 
-async def test_gpt2_card_and_openwebtext_stand_in(user: User, text) -> None:
+async def test_gpt2_card_and_openwebtext_stand_in(user: User, text, one) -> None:
     await user.open('/data?lang=en&dataset=shakespeare')
     assert text(user, 'stat-tokens-value') == '338,025'
     assert text(user, 'stat-vocab-value') == '50,257'
     await user.open('/data?lang=en&dataset=openwebtext')
     await user.should_see('9,040,017,095')  # nanoGPT's published train + val token counts
     await user.should_see('a recorded stand-in, not OpenWebText itself')
-    assert 'State of the Union' in _one(user, 'stand-in').props['title']
+    assert 'State of the Union' in one(user, 'stand-in').props['title']
 
 
 async def test_openwebtext_card_estimates_time_before_starting(user: User, until, text) -> None:
@@ -63,12 +49,12 @@ async def test_openwebtext_card_estimates_time_before_starting(user: User, until
     assert 'tokens/s per process measured now' in text(user, 'owt-estimate')
 
 
-async def test_batch_inspector_shifts_y_by_one(user: User, until) -> None:
+async def test_batch_inspector_shifts_y_by_one(user: User, until, one) -> None:
     await user.open('/data?lang=en&block=8&seed=7')
     rows = user.find(marker='batch-row').elements
     assert len(rows) == 4
     await user.should_see('Offsets are drawn from train.bin only')
-    slider = _one(user, 'batch-block')
+    slider = one(user, 'batch-block')
     slider.value = 16
     await until(lambda: slider.is_deleted)  # the inspector redraws with the new block size
     row = next(iter(user.find(marker='batch-row').elements))
@@ -81,15 +67,15 @@ def _ids(chips: str) -> list[int]:
     return [int(i) for i in re.findall(r'monospace;">(\d+)</span>', chips)]
 
 
-async def test_real_mode_upload_prepares_and_shows_statistics(user: User, until, shakespeare_txt) -> None:
+async def test_real_mode_upload_prepares_and_shows_statistics(user: User, until, shakespeare_txt, one, found) -> None:
     await user.open('/data?lang=en&mode=real')
     await user.should_see('Not prepared here yet.')
-    await _upload(user, 'My play.txt', shakespeare_txt.read_bytes()[:30_000])
-    await until(lambda: _found(user, content='Statistics: My_play'), timeout=60)
+    await _upload(user, one, 'My play.txt', shakespeare_txt.read_bytes()[:30_000])
+    await until(lambda: found(user, content='Statistics: My_play'), timeout=60)
     await user.should_see('live · this machine · data/My_play')
     await user.should_see('30,000')
     rows = user.find(marker='batch-row').elements
-    assert len(rows) == 4 and 'data/My_play/train.bin' in _one(user, 'batch-provenance').text
+    assert len(rows) == 4 and 'data/My_play/train.bin' in one(user, 'batch-provenance').text
 
 
 @pytest.mark.parametrize(
@@ -102,28 +88,30 @@ async def test_real_mode_upload_prepares_and_shows_statistics(user: User, until,
         ('bad.jsonl', b'{"text": "fine"}\nnot json\n', 'This JSONL file has a bad line'),
     ],
 )
-async def test_bad_uploads_get_their_own_message(user: User, until, name: str, data: bytes, expected: str) -> None:
+async def test_bad_uploads_get_their_own_message(
+    user: User, until, name: str, data: bytes, expected: str, one, found, text
+) -> None:
     await user.open('/data?lang=en&mode=real')
-    await _upload(user, name, data)
-    await until(lambda: _error(user) != '', timeout=60)
-    assert _error(user).startswith(expected)
+    await _upload(user, one, name, data)
+    await until(lambda: _error(user, found, text) != '', timeout=60)
+    assert _error(user, found, text).startswith(expected)
 
 
-async def test_too_large_upload_is_refused(monkeypatch, user: User) -> None:
+async def test_too_large_upload_is_refused(monkeypatch, user: User, one) -> None:
     monkeypatch.setenv('NANOGPT_LAB_UPLOAD_LIMIT_MB', '0.001')  # 1,000 bytes
     await user.open('/data?lang=zh-CN&mode=real')
-    await _upload(user, 'big.txt', b'x' * 5000)
+    await _upload(user, one, 'big.txt', b'x' * 5000)
     await user.should_see('文件被拒绝：只接受 .txt,.md,.jsonl 文件，且不超过 0 MB。')
     user.find(marker='upload-error').elements.pop().set_text('')
     user.find(marker='upload').trigger('rejected')  # what the browser reports when it refuses the file itself
     await user.should_see('文件被拒绝')
 
 
-async def test_bad_upload_message_in_chinese(user: User, until) -> None:
+async def test_bad_upload_message_in_chinese(user: User, until, one, found, text) -> None:
     await user.open('/data?lang=zh-CN&mode=real')
-    await _upload(user, 'empty.txt', b'')
-    await until(lambda: _error(user) != '', timeout=60)
-    assert _error(user).startswith('文件是空的')
+    await _upload(user, one, 'empty.txt', b'')
+    await until(lambda: _error(user, found, text) != '', timeout=60)
+    assert _error(user, found, text).startswith('文件是空的')
 
 
 async def test_openwebtext_asks_before_a_54_gb_download(user: User) -> None:

@@ -33,7 +33,8 @@ import time
 import urllib.request
 from typing import Any
 
-CHROMIUM = '/usr/bin/chromium'
+CHROMIUM = '/usr/bin/chromium'  # Debian's; never `playwright install` (it downloads a browser)
+# Offline: no background downloads, updates, sync or QUIC; no sandbox or GPU in containers (tests/browser uses these).
 CHROMIUM_ARGS = [
     '--no-sandbox',
     '--disable-gpu',
@@ -52,7 +53,7 @@ def serve_for_bench(port: int) -> None:
     """The lab as `nanogpt-lab serve` runs it, plus the baseline page; runs in the server subprocess."""
     from nicegui import ui
 
-    from nanogpt_lab.ui.app import TITLE, build, install_api, storage_setup
+    from nanogpt_lab.ui.app import build, install_api, run_server
     from nanogpt_lab.ui.view import LabSettings
 
     install_api(token=None)
@@ -64,26 +65,23 @@ def serve_for_bench(port: int) -> None:
         label = ui.label('0').classes('text-2xl')
         ui.button('bump', on_click=lambda: label.set_text(str(int(label.text) + 1)))
 
-    ui.run(
-        host='127.0.0.1',
-        port=port,
-        reload=False,
-        show=False,
-        title=TITLE,
-        storage_secret=storage_setup(),
-        show_welcome_message=False,
-        uvicorn_logging_level='warning',
-    )
+    run_server('127.0.0.1', port, show=False)
 
 
-def _free_port() -> int:
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium through Playwright with the flags that keep it offline (the bench and the browser tests)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
 
 def _start_server(home: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     env['NANOGPT_LAB_HOME'] = home
     code = f'from nanogpt_lab.bench.ui import serve_for_bench; serve_for_bench({port})'
@@ -299,7 +297,7 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
         proc, url = _start_server(home)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 loads: dict[str, list[float]] = {'/': [], '/architecture': [], BASELINE_PATH: []}
                 _first_load(browser, url + '/?lang=en', 'Inference')  # warm the server (first import of each page)
                 for _ in range(rounds):

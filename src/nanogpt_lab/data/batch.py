@@ -45,8 +45,9 @@ def get_batch(
     arr = _open(data)
     _check_length(arr, block_size, data)
     ix = torch.randint(len(arr) - block_size, (batch_size,), generator=generator)
-    x = torch.stack([torch.from_numpy(arr[i : i + block_size].astype(np.int64)) for i in ix])
-    y = torch.stack([torch.from_numpy(arr[i + 1 : i + 1 + block_size].astype(np.int64)) for i in ix])
+    # one gather of each window plus its next token (nanoGPT stacks 2 * batch_size slices: the same tensors)
+    windows = torch.from_numpy(arr[ix.numpy()[:, None] + np.arange(block_size + 1)].astype(np.int64))
+    x, y = windows[:, :-1].contiguous(), windows[:, 1:].contiguous()
     if torch.device(device).type == 'cuda':
         # pin arrays x,y, which allows us to move them to GPU asynchronously (non_blocking=True)
         return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)

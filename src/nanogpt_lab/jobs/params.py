@@ -138,7 +138,7 @@ def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     _folder_name(values, 'name')
     if values.get('input') is not None:
         values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'an uploaded file')
-    return JobSpec(kind, build(DataConfig, values).model_dump())
+    return JobSpec(kind, _set_keys(build(DataConfig, values)))
 
 
 def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -170,7 +170,7 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
             'nproc_per_node > 1 (DDP through torchrun) runs from a terminal: nanogpt-lab train --nproc_per_node=N',
             key='nproc_per_node',
         )
-    return JobSpec(kind, cfg.model_dump(), run_id, device_slots(cfg.device), *_runner(checkout))
+    return JobSpec(kind, _set_keys(cfg), run_id, device_slots(cfg.device), *_runner(checkout))
 
 
 def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -185,7 +185,7 @@ def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if isinstance(values.get('start'), str) and values['start'].startswith('FILE:'):
         raise ConfigError('start: FILE: prompts are for the CLI; send the prompt text itself', key='start')
     cfg = build(SampleConfig, values)
-    return JobSpec(kind, cfg.model_dump(), None, device_slots(cfg.device), *_runner(checkout))
+    return JobSpec(kind, _set_keys(cfg), None, device_slots(cfg.device), *_runner(checkout))
 
 
 def _export(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -233,6 +233,13 @@ def _simulate(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     except ValueError as e:
         raise ConfigError(str(e), key='asset') from None
     return JobSpec(kind, {'asset': asset, 'speed': speed})
+
+
+def _set_keys(cfg: BaseModel) -> dict[str, Any]:
+    """The validated values of only the keys the caller set: the worker rebuilds the config from them, so the
+    engine still tells a key the caller gave from a default (a resumed run inherits the unset ones from its
+    checkpoint; a default shape key is not taken as a request for another shape)."""
+    return cfg.model_dump(exclude_unset=True)
 
 
 def _checkout(value: Any, local: bool) -> str | None:

@@ -22,6 +22,8 @@ from nanogpt_lab.jobs.worker import JOB_FILE, write_job
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = 'events.jsonl'
+CONFIG_FILE = 'config.json'  # a training run's resolved settings (after a resume took the checkpoint's)
+CKPT_FILE = 'ckpt.pt'  # model/checkpoint.py's name; not imported, so listing runs stays torch-free
 TERMINAL = ('succeeded', 'failed', 'cancelled')
 ACTIVE = ('queued', 'starting', 'running')
 SUMMARY_KEYS = (
@@ -30,21 +32,28 @@ SUMMARY_KEYS = (
 )  # fmt: skip
 
 
-def read_job(run_dir: Path) -> dict[str, Any] | None:
-    """The folder's job.json, or None when there is none (or it cannot be read)."""
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        job = json.loads((run_dir / JOB_FILE).read_text(encoding='utf-8'))
+        value = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
-    return job if isinstance(job, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def read_job(run_dir: Path) -> dict[str, Any] | None:
+    """The folder's job.json, or None when there is none (or it cannot be read)."""
+    return _read_json(run_dir / JOB_FILE)
 
 
 def run_dirs(root: Path | None = None) -> list[Path]:
-    """Every run folder (one holding job.json or events.jsonl), newest first."""
+    """Every run folder, newest first: one holding job.json or events.jsonl, or only a ckpt.pt (a nanoGPT
+    out_dir copied into runs/, listed as 'imported')."""
     root = root or workspace.runs_root()
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and ((p / JOB_FILE).exists() or (p / EVENTS_FILE).exists())]
+    found = [
+        p for p in root.iterdir() if p.is_dir() and any((p / n).exists() for n in (JOB_FILE, EVENTS_FILE, CKPT_FILE))
+    ]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -103,7 +112,7 @@ class _SummaryCache:
 
     def get(self, run_dir: Path) -> dict[str, Any]:
         """The folder's summary, recomputed only if its files changed."""
-        stamp = tuple(_stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE))
+        stamp = tuple(_stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE, CONFIG_FILE, CKPT_FILE))
         with self._lock:
             hit = self._cache.get(str(run_dir))
         if hit and hit[0] == stamp:
@@ -125,9 +134,17 @@ def _stamp(path: Path) -> tuple[int, int]:
 SUMMARIES = _SummaryCache()
 
 
+def _status(job: dict[str, Any] | None, has_checkpoint: bool) -> str:
+    """job.json's status; a folder with only a checkpoint (no job ever ran here) is 'imported'."""
+    if job is None:
+        return 'imported' if has_checkpoint else 'unknown'
+    return job.get('status', 'unknown')
+
+
 def _summarize(run_dir: Path) -> dict[str, Any]:
-    job = read_job(run_dir) or {}
-    config = job.get('config') or {}
+    found = read_job(run_dir)
+    job = found or {}
+    config = _read_json(run_dir / CONFIG_FILE) or job.get('config') or {}
     best = last_iter = tokens = None
     start_t = end_t = None
     simulated = False
@@ -143,10 +160,11 @@ def _summarize(run_dir: Path) -> dict[str, Any]:
             best = e['val_loss'] if best is None else min(best, e['val_loss'])
             last_iter = max(last_iter or 0, e.get('iter') or 0)
     started, ended = job.get('started') or start_t, job.get('ended')
+    has_checkpoint = (run_dir / CKPT_FILE).exists()
     return {
         'id': run_dir.name,
         'kind': job.get('kind'),
-        'status': job.get('status', 'unknown'),
+        'status': _status(found, has_checkpoint),
         'runner': job.get('runner', 'engine'),
         'config': {k: config[k] for k in SUMMARY_KEYS if isinstance(config, dict) and k in config},
         'best_val_loss': best,
@@ -155,7 +173,7 @@ def _summarize(run_dir: Path) -> dict[str, Any]:
         'started': started,
         'ended': ended,
         'duration_s': round((ended or end_t or time.time()) - started, 3) if started else None,
-        'has_checkpoint': (run_dir / 'ckpt.pt').exists(),
+        'has_checkpoint': has_checkpoint,
         'simulated': simulated,
         'error': job.get('error'),
     }

@@ -23,7 +23,7 @@ import torch
 from nanogpt_lab import hardware
 from nanogpt_lab.config import TrainConfig
 from nanogpt_lab.events import Cancelled, Emit, null_emit
-from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from nanogpt_lab.model.checkpoint import CKPT_NAME, save_checkpoint
 from nanogpt_lab.training import ddp, state
 from nanogpt_lab.training.batches import Batches, eval_batches, open_data
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 STOP_NONE, STOP_CANCEL, STOP_EARLY = 0, 1, 2  # agreed across ranks with a max: early stopping outranks a cancel
 BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
+CONFIG_NAME = 'config.json'  # the run's resolved settings (jobs/registry.py reads it by the same name)
+RUN_FILES = (CKPT_NAME, BEST_NAME, CONFIG_NAME, 'meta.pkl')  # what the trainer writes (atomically) in out_dir
 
 
 def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
@@ -86,6 +88,7 @@ class Trainer:
         self.phase = 'building the model'
         self.rt = make_runtime(cfg, dist, device)
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self._remove_stale_temps()
         self.data = open_data(cfg)
         start = init_model(cfg, self.data)
         self.raw_model = start.model.to(device)
@@ -110,6 +113,15 @@ class Trainer:
         self._announce(start.source)
 
     # --- set-up helpers -------------------------------------------------------------------------------------------
+
+    def _remove_stale_temps(self) -> None:
+        """A killed run leaves its half-written checkpoint temp files behind; this run is now their only writer."""
+        if self.out_dir is None or not self.dist.master:
+            return
+        removed = [p.name for name in RUN_FILES for p in remove_stale_temp_files(self.out_dir / name)]
+        if removed:
+            log.info('removed stale temp files in %s: %s', self.out_dir, ', '.join(removed))
+            self.emit('log', level='info', message=f'removed {len(removed)} stale temp file(s) left by a killed run')
 
     def _load_optimizer(self, saved: dict) -> None:
         try:
@@ -200,7 +212,7 @@ class Trainer:
         if self.out_dir is not None:
             config = {**self.cfg.model_dump(), 'resolved': resolved}
             try:
-                atomic_write_text(self.out_dir / 'config.json', json.dumps(config, indent=2, default=str))
+                atomic_write_text(self.out_dir / CONFIG_NAME, json.dumps(config, indent=2, default=str))
                 meta = self.data.folder / 'meta.pkl'
                 if meta.is_file():  # a run folder that carries its vocabulary samples and exports without the data
                     atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())

@@ -78,8 +78,6 @@ def serve(
     **extra: Any,
 ) -> None:
     """Start the lab: check the bind address, mount the API, register the pages, print the URL, serve."""
-    from nicegui import ui
-
     if extra:
         key = next(iter(extra))
         raise ConfigError(f'serve has no option --{key}; options: --host --port --no-browser --mode --token', key)
@@ -91,11 +89,18 @@ def serve(
     _warm_models()
     shown = host if host not in ('0.0.0.0', '::') else '127.0.0.1'
     print(f'{TITLE}: http://{shown}:{port}/' + (f'?token={token}' if token else ''), flush=True)
+    run_server(host, port, show=open_browser)
+
+
+def run_server(host: str, port: int, *, show: bool) -> None:
+    """NiceGUI's server with the lab's settings (`serve` and `nanogpt-lab bench ui` start the same one)."""
+    from nicegui import ui
+
     ui.run(
         host=host,
         port=port,
         reload=False,
-        show=open_browser,
+        show=show,
         title=TITLE,
         storage_secret=storage_setup(),
         show_welcome_message=False,

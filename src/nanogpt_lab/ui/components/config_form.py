@@ -34,31 +34,37 @@ class Field:
     options: tuple[Any, ...] = ()
 
 
-TRAIN_FIELDS: tuple[Field, ...] = (
-    Field('model', 'choice', True, ('custom', *PRESETS)),
-    Field('n_layer', 'int', True),
-    Field('n_head', 'int', True),
-    Field('n_embd', 'int', True),
-    Field('dataset', 'choice', True),
-    Field('batch_size', 'int', True),
-    Field('block_size', 'int', True),
-    Field('gradient_accumulation_steps', 'int', True),
-    Field('learning_rate', 'float', True),
-    Field('max_iters', 'int', True),
-    Field('device', 'choice', True, ('auto', 'cpu', 'cuda', 'mps')),
-    Field('eval_interval', 'int', True),
-    Field('dtype', 'choice', False, ('auto', 'float32', 'bfloat16', 'float16')),
-    Field('compile', 'choice', False, ('auto', True, False)),
-    Field('eval_iters', 'int'),
-    Field('warmup_iters', 'int'),
-    Field('lr_decay_iters', 'int'),
-    Field('min_lr', 'float'),
-    Field('dropout', 'float'),
-    Field('weight_decay', 'float'),
-    Field('ln_position', 'choice', False, ('pre', 'post')),
-    Field('eval_sample_tokens', 'int'),
-    Field('seed', 'int'),
-)
+# The choices of each choice control; every other control's kind (int, float, bool) is its TrainConfig type.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    'model': ('custom', *PRESETS),
+    'dataset': (),  # the datasets the page offers (config_form's `datasets`)
+    'device': ('auto', 'cpu', 'cuda', 'mps'),
+    'dtype': ('auto', 'float32', 'bfloat16', 'float16'),
+    'compile': ('auto', True, False),
+    'ln_position': ('pre', 'post'),
+}
+
+
+def fields(basic: Sequence[str], more: Sequence[str] = ()) -> tuple[Field, ...]:
+    """The controls for these TrainConfig keys, `basic` in view and `more` folded, each kind defined once here."""
+    return tuple(_field(key, True) for key in basic) + tuple(_field(key, False) for key in more)
+
+
+def _field(key: str, basic: bool) -> Field:
+    if key in CHOICES:
+        return Field(key, 'choice', basic, CHOICES[key])
+    kind = TrainConfig.model_fields[key].annotation
+    assert kind in (int, float, bool), f'{key}: add its choices to CHOICES'
+    return Field(key, kind.__name__, basic)
+
+
+# Stage 4's form: nanoGPT's README CPU command in view, the rest of train.py's keys folded.
+TRAIN_FIELDS = fields(
+    basic=('model', 'n_layer', 'n_head', 'n_embd', 'dataset', 'batch_size', 'block_size', 'gradient_accumulation_steps',
+           'learning_rate', 'max_iters', 'device', 'eval_interval'),
+    more=('dtype', 'compile', 'eval_iters', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'dropout', 'weight_decay',
+          'ln_position', 'eval_sample_tokens', 'seed'),
+)  # fmt: skip
 
 
 def defaults(base: dict[str, Any] | None = None) -> dict[str, Any]:

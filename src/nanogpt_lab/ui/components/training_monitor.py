@@ -7,13 +7,13 @@ own (the trainer measures them); nothing here estimates anything but the ETA, wh
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
 
 from nanogpt_lab.ui import theme
-from nanogpt_lab.ui.components.loss_chart import Curves, Reference, loss_chart
+from nanogpt_lab.ui.components.loss_chart import Curves, loss_chart
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.section import stat
 from nanogpt_lab.ui.i18n import Translator
@@ -63,27 +63,17 @@ class training_monitor(ui.element):  # noqa: N801 - a NiceGUI component
         *,
         tr: Translator,
         marker: str,
-        title: str,
-        provenance: Provenance,
-        start_loss: float | None = None,
-        references: Sequence[Reference] = (),
         device: str = 'cpu',
         on_update: Callable[[Curves], None] | None = None,
+        **chart: Any,
     ) -> None:
+        """`chart`: loss_chart's own options (title, provenance, start_loss, references, ...)."""
         super().__init__('div')
         self.tr, self.device, self.speed, self.on_update = tr, device, 1.0, on_update
         self.classes('w-full grid grid-cols-1 xl:grid-cols-3 gap-4').mark(marker)
         with self:
             with ui.element('div').classes('xl:col-span-2 w-full'):
-                self.chart = loss_chart(
-                    tr=tr,
-                    marker=f'{marker}-loss',
-                    title=title,
-                    provenance=provenance,
-                    start_loss=start_loss,
-                    references=references,
-                    on_redraw=self.update_tiles,
-                )
+                self.chart = loss_chart(tr=tr, marker=f'{marker}-loss', on_redraw=self.update_tiles, **chart)
             with ui.card().classes(theme.CARD).props('flat bordered'):
                 ui.label(tr('components.monitor.title')).classes(theme.CARD_TITLE)
                 with ui.element('div').classes('grid grid-cols-2 gap-3'):

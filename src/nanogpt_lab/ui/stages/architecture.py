@@ -13,7 +13,7 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
-from nanogpt_lab.config import PRESETS, ConfigError, ModelConfig, build
+from nanogpt_lab.config import GPT2_VOCAB_SIZE, PRESETS, ConfigError, ModelConfig, build
 from nanogpt_lab.model import sizes
 from nanogpt_lab.ui import estimates, theme
 from nanogpt_lab.ui.components import charts
@@ -28,6 +28,8 @@ SIZES = (*PRESETS, 'custom')
 DTYPES = ('float32', 'bfloat16', 'float16')
 LN_POSITIONS = ('pre', 'post')
 GIB = 1024**3
+URL_KEYS = ('size', 'ln', 'part', 'batch', 'ctx', 'dtype', 'accum', 'target', 'mfu')  # _State's, in the address bar
+CUSTOM_URL_KEYS = {'block_size': 'block'}  # a custom shape's keys in the URL, where they differ from ModelConfig's
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class ArchitecturePage:
         s.errors = {}
         if s.size != 'custom':
             return sizes.preset_config(s.size, ln_position=s.ln)
-        values = {**s.custom, 'vocab_size': 50257, 'ln_position': s.ln}
+        values = {**s.custom, 'vocab_size': GPT2_VOCAB_SIZE, 'ln_position': s.ln}
         try:
             return build(ModelConfig, values)
         except ConfigError as e:
@@ -189,25 +191,9 @@ class ArchitecturePage:
 
     def _url_params(self) -> dict[str, Any]:
         s = self.state
-        params: dict[str, Any] = dict(
-            size=s.size,
-            ln=s.ln,
-            part=s.part,
-            batch=s.batch,
-            ctx=s.ctx,
-            dtype=s.dtype,
-            accum=s.accum,
-            target=s.target,
-            mfu=s.mfu,
-        )
-        custom = s.size == 'custom'
-        for key, url_key in (
-            ('n_layer', 'n_layer'),
-            ('n_head', 'n_head'),
-            ('n_embd', 'n_embd'),
-            ('block_size', 'block'),
-        ):
-            params[url_key] = s.custom[key] if custom else None
+        params = {key: getattr(s, key) for key in URL_KEYS}
+        for key, value in s.custom.items():  # only a custom shape is in the URL; None removes it
+            params[CUSTOM_URL_KEYS.get(key, key)] = value if s.size == 'custom' else None
         return params
 
     # --- diagram ---------------------------------------------------------------------------------------------------
@@ -335,7 +321,7 @@ class ArchitecturePage:
     def _breakdown_chart(self) -> tuple[dict, list[dict], str]:
         b, tr = sizes.param_breakdown(self.cfg), self.tr
         groups = {
-            'embeddings': sum(c.params for c in b.components if c.name in ('wte', 'wpe')),
+            'embeddings': b.embedding,
             'attention': b.n_layer * sum(c.params for c in b.components if c.name == 'attn'),
             'mlp': b.n_layer * sum(c.params for c in b.components if c.name == 'mlp'),
             'layernorm': b.n_layer * sum(c.params for c in b.components if c.name in ('ln_1', 'ln_2'))

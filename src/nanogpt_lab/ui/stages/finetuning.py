@@ -21,7 +21,7 @@ from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
 from nanogpt_lab.ui import datasets, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.before_after import before_after, measure
-from nanogpt_lab.ui.components.config_form import Field, config_form, defaults
+from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
 from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
 from nanogpt_lab.ui.components.loss_chart import Curves
 from nanogpt_lab.ui.components.provenance import Provenance
@@ -34,24 +34,12 @@ FINETUNE_ASSET = 'finetune-shakespeare'  # the recorded fine-tune, with comparis
 DOWNLOAD_BITS_PER_S = 100e6  # the same assumption as stage 1's download estimates: 100 Mbit/s
 RUN = 'run:'
 
-FIELDS: tuple[Field, ...] = (
-    Field('dataset', 'choice', True),
-    Field('learning_rate', 'float', True),
-    Field('decay_lr', 'bool', True),
-    Field('max_iters', 'int', True),
-    Field('eval_interval', 'int', True),
-    Field('early_stopping_patience', 'int', True),
-    Field('batch_size', 'int', True),
-    Field('gradient_accumulation_steps', 'int', True),
-    Field('block_size', 'int', True),
-    Field('device', 'choice', True, ('auto', 'cpu', 'cuda', 'mps')),
-    Field('eval_iters', 'int'),
-    Field('dropout', 'float'),
-    Field('dtype', 'choice', False, ('auto', 'float32', 'bfloat16', 'float16')),
-    Field('compile', 'choice', False, ('auto', True, False)),
-    Field('eval_sample_tokens', 'int'),
-    Field('seed', 'int'),
-)
+# Stage 5's form: what config/finetune_shakespeare.py sets, plus early stopping in view; the base fixes the shape.
+FIELDS = fields(
+    basic=('dataset', 'learning_rate', 'decay_lr', 'max_iters', 'eval_interval', 'early_stopping_patience',
+           'batch_size', 'gradient_accumulation_steps', 'block_size', 'device'),
+    more=('eval_iters', 'dropout', 'dtype', 'compile', 'eval_sample_tokens', 'seed'),
+)  # fmt: skip
 
 
 def create(view: View) -> None:
