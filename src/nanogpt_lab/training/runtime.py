@@ -69,6 +69,8 @@ def make_runtime(cfg: TrainConfig, dist: Distributed, device: str) -> Runtime:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device_type = device.split(':')[0]
+    if device_type == 'cpu':
+        hardware.keep_freed_memory()
     if device_type == 'cuda':
         torch.set_float32_matmul_precision('high')  # TF32 matmuls: enough for training, several times faster
     dtype = resolve_dtype(cfg.dtype, device)
