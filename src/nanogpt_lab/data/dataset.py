@@ -55,7 +55,7 @@ def load_stats(folder: str | Path) -> dict:
     try:
         stats = json.loads(path.read_text(encoding='utf-8'))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path} is not valid JSON ({e})') from None
+        raise DataError(f'{path} is not valid JSON ({e})', code='jsonl') from None
     version = stats.get('version') if isinstance(stats, dict) else None
     if not isinstance(version, int) or version > STATS_VERSION:
         raise DataError(f'{path} has stats version {version!r}; this lab reads versions 1 to {STATS_VERSION}')

@@ -112,14 +112,16 @@ def _hidden(rel: Path) -> bool:
 def _check_signature(path: Path, head: bytes) -> None:
     for magic, what in MAGIC.items():
         if head.startswith(magic):
-            raise DataError(f'{path} is not text: it looks like {what}')
+            raise DataError(f'{path} is not text: it looks like {what}', code='binary')
 
 
 def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, bytes]:
     """Decode a block; return (text, undecoded tail) where the tail is a character cut by the block's end."""
     nul = data.find(b'\x00')
     if nul >= 0:
-        raise DataError(f'{path} is not text: it has a NUL byte at byte offset {offset + nul} (a binary file?)')
+        raise DataError(
+            f'{path} is not text: it has a NUL byte at byte offset {offset + nul} (a binary file?)', code='binary'
+        )
     try:
         return data.decode('utf-8'), b''
     except UnicodeDecodeError as e:
@@ -128,7 +130,8 @@ def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, byt
         bad = data[e.start]
         raise DataError(
             f'{path} is not UTF-8 text: byte 0x{bad:02x} at byte offset {offset + e.start} cannot be decoded '
-            f'({e.reason}); convert the file to UTF-8'
+            f'({e.reason}); convert the file to UTF-8',
+            code='not_utf8',
         ) from None
 
 
@@ -199,9 +202,11 @@ def _jsonl_text(path: Path, lineno: int, line: str) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
-        raise DataError(f'{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})') from None
+        raise DataError(
+            f'{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})', code='jsonl'
+        ) from None
     if not isinstance(record, dict) or not isinstance(record.get('text'), str):
-        raise DataError(f'{path}: line {lineno} needs a "text" field holding a string')
+        raise DataError(f'{path}: line {lineno} needs a "text" field holding a string', code='jsonl')
     return record['text']
 
 

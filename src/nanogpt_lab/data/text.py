@@ -166,7 +166,8 @@ def _tokenizer(kind: str, scan: _Scan, path: Path) -> Tokenizer:
     if len(scan.vocab) > MAX_CHAR_VOCAB:
         raise DataError(
             f'{path} has {len(scan.vocab):,} distinct characters; a char vocabulary holds at most {MAX_CHAR_VOCAB:,} '
-            '(token ids are stored as uint16): use --tokenizer gpt2'
+            '(token ids are stored as uint16): use --tokenizer gpt2',
+            code='char_vocab',
         )
     return CharTokenizer(sorted(scan.vocab))
 
@@ -177,7 +178,8 @@ def _check_sizes(tokens: dict[str, int], block_size: int, val_fraction: float, p
         if tokens[split] < need:
             raise DataError(
                 f'{path} is too small: its {split} split has {tokens[split]:,} tokens, but block_size {block_size} '
-                f'needs at least {need:,} (val_fraction {val_fraction}); give more text or a smaller --block_size'
+                f'needs at least {need:,} (val_fraction {val_fraction}); give more text or a smaller --block_size',
+                code='too_small',
             )
 
 
@@ -198,7 +200,7 @@ def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, 
     stream = _Joined(TextReader(source), tokenizer, multi=source.kind in ('folder', 'jsonl'))
     scan = _scan(stream, emit, total)
     if scan.characters == 0:
-        raise DataError(f'{source.path} is empty: there is no text to prepare')
+        raise DataError(f'{source.path} is empty: there is no text to prepare', code='empty')
     split_at = int(scan.characters * (1 - cfg.val_fraction))  # nanoGPT: data[:int(n*0.9)]
     if tokenizer == 'char':  # characters are tokens: reject a too-small input before encoding anything
         sizes = {'train': split_at, 'val': scan.characters - split_at}

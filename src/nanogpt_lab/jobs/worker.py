@@ -180,7 +180,7 @@ def run_job(
         config=_dump(cfg),
         first_seq=first_seq if first_seq is not None else last_seq(events_path) + 1,
     )
-    status, error, summary = 'succeeded', None, None
+    status, error, summary, code = 'succeeded', None, None, None
     with EventLog(events_path, listeners) as emit:
         emit('start', kind=kind, run_id=run_dir.name, pid=os.getpid(), config=_dump(cfg))
         try:
@@ -188,10 +188,11 @@ def run_job(
         except Cancelled as e:
             status, error = 'cancelled', str(e) or 'cancelled by the user'
         except Exception as e:  # the job fails; the process (and the server) does not
-            status, error = 'failed', str(e) or e.__class__.__name__
+            status, error, code = 'failed', str(e) or e.__class__.__name__, getattr(e, 'code', None)
             log.debug('job %s failed:\n%s', kind, traceback.format_exc())
             emit('log', level='error', message=error, traceback=traceback.format_exc(limit=20))
-        emit('end', status=status, error=error, **({'summary': summary} if summary else {}))
+        extra = {'summary': summary} if summary else {'error_code': code} if isinstance(code, str) else {}
+        emit('end', status=status, error=error, **extra)
     write_job(run_dir, status=status, ended=time.time(), error=error, summary=summary)
     return status
 

@@ -29,10 +29,11 @@ def job_manager() -> Any:
 class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
     """Progress bar + status line + error for one job at a time."""
 
-    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str], str] | None = None) -> None:
+    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str, str | None], str] | None = None) -> None:
         super().__init__()
         self.tr = tr
-        self.explain = explain or (lambda message: tr('components.job.error', message=message))
+        # explain(message, error_code): the failure in the page's words (the end event's code names the problem)
+        self.explain = explain or (lambda message, _code: tr('components.job.error', message=message))
         self.job_id: str | None = None
         self.classes('w-full gap-1').mark(marker)
         with self:
@@ -78,7 +79,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         elif kind == 'train' and event.get('max_iters'):
             self._iterations(event)
         elif kind == 'log' and event.get('level') == 'error':
-            self.error.set_text(self.explain(event.get('message', '')))
+            self.error.set_text(self.explain(event.get('message', ''), None))
         elif kind == 'end':
             self._end(event)
             return event
@@ -116,7 +117,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
             self.bar.set_value(1.0)
         self.status.set_text(self.tr(f'components.job.{status}') if status else '')
         if event.get('error'):
-            self.error.set_text(self.explain(event['error']))
+            self.error.set_text(self.explain(event['error'], event.get('error_code')))
 
     def _cancel(self) -> None:
         if self.manager is None or self.job_id is None:

@@ -8,7 +8,6 @@ URL parameters: dataset, block, seed.
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,6 @@ from nanogpt_lab.ui.components.token_view import TokenChip, token_view
 from nanogpt_lab.ui.view import View
 
 UPLOAD_TYPES = '.txt,.md,.jsonl'
-# The engine's DataError messages, by the stable code the page translates them under (the message is shown too).
-ERROR_CODES = {
-    'empty': re.compile(r'is empty'),
-    'binary': re.compile(r'is not text'),
-    'not_utf8': re.compile(r'is not UTF-8'),
-    'too_small': re.compile(r'is too small'),
-    'char_vocab': re.compile(r'distinct characters'),
-    'jsonl': re.compile(r'line \d+ (is not valid JSON|needs a "text" field)'),
-}
 BATCH_ROWS = 4
 TOP_SHOWN = 30
 
@@ -177,9 +167,8 @@ class DataPage:
         )
         upload.props(f'accept="{UPLOAD_TYPES}" flat bordered').classes('w-full').mark('upload')
 
-    def _explain(self, message: str) -> str:
-        """A failed preparation, in the page's language: the problem by its code, then the engine's own words."""
-        code = next((c for c, pattern in ERROR_CODES.items() if pattern.search(message)), None)
+    def _explain(self, message: str, code: str | None) -> str:
+        """A failed preparation, in the page's language: the problem by the engine's code, then its own words."""
         headline = self.tr(f'data.errors.{code}') if code else self.tr('data.errors.other')
         return self.tr('data.errors.detail', headline=headline, message=message)
 
