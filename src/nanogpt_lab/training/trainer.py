@@ -448,7 +448,24 @@ class Trainer:
         if reason:
             out['reason'] = reason
             self.emit('log', level='info', code='stopped', message=reason)
+        self._warn_if_nothing_kept()
         return out
+
+    def _warn_if_nothing_kept(self) -> None:
+        """Best-only saving (a fine-tune's default) keeps nothing when no evaluation beat iteration 0's: say so,
+        or the learner looks for a model that was never written."""
+        if self.out_dir is None or not self.dist.master or self.cfg.eval_only or (self.out_dir / CKPT_NAME).is_file():
+            return
+        self.emit(
+            'log',
+            level='warning',
+            code='no_checkpoint',
+            message=(
+                f'no checkpoint was saved in {self.out_dir}: the validation loss never went below its first value '
+                f'({self.best_val_loss:.4f}), and only improvements are saved (always_save_checkpoint=False). '
+                'Lower learning_rate, train longer, or set --always_save_checkpoint=True'
+            ),
+        )
 
 
 def _first_id(tokenizer: Any) -> int:

@@ -60,7 +60,7 @@ def device_of(event: dict[str, Any]) -> str | None:
 class real_mode_panel(ui.card):  # noqa: N801 - a NiceGUI component
     """`real_mode_panel(tr=..., marker=...)`: hidden until `follow` shows a job."""
 
-    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str], str] | None = None) -> None:
+    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str, str | None], str] | None = None) -> None:
         super().__init__()
         self.tr, self.marker = tr, marker
         self.classes(theme.CARD).props('flat bordered').mark(marker)
