@@ -160,6 +160,7 @@ class TrainConfig(_Config):
     # ours
     early_stopping_patience: int = Field(0, ge=0)  # evaluations without val improvement before stopping; 0 = off
     eval_sample_tokens: int = Field(0, ge=0, le=4096)  # >0: emit a `sample` event of this many tokens at each eval
+    nanogpt_batches: bool = False  # draw batches and eval batches from torch's global stream in nanoGPT's order
 
     @field_validator('device')
     @classmethod

@@ -8,6 +8,7 @@ files, the CLI and the loop run as they would for the real thing, only smaller.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from nanogpt_lab.cli import main as cli
 from nanogpt_lab.model.checkpoint import load_checkpoint
 
 CONFIG = Path(__file__).resolve().parents[2] / 'config'
+STEP = r'^step (\d+): train loss ([\d.]+), val loss ([\d.]+)'
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +62,24 @@ def test_readme_cpu_command(char_data_dir, tmp_path):
     config = json.loads((run / 'config.json').read_text())
     assert (config['n_layer'], config['batch_size'], config['beta2'], config['warmup_iters']) == (4, 12, 0.99, 100)
     assert load_checkpoint(run)['model_args']['n_embd'] == 128
+
+
+def test_nanogpt_batches_reproduce_nanogpts_own_log(char_data_dir, tmp_path):
+    """With --nanogpt_batches=True the README CPU command draws nanoGPT's batches in nanoGPT's order: every loss
+    its train.py printed (fixtures/nanogpt_baby_60iters.log, made by nanoGPT itself) comes out the same."""
+    golden = (Path(__file__).parent / 'fixtures' / 'nanogpt_baby_60iters.log').read_text()
+    command = next(line for line in golden.splitlines() if line.startswith('# python train.py'))
+    flags = [f for f in command.split()[4:] if not f.startswith('--out_dir')]
+    run = tmp_path / 'run'
+    extra = [f'--data_dir={char_data_dir}', f'--out_dir={run}', '--nanogpt_batches=True', '--threads=2']
+    assert cli(['train', str(CONFIG / 'train_shakespeare_char.py'), *flags, *extra]) == 0
+    theirs_train = {int(i): float(v) for i, v in re.findall(r'^iter (\d+): loss ([\d.]+)', golden, re.M)}
+    theirs_eval = {int(i): (float(t), float(v)) for i, t, v in re.findall(STEP, golden, re.M)}
+    events = _events(run)
+    ours_train = {e['iter']: round(e['loss'], 4) for e in events if e['type'] == 'train'}
+    ours_eval = {e['iter']: (round(e['train_loss'], 4), round(e['val_loss'], 4)) for e in events if e['type'] == 'eval'}
+    assert ours_eval == theirs_eval  # iterations 0, 20, 40, 60
+    assert ours_train == {i: v for i, v in theirs_train.items() if i < 60}  # nanoGPT trains one step past the end
 
 
 def test_eval_gpt2_config(bpe_data_dir, tmp_path):

@@ -76,6 +76,19 @@ def test_resume_reports_the_same_losses_as_an_uninterrupted_run(tiny, run_train,
     assert summary['tokens'] == 20 * 128 and summary['iter_num'] == 20
 
 
+def test_nanogpt_batches_resume_deterministically(tiny, run_train, tmp_path):
+    """nanoGPT's stream is the global one; a resume restores it from the checkpoint, so resuming twice from the same
+    checkpoint trains the same steps (nanoGPT itself reseeds on resume; identity with an unbroken run is not kept)."""
+    run_train(tiny(nanogpt_batches=True, max_iters=6, eval_interval=3))
+    saved = (tmp_path / 'run' / 'ckpt.pt').read_bytes()
+    again = dict(init_from='resume', out_dir=str(tmp_path / 'run'), max_iters=9, device='cpu', compile=False)
+    _, first = run_train(build(TrainConfig, again))
+    (tmp_path / 'run' / 'ckpt.pt').write_bytes(saved)
+    _, second = run_train(build(TrainConfig, again))
+    assert _losses(first) == _losses(second) and [e['iter'] for e in first.of('train')] == [6, 7, 8]
+    assert load_checkpoint(tmp_path / 'run')['config']['nanogpt_batches'] is True  # inherited from the checkpoint
+
+
 def test_nanogpts_checkpoint_resumes_under_our_trainer(nanogpt_baby_ckpt, char_data_dir, tmp_path, run_train):
     run = tmp_path / 'baby'
     run.mkdir()

@@ -55,26 +55,37 @@ def open_data(cfg: TrainConfig) -> RunData:
 
 
 class Batches:
-    """nanoGPT's random-offset batches from a seeded generator whose state a checkpoint saves and restores."""
+    """nanoGPT's random-offset batches from a seeded generator whose state a checkpoint saves and restores.
 
-    def __init__(self, data: RunData, batch_size: int, block_size: int, device: str, seed: int):
+    `seed=None` draws from torch's global stream instead, with the next training batch fetched ahead as nanoGPT's
+    loop does (`prefetch` between forward and backward): the same batches, in the same order, as nanoGPT's
+    train.py after the same model initialisation (`nanogpt_batches=True`).
+    """
+
+    def __init__(self, data: RunData, batch_size: int, block_size: int, device: str, seed: int | None):
         self.data = data
         self.batch_size = batch_size
         self.block_size = block_size
         self.device = device
-        self.generator = torch.Generator().manual_seed(seed)
+        self.ahead = seed is None
+        self.generator = torch.default_generator if self.ahead else torch.Generator().manual_seed(seed)
+        self.pending: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def next(self, split: str = 'train') -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(self, split: str = 'train') -> tuple[torch.Tensor, torch.Tensor]:
         """One (x, y) batch; the memmap is reopened per call as nanoGPT does (a long-lived one grows in memory)."""
         return get_batch(self.data.split(split), self.batch_size, self.block_size, self.device, self.generator)
 
-    def state(self) -> torch.Tensor:
-        """The generator's state, for `resume_state` in the checkpoint."""
-        return self.generator.get_state()
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next training batch: the one fetched ahead, or a fresh draw."""
+        if self.pending is None:
+            return self.draw('train')
+        batch, self.pending = self.pending, None
+        return batch
 
-    def restore(self, state: torch.Tensor) -> None:
-        """Continue the exact stream an interrupted run would have drawn."""
-        self.generator.set_state(state)
+    def prefetch(self) -> None:
+        """Fetch the next training batch now, where nanoGPT's loop does (after the forward pass, before backward)."""
+        if self.ahead and self.pending is None:
+            self.pending = self.draw('train')
 
 
 def eval_batches(
@@ -83,4 +94,4 @@ def eval_batches(
     """The same `n` batches at every evaluation (a fixed seed), so successive val losses compare like with like."""
     batches = Batches(data, batch_size, block_size, device, seed + EVAL_SEED_OFFSET + (split == 'val'))
     for _ in range(n):
-        yield batches.next(split)
+        yield batches.draw(split)

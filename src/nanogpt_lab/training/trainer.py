@@ -102,8 +102,10 @@ class Trainer:
         if start.optimizer_state:
             self._load_optimizer(start.optimizer_state)
         self.tokens_per_iter = cfg.batch_size * self.block_size * cfg.gradient_accumulation_steps
-        self.batches = Batches(self.data, cfg.batch_size, self.block_size, device, cfg.seed + dist.rank)
-        torch.manual_seed(cfg.seed + dist.rank)  # the dropout stream, different on each rank as in nanoGPT
+        own_stream = None if cfg.nanogpt_batches else cfg.seed + dist.rank
+        self.batches = Batches(self.data, cfg.batch_size, self.block_size, device, own_stream)
+        if own_stream is not None or dist.rank:  # nanoGPT's stream continues from the model's initialisation
+            torch.manual_seed(cfg.seed + dist.rank)  # the dropout stream, different on each rank as in nanoGPT
         self._restore(start.resume_state)
         self.stop_reason: str | None = None
         self.last = {'train_loss': None, 'val_loss': None}
@@ -231,6 +233,7 @@ class Trainer:
     def run(self) -> dict:
         """Iterate until max_iters, early stopping or a stop request; return the summary for the `end` event."""
         cfg = self.cfg
+        self.batches.prefetch()  # nanogpt_batches: the first batch is drawn before the first evaluation, as there
         self.clock, self.clock_iter = time.perf_counter(), self.iter_num
         while True:
             lr = get_lr(self.iter_num, cfg)
@@ -276,6 +279,7 @@ class Trainer:
                 with rt.autocast():
                     _, loss = self.model(x, y)
                     loss = loss / rt.grad_accum  # the sum of the micro-steps' gradients is their mean's
+                self.batches.prefetch()
                 rt.scaler.scale(loss).backward()
             loss_sum += loss.detach()
         grad_norm = None
@@ -357,11 +361,15 @@ class Trainer:
         self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
 
     def _estimate(self, split: str) -> float:
-        """nanoGPT's estimate_loss for one split, on the uncompiled model and this split's fixed batches."""
+        """nanoGPT's estimate_loss for one split, on the uncompiled model and this split's fixed batches (or, with
+        nanogpt_batches, on fresh draws from the training stream, as nanoGPT)."""
         cfg = self.cfg
-        batches = eval_batches(
-            self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed
-        )
+        if cfg.nanogpt_batches:
+            batches = (self.batches.draw(split) for _ in range(cfg.eval_iters))
+        else:
+            batches = eval_batches(
+                self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed
+            )
         return estimate_loss(self.raw_model, batches, self.rt.autocast)
 
     def _save(self, rng: list[dict[str, torch.Tensor]]) -> None:
