@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nanogpt_lab.tokenizers import TokenizerError, bpe_merge_replay
+from nanogpt_lab.tokenizers import TokenizerError, bpe_merge_replay, sequence_after
 from nanogpt_lab.tokenizers.gpt2 import GPT2_PATTERN
 
 
@@ -79,3 +79,33 @@ def test_limits():
         list(bpe_merge_replay('abc', -1))
     with pytest.raises(TokenizerError, match='at most'):
         list(bpe_merge_replay('a' * 100_001, 1))
+
+
+@pytest.mark.parametrize('pattern', [GPT2_PATTERN, None])
+def test_the_sequence_after_k_merges_is_the_naive_loops(shakespeare_txt, pattern):
+    """What stage 2 shows at step k: the text's ids after the first k merges, shrinking to each step's length."""
+    import regex
+
+    text = shakespeare_txt.read_text()[:1_500] + ' 你好你好 🙂🙂'
+    steps = list(bpe_merge_replay(text, 80, pattern))
+    chunks = [list(c.encode()) for c in (regex.findall(pattern, text) if pattern else [text])]
+    assert sequence_after(text, [], pattern=pattern) == [i for c in chunks for i in c]
+    for k, step in enumerate(steps, start=1):
+        chunks = [_merge(ids, step.pair, step.new_id) for ids in chunks]
+        if k in (1, 10, 80):
+            ids = sequence_after(text, steps[:k], pattern=pattern)
+            assert ids == [i for c in chunks for i in c] and len(ids) == step.length
+    first = sequence_after(text, steps, max_bytes=200)  # the start only: exactly the whole sequence's first ids
+    assert 40 < len(first) < len(sequence_after(text, steps)) and sequence_after(text, steps)[: len(first)] == first
+
+
+def _merge(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out

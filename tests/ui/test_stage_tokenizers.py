@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui.testing import User
 
-from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, bpe_merge_replay
+from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, bpe_merge_replay, sequence_after
 from nanogpt_lab.ui.i18n import catalog
 
 
@@ -80,6 +80,9 @@ async def test_merge_replay_scrubber_shows_each_merge(user: User, until, one) ->
     chart = one(user, 'replay-chart-chart')
     assert chart.options['series'][0]['data'][10] == [10, step.length]
     assert chart.options['series'][0]['markLine']['data'] == [{'xAxis': 10}]
+    shown = sequence_after(text, steps[:10], max_bytes=400)  # the sequence itself, as chips: fewer after merges
+    assert one(user, 'replay-sequence').content.count('title="id ') == len(shown) < 400
+    await user.should_see(f'the first {len(shown)} of {step.length:,}')
     one(user, 'replay-merges').value = 50
     await until(lambda: scrubber.props['max'] == 50)
 

@@ -4,7 +4,7 @@ Torch-free, and light to import: tiktoken and sentencepiece load when a tokenize
 """
 
 from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
-from nanogpt_lab.tokenizers.bpe_replay import MergeStep, bpe_merge_replay
+from nanogpt_lab.tokenizers.bpe_replay import MergeStep, bpe_merge_replay, sequence_after
 from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
 from nanogpt_lab.tokenizers.compare import Comparison, TokenInfo, compare
 from nanogpt_lab.tokenizers.gpt2 import EOT_TOKEN, GPT2Tokenizer, gpt2_encoding
@@ -22,6 +22,7 @@ __all__ = [
     'TokenizerError',
     'UnigramTokenizer',
     'bpe_merge_replay',
+    'sequence_after',
     'compare',
     'gpt2_encoding',
     'read_meta',

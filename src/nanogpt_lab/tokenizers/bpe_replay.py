@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from nanogpt_lab.tokenizers.base import TokenizerError
@@ -131,3 +131,31 @@ def bpe_merge_replay(text: str, num_merges: int, pattern: str | None = GPT2_PATT
         token = vocab[new_id]
         text_ = token.decode('utf-8', errors='backslashreplace')
         yield MergeStep(rank, pair, -neg, new_id, token, text_, seq.length)
+
+
+def sequence_after(
+    text: str, steps: Sequence[MergeStep], max_bytes: int | None = None, pattern: str | None = GPT2_PATTERN
+) -> list[int]:
+    """The text's token ids after these merges (a replay's first k steps), so a page can show the sequence itself
+    shrinking. `max_bytes` keeps the pieces within the text's first bytes: merges never cross pieces, so those
+    tokens are exactly the whole text's first ones."""
+    _check(text, len(steps))
+    pieces = _first_pieces(text, pattern, max_bytes) if max_bytes is not None and pattern else _pieces(text, pattern)
+    seq = _Sequence(pieces)
+    for step in steps:
+        seq.merge(step.pair, step.new_id)
+    return [i for i in seq.ids if i != -1]
+
+
+def _first_pieces(text: str, pattern: str, max_bytes: int) -> list[bytes]:
+    """The pre-tokenizer pieces that fit in the first `max_bytes` bytes (at least one), without splitting the rest."""
+    import regex
+
+    kept, total = [], 0
+    for match in regex.finditer(pattern, text):
+        piece = match.group().encode('utf-8')
+        if kept and total + len(piece) > max_bytes:
+            break
+        kept.append(piece)
+        total += len(piece)
+    return kept

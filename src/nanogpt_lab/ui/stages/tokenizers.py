@@ -27,6 +27,7 @@ CONTEXT = 256  # "a 256-token context holds about N characters of this text"
 MAX_URL_TEXT = 600  # own text up to this many characters travels in the shared URL
 MAX_TEXT = 20_000  # the box's limit: comparisons stay instant, and it is the BPE replay's comfortable size
 MERGE_CHOICES = (50, 200, 500, 1000)
+SEQUENCE_BYTES = 400  # the replay shows the tokens of the text's first bytes: enough to watch words fuse
 
 
 @dataclass
@@ -308,6 +309,17 @@ class TokenizersPage:
         self.state.merges = int(e.value)
         ui.timer(0, self.recompute, once=True)
 
+    def _draw_sequence(self, vocab: dict[int, bytes], total: int) -> None:
+        """The start of the text as the merges so far cut it: the sequence itself shrinking, chip by chip."""
+        from nanogpt_lab.tokenizers import sequence_after
+
+        s = self.state
+        ids = sequence_after(s.text, s.steps[: s.step], max_bytes=SEQUENCE_BYTES)
+        caption = self.tr('tokenizers.replay.sequence', shown=f'{len(ids):,}', total=f'{total:,}')
+        ui.label(caption).classes(f'{theme.CAPTION} mt-2')
+        chips = [_chip(vocab, i) for i in ids]
+        token_view(chips, tr=self.tr, show_whitespace=True).mark('replay-sequence')
+
     def _scrub(self, e: Any) -> None:
         step = int(e.value or 0)
         if step != self.state.step:
@@ -333,12 +345,13 @@ class TokenizersPage:
             if s.replay_error:
                 note(tr('tokenizers.replay.error', message=s.replay_error), kind='warn', marker='replay-error')
                 return
+            vocab = _vocab(s.steps)
             if not s.step:
                 ui.label(tr('tokenizers.replay.start', n=f'{n_bytes:,}')).classes('text-sm').mark('replay-now')
+                self._draw_sequence(vocab, n_bytes)
                 return
             step = s.steps[s.step - 1]
-            vocab = _vocab(s.steps)
-            a, b = (TokenChip(vocab[i].decode('utf-8', 'backslashreplace'), i, vocab[i].hex(' ')) for i in step.pair)
+            a, b = (_chip(vocab, i) for i in step.pair)
             new = TokenChip(step.text, step.new_id, step.token.hex(' '))
             with ui.row().classes('items-center gap-2'):
                 token_view([a], tr=tr, show_whitespace=True, show_ids=True).classes('w-auto', remove='w-full')
@@ -358,6 +371,7 @@ class TokenizersPage:
                     ratio=f'{n_bytes / max(step.length, 1):.2f}',
                 )
             ).classes('text-sm').mark('replay-now')
+            self._draw_sequence(vocab, step.length)
 
     def _draw_length_chart(self) -> None:
         tr, s = self.tr, self.state
@@ -419,6 +433,11 @@ def _replay(text: str, merges: int) -> tuple[list[Any], str | None]:
         return list(bpe_merge_replay(text, merges)), None
     except TokenizerError as e:
         return [], str(e)
+
+
+def _chip(vocab: dict[int, bytes], token_id: int) -> TokenChip:
+    """A token of the replay's vocabulary as a chip (a byte that splits a character shows as \\xNN)."""
+    return TokenChip(vocab[token_id].decode('utf-8', 'backslashreplace'), token_id, vocab[token_id].hex(' '))
 
 
 def _vocab(steps: list[Any]) -> dict[int, bytes]:
