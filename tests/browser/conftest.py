@@ -50,7 +50,7 @@ def serve(home: Path, log: Path, *extra: str) -> Iterator[str]:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium through sync Playwright (module scope: a session one breaks NiceGUI's async tests)."""
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f'{CHROMIUM} is not installed (make browser)')
+        pytest.fail(f"{CHROMIUM} is not installed: `make test` installs Debian's chromium (or run `make browser`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -29,10 +29,6 @@ LONG = dict(dataset='shakespeare_char', device='cpu', n_layer=2, n_head=2, n_emb
 @pytest.fixture
 def live(workspace_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The API on a real loopback port (uvicorn in a thread), torn down after the test."""
-    try:
-        from nanogpt_lab.training import train  # noqa: F401
-    except ImportError:
-        pytest.skip('the trainer (engine issue) is not here yet')
     monkeypatch.setattr(job_routes, 'HEARTBEAT_S', 0.3)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -136,10 +132,6 @@ def _serve(home: Path, port: int) -> subprocess.Popen:
 
 def test_server_killed_and_restarted_reports_jobs_truthfully(workspace_home: Path, char_data_dir: Path) -> None:
     """kill -9 of the server: its worker keeps training; the next server watches it again and can cancel it."""
-    try:
-        from nanogpt_lab.training import train  # noqa: F401
-    except ImportError:
-        pytest.skip('the trainer (engine issue) is not here yet')
     port = _free_port()
     base = f'http://127.0.0.1:{port}'
     server = _serve(workspace_home, port)

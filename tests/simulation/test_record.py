@@ -14,8 +14,9 @@ from nanogpt_lab.simulation.recipes import BABY, Recipe
 
 def test_rerunning_the_first_100_iterations_matches_the_recorded_losses(tmp_path: Path, shakespeare_txt: Path) -> None:
     result = record.verify('baby-char-2000', iters=100, work=tmp_path, inputs={'shakespeare': str(shakespeare_txt)})
-    if 'skipped' in result:
-        pytest.skip(result['skipped'])
+    if result.get('skipped', '').startswith('recorded with torch'):
+        pytest.skip(result['skipped'])  # float results are only comparable under the recording's torch
+    assert 'skipped' not in result, result['skipped']
     assert result['compared'] == 100
     assert result['max_abs_diff'] <= 1e-3, result
 

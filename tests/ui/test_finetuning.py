@@ -3,7 +3,6 @@ itself (early stopping), the recorded replay, and before/after (val loss, sample
 
 from __future__ import annotations
 
-import pytest
 from nicegui.testing import User
 
 
@@ -25,8 +24,7 @@ async def test_bases_show_size_and_download_time_and_the_recipe_says_why(user: U
 
 
 async def test_simulation_replays_the_recorded_fine_tune(user: User, until, text, one) -> None:
-    if not _recorded('finetune-shakespeare'):
-        pytest.skip('the recorded fine-tune is not in this checkout yet')
+    assert _recorded('finetune-shakespeare')
     await user.open('/finetuning?lang=en&speed=instant')
     assert text(user, 'before-after-tuned-loss-value')  # the measured comparison is shown at once
     assert 'data-token' not in text(user, 'before-after-tuned-sample')

@@ -112,8 +112,7 @@ def _reply(user: User) -> list[str]:
 async def test_simulation_mode_samples_the_bundled_model(torch_pages: None, user: User, until, one) -> None:
     from nanogpt_lab.simulation import assets
 
-    if not any(a.name == 'tiny-shakespeare-char' for a in assets.list_assets(kind='model')):
-        pytest.skip('the bundled tiny model is not recorded in this checkout yet')
+    assert any(a.name == 'tiny-shakespeare-char' for a in assets.list_assets(kind='model'))
     await user.open('/inference?lang=zh-CN')
     chart = one(user, 'next-chart-chart')
     await until(lambda: bool(chart.options.get('series')), timeout=60)

@@ -395,7 +395,9 @@ def verify(name: str, iters: int = 100, work: str | Path | None = None, inputs: 
     recipe = RECIPES[name]
     out_dir = rec.work / 'verify' / name
     cfg = train_config(rec, recipe, out_dir, (f'--max_iters={iters}',)).model_dump()
-    changed = [k for k in cfg if k not in PER_RUN_KEYS and cfg[k] != recorded['config'].get(k)]
+    # a key added to TrainConfig after the recording counts as its default: the behaviour the recording had
+    defaults = {k: field.default for k, field in TrainConfig.model_fields.items()}
+    changed = [k for k in cfg if k not in PER_RUN_KEYS and cfg[k] != recorded['config'].get(k, defaults.get(k))]
     if changed:
         return {'skipped': f'the recipe no longer matches the recording in {", ".join(changed)}'}
     events_path, _ = train_recipe(rec, recipe, out_dir, (f'--max_iters={iters}',))
