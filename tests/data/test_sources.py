@@ -117,6 +117,7 @@ def test_a_huge_binary_file_is_rejected_without_reading_it(run, tmp_path):
         ('picture.txt', PNG, {}, 'binary'),
         ('nul.txt', b'text\x00more', {}, 'binary'),
         ('latin1.txt', 'naïve café'.encode('latin-1'), {}, 'not_utf8'),
+        ('utf16.txt', 'hello'.encode('utf-16'), {}, 'not_utf8'),
         ('short.txt', b'abcdefghij' * 3, {'block_size': 8}, 'too_small'),
         ('wide.txt', ''.join(map(chr, range(0x10000, 0x10000 + 66_000))).encode(), {}, 'char_vocab'),
         ('d.jsonl', b'{"text": broken\n', {}, 'jsonl'),

@@ -40,6 +40,7 @@ MAGIC = {
     b'\xff\xfe': 'UTF-16 text (save it as UTF-8)',
     b'\xfe\xff': 'UTF-16 text (save it as UTF-8)',
 }
+UTF16_BOMS = (b'\xff\xfe', b'\xfe\xff')  # text in the wrong encoding, not binary: the page says "save as UTF-8"
 
 
 @dataclass
@@ -112,7 +113,8 @@ def _hidden(rel: Path) -> bool:
 def _check_signature(path: Path, head: bytes) -> None:
     for magic, what in MAGIC.items():
         if head.startswith(magic):
-            raise DataError(f'{path} is not text: it looks like {what}', code='binary')
+            code = 'not_utf8' if magic in UTF16_BOMS else 'binary'
+            raise DataError(f'{path} is not text: it looks like {what}', code=code)
 
 
 def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, bytes]:
