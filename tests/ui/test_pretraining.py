@@ -39,6 +39,9 @@ async def test_form_shows_the_command_and_flags_invalid_combinations(user: User,
     assert text(user, 'micro-formula').endswith('× processes 1 = 6,144 tokens per iteration')
     assert text(user, 'micro-ddp') == 'On 2 processes (torchrun): 12,288 tokens per iteration'
     assert '--nproc_per_node=2' in text(user, 'form-torchrun') and '#' not in text(user, 'form-torchrun')
+    assert '--nanogpt_batches' not in text(user, 'form-command')  # folded, off: the lab's own streams
+    one(user, 'form-nanogpt_batches').value = True
+    assert '--nanogpt_batches=True' in text(user, 'form-command')
     one(user, 'form-model').value = 'gpt2'
     assert '--model=gpt2' in text(user, 'form-command') and '--n_layer' not in text(user, 'form-command')
 

@@ -63,7 +63,7 @@ TRAIN_FIELDS = fields(
     basic=('model', 'n_layer', 'n_head', 'n_embd', 'dataset', 'batch_size', 'block_size', 'gradient_accumulation_steps',
            'learning_rate', 'max_iters', 'device', 'eval_interval'),
     more=('dtype', 'compile', 'eval_iters', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'dropout', 'weight_decay',
-          'ln_position', 'eval_sample_tokens', 'seed'),
+          'ln_position', 'eval_sample_tokens', 'seed', 'nanogpt_batches'),
 )  # fmt: skip
 
 
