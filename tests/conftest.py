@@ -79,3 +79,15 @@ def nanogpt_baby_ckpt(shared_data: Path, tmp_path_factory: pytest.TempPathFactor
     run = tmp_path_factory.mktemp('nanogpt_baby')
     shutil.copyfile(shared_data / 'nanogpt-baby' / 'ckpt.pt', run / 'ckpt.pt')
     return run
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test, restored afterwards: on a shared 2-core machine spinning OpenMP threads make
+    small-model tests ~10x slower (folders whose tests all want it request it from an autouse fixture)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -59,12 +59,12 @@ def keep_freed_memory() -> bool:
     """Ask glibc to reuse freed activation memory instead of unmapping it: each CPU training step frees and
     reallocates the same buffers, and fresh pages cost page faults (measured: 4-7% of a baby-config step).
     Returns whether it applied (glibc only; elsewhere the allocator is left alone)."""
-    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+    if platform.system() != 'Linux':
         return False
     import ctypes
 
     try:
-        libc = ctypes.CDLL('libc.so.6')
+        libc = ctypes.CDLL('libc.so.6')  # glibc's soname: musl and others have none, and are left alone
     except OSError:
         return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(

@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 ENV_HOME = 'NANOGPT_LAB_HOME'
+# A run folder's files, named here so the trainer (torch) and the run registry (torch-free) agree
+CKPT_NAME = 'ckpt.pt'
+RUN_CONFIG_NAME = 'config.json'  # the run's resolved settings (after a resume took the checkpoint's)
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$')
 
 

@@ -35,14 +35,8 @@ TINY: dict[str, Any] = dict(
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread per test: on a shared 2-core machine, spinning OpenMP threads make tests 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every training test runs on one torch thread (tests/conftest.py)."""
 
 
 class Events(list):

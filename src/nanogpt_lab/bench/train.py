@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import ConfigError, parse_overrides
+from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
 # nanoGPT's config/train_shakespeare_char.py, then its README's CPU flags ("baby" model)
 CHAR_CONFIG = dict(
@@ -158,7 +159,7 @@ def run_ours(values: dict[str, Any], config_file: Path | None, out: Path, thread
     trains = [e for e in events if e['type'] == 'train']
     result.ms = [e['dt_ms'] for e in trains[3:]] or [e['dt_ms'] for e in trains]
     result.reported_val = next((e['val_loss'] for e in reversed(events) if e['type'] == 'eval'), None)
-    result.tokens_per_iter = json.loads((out / 'config.json').read_text())['resolved']['tokens_per_iter']
+    result.tokens_per_iter = json.loads((out / RUN_CONFIG_NAME).read_text())['resolved']['tokens_per_iter']
     return result
 
 

@@ -22,8 +22,6 @@ from nanogpt_lab.jobs.worker import JOB_FILE, write_job
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = 'events.jsonl'
-CONFIG_FILE = 'config.json'  # a training run's resolved settings (after a resume took the checkpoint's)
-CKPT_FILE = 'ckpt.pt'  # model/checkpoint.py's name; not imported, so listing runs stays torch-free
 TERMINAL = ('succeeded', 'failed', 'cancelled')
 ACTIVE = ('queued', 'starting', 'running')
 SUMMARY_KEYS = (
@@ -52,7 +50,9 @@ def run_dirs(root: Path | None = None) -> list[Path]:
     if not root.is_dir():
         return []
     found = [
-        p for p in root.iterdir() if p.is_dir() and any((p / n).exists() for n in (JOB_FILE, EVENTS_FILE, CKPT_FILE))
+        p
+        for p in root.iterdir()
+        if p.is_dir() and any((p / n).exists() for n in (JOB_FILE, EVENTS_FILE, workspace.CKPT_NAME))
     ]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
@@ -112,7 +112,9 @@ class _SummaryCache:
 
     def get(self, run_dir: Path) -> dict[str, Any]:
         """The folder's summary, recomputed only if its files changed."""
-        stamp = tuple(_stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE, CONFIG_FILE, CKPT_FILE))
+        stamp = tuple(
+            _stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE, workspace.RUN_CONFIG_NAME, workspace.CKPT_NAME)
+        )
         with self._lock:
             hit = self._cache.get(str(run_dir))
         if hit and hit[0] == stamp:
@@ -144,7 +146,7 @@ def _status(job: dict[str, Any] | None, has_checkpoint: bool) -> str:
 def _summarize(run_dir: Path) -> dict[str, Any]:
     found = read_job(run_dir)
     job = found or {}
-    config = _read_json(run_dir / CONFIG_FILE) or job.get('config') or {}
+    config = _read_json(run_dir / workspace.RUN_CONFIG_NAME) or job.get('config') or {}
     best = last_iter = tokens = None
     start_t = end_t = None
     simulated = False
@@ -160,7 +162,7 @@ def _summarize(run_dir: Path) -> dict[str, Any]:
             best = e['val_loss'] if best is None else min(best, e['val_loss'])
             last_iter = max(last_iter or 0, e.get('iter') or 0)
     started, ended = job.get('started') or start_t, job.get('ended')
-    has_checkpoint = (run_dir / CKPT_FILE).exists()
+    has_checkpoint = (run_dir / workspace.CKPT_NAME).exists()
     return {
         'id': run_dir.name,
         'kind': job.get('kind'),

@@ -188,13 +188,20 @@ def run_job(
         except Cancelled as e:
             status, error = 'cancelled', str(e) or 'cancelled by the user'
         except Exception as e:  # the job fails; the process (and the server) does not
-            status, error, code = 'failed', str(e) or e.__class__.__name__, getattr(e, 'code', None)
+            status, error, code = 'failed', str(e) or e.__class__.__name__, _error_code(e)
             log.debug('job %s failed:\n%s', kind, traceback.format_exc())
             emit('log', level='error', message=error, traceback=traceback.format_exc(limit=20))
-        extra = {'summary': summary} if summary else {'error_code': code} if isinstance(code, str) else {}
+        extra = {'summary': summary} if summary else {'error_code': code} if code else {}
         emit('end', status=status, error=error, **extra)
     write_job(run_dir, status=status, ended=time.time(), error=error, summary=summary)
     return status
+
+
+def _error_code(e: Exception) -> str | None:
+    """A bad-data failure's stable name (`DataError.code`), which pages translate; None for anything else."""
+    from nanogpt_lab.data.errors import DataError  # here, not at the top: listing runs stays numpy-free
+
+    return e.code if isinstance(e, DataError) else None
 
 
 def stop_on_signals(graceful: bool = True) -> Callable[[], bool]:

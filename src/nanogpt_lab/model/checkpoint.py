@@ -13,8 +13,8 @@ import torch
 from nanogpt_lab.config import ModelConfig
 from nanogpt_lab.fileio import atomic_write_with
 from nanogpt_lab.model.gpt import GPT
+from nanogpt_lab.workspace import CKPT_NAME
 
-CKPT_NAME = 'ckpt.pt'
 CKPT_KEYS = ('model', 'optimizer', 'model_args', 'iter_num', 'best_val_loss', 'config')
 _COMPILED_PREFIX = '_orig_mod.'  # torch.compile wraps the model and prefixes every key with this
 

@@ -89,12 +89,21 @@ class _Sequence:
         changed.add(pair)
 
 
-def _pieces(text: str, pattern: str | None) -> list[bytes]:
+def _pieces(text: str, pattern: str | None, max_bytes: int | None = None) -> list[bytes]:
+    """The pre-tokenizer pieces as UTF-8 (the whole text as one without a pattern); with `max_bytes`, only those
+    within the text's first bytes (at least one), without splitting the rest of a long text."""
     if not pattern:
         return [text.encode('utf-8')]
     import regex  # tiktoken's own dependency; supports the possessive quantifiers in GPT-2's pattern
 
-    return [m.encode('utf-8') for m in regex.findall(pattern, text)]
+    pieces, total = [], 0
+    for match in regex.finditer(pattern, text):
+        piece = match.group().encode('utf-8')
+        if max_bytes is not None and pieces and total + len(piece) > max_bytes:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    return pieces
 
 
 def _check(text: str, num_merges: int) -> None:
@@ -140,22 +149,7 @@ def sequence_after(
     shrinking. `max_bytes` keeps the pieces within the text's first bytes: merges never cross pieces, so those
     tokens are exactly the whole text's first ones."""
     _check(text, len(steps))
-    pieces = _first_pieces(text, pattern, max_bytes) if max_bytes is not None and pattern else _pieces(text, pattern)
-    seq = _Sequence(pieces)
+    seq = _Sequence(_pieces(text, pattern, max_bytes))
     for step in steps:
         seq.merge(step.pair, step.new_id)
     return [i for i in seq.ids if i != -1]
-
-
-def _first_pieces(text: str, pattern: str, max_bytes: int) -> list[bytes]:
-    """The pre-tokenizer pieces that fit in the first `max_bytes` bytes (at least one), without splitting the rest."""
-    import regex
-
-    kept, total = [], 0
-    for match in regex.finditer(pattern, text):
-        piece = match.group().encode('utf-8')
-        if kept and total + len(piece) > max_bytes:
-            break
-        kept.append(piece)
-        total += len(piece)
-    return kept

@@ -40,13 +40,13 @@ from nanogpt_lab.training.loggers import MetricLoggers
 from nanogpt_lab.training.model_init import inherit_resume_settings, init_model
 from nanogpt_lab.training.runtime import compile_pays_off, make_runtime, peak_flops, time_steps
 from nanogpt_lab.training.schedule import get_lr
+from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
 log = logging.getLogger(__name__)
 
 STOP_NONE, STOP_CANCEL, STOP_EARLY = 0, 1, 2  # agreed across ranks with a max: early stopping outranks a cancel
 BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
-CONFIG_NAME = 'config.json'  # the run's resolved settings (jobs/registry.py reads it by the same name)
-RUN_FILES = (CKPT_NAME, BEST_NAME, CONFIG_NAME, 'meta.pkl')  # what the trainer writes (atomically) in out_dir
+RUN_FILES = (CKPT_NAME, BEST_NAME, RUN_CONFIG_NAME, 'meta.pkl')  # what the trainer writes (atomically) in out_dir
 
 
 def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
@@ -214,7 +214,7 @@ class Trainer:
         if self.out_dir is not None:
             config = {**self.cfg.model_dump(), 'resolved': resolved}
             try:
-                atomic_write_text(self.out_dir / CONFIG_NAME, json.dumps(config, indent=2, default=str))
+                atomic_write_text(self.out_dir / RUN_CONFIG_NAME, json.dumps(config, indent=2, default=str))
                 meta = self.data.folder / 'meta.pkl'
                 if meta.is_file():  # a run folder that carries its vocabulary samples and exports without the data
                     atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
