@@ -122,12 +122,16 @@ def _check_vocab(model: Any, tokenizer: Any, where: str) -> None:
 
 
 def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
+    from nanogpt_lab.alignment.template import load_chat
     from nanogpt_lab.model.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(path)
     model = model_from_checkpoint(ckpt, dropout=0.0)
-    meta = find_meta(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
-    if meta is not None:
+    chat = load_chat(checkpoint_path(path).parent)  # a chat model's vocabulary: base + special tokens (stage 7)
+    meta = None if chat else find_meta(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
+    if chat is not None:
+        tokenizer = chat
+    elif meta is not None:
         from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
 
         tokenizer = CharTokenizer.from_meta(read_meta(meta))
@@ -140,7 +144,7 @@ def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[s
         'iter_num': ckpt.get('iter_num'),
         'best_val_loss': ckpt.get('best_val_loss'),
         'dataset': (ckpt.get('config') or {}).get('dataset'),
-        'tokenizer': f'char ({meta})' if meta else tokenizer.name,
+        'tokenizer': f'char ({meta})' if meta else f'chat ({chat.kind})' if chat else tokenizer.name,
     }
     del ckpt  # the optimizer state can be twice the model: free it before sampling
     return model, tokenizer, source

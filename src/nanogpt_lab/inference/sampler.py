@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,7 +119,7 @@ class TokenEvent:
     raw_prob: float  # under the model's own softmax, before any stage
     top: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, Any] | None = None
-    finish: str | None = None  # on the last event: 'length' (max_new_tokens) or 'stop' (a stop string)
+    finish: str | None = None  # on the last event: 'length' (max_new_tokens) or 'stop' (a stop string or id)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API's event stream."""
@@ -184,11 +184,13 @@ def stream(
     alternatives: int = 5,
     with_stages: bool = False,
     stage_top_n: int = 20,
+    stop_ids: Collection[int] = frozenset(),
 ) -> Iterator[TokenEvent]:
     """Generate one sample token by token, yielding a TokenEvent per token (the UI's and /api/generate's source).
 
     Pass a `generator` to continue one random stream across calls (as `sample` does for num_samples), or a
     `seed` for a fresh, reproducible one. `with_stages` adds the distribution after every pipeline stage.
+    A token in `stop_ids` (a chat model's end token) ends the sample: its event adds no text of its own.
     """
     settings = settings or SamplingSettings()
     idx, generator = _start(model, tokenizer, prompt, seed, generator)
@@ -200,15 +202,16 @@ def stream(
         logits = process(raw_logits, settings, context=idx, vocab_size=vocab)
         idx = torch.cat((idx, sample_from(logits, generator)), dim=1)
         tok, last = int(idx[0, -1]), i == max_new_tokens - 1
-        piece = text.feed(tokenizer.token_bytes(tok), final=last)
+        ended = tok in stop_ids
+        piece = text.feed(b'' if ended else tokenizer.token_bytes(tok), final=last or ended)
         event = _event(i, tok, piece, raw_logits[0], logits[0], tokenizer, alternatives)
         if with_stages:
             dists = stage_distributions(raw_logits[0], settings, context=idx[0, :-1], vocab_size=vocab)
             event.stages = stage_view(dists, tokenizer, stage_top_n, extra_ids=[tok])
-        if text.stopped or last:
-            event.finish = 'stop' if text.stopped else 'length'
+        if text.stopped or ended or last:
+            event.finish = 'stop' if text.stopped or ended else 'length'
         yield event
-        if text.stopped:
+        if text.stopped or ended:
             return
 
 

@@ -1,0 +1,30 @@
+"""Model surgery for a chat vocabulary: rows for the new token ids, started at the mean of the base's rows.
+
+A new token's row at the mean embedding makes its first logits average rather than random, so SFT starts from the
+base model's behaviour instead of a spike of noise (the same choice as Hugging Face's `resize_token_embeddings`
+with mean initialisation). GPT-2's padded rows 50257-50303 were pushed down in pretraining; the ones the template
+uses are reset to the mean too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nanogpt_lab.model.gpt import GPT
+
+
+@torch.no_grad()
+def fit_vocab(model: GPT, vocab_size: int, fresh: range, base_rows: int) -> None:
+    """Give `model` at least `vocab_size` token rows; rows `fresh` become the mean of rows 0..base_rows-1."""
+    wte = model.transformer.wte.weight
+    if vocab_size > wte.size(0):
+        grown = nn.Embedding(vocab_size, wte.size(1), device=wte.device, dtype=wte.dtype)
+        grown.weight[: wte.size(0)] = wte
+        model.transformer.wte = grown
+        model.lm_head = nn.Linear(wte.size(1), vocab_size, bias=False, device=wte.device, dtype=wte.dtype)
+        model.lm_head.weight = grown.weight  # keep the weight tying of GPT-2
+        model.config = model.config.model_copy(update={'vocab_size': vocab_size})
+    weight = model.transformer.wte.weight
+    if len(fresh):
+        weight[fresh.start : fresh.stop] = weight[:base_rows].mean(dim=0)
