@@ -7,10 +7,10 @@ from nicegui.testing import User
 
 from nanogpt_lab.ui.components import charts
 from nanogpt_lab.ui.components.architecture_diagram import diagram_svg, layout
+from nanogpt_lab.ui.components.part_detail import PARTS
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.token_view import TokenChip, chips_html, visible_text
 from nanogpt_lab.ui.i18n import Translator
-from nanogpt_lab.ui.stages.architecture import PARTS
 
 TR = Translator('en')
 LABELS = {p: TR(f'architecture.parts.{p}.label') for p in PARTS} | {

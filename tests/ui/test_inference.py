@@ -9,7 +9,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from nanogpt_lab.ui.stages.inference import TEMPERATURES, TOP_KS
+from nanogpt_lab.ui.components.sampling_controls import TEMPERATURES, TOP_KS
 
 
 def _series(chart: ui.element, name_index: int) -> list[float]:

@@ -23,15 +23,13 @@ from nanogpt_lab.ui.components.job_progress import job_manager
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.sampled_text import sampled_text
 from nanogpt_lab.ui.components.sampler_session import BUNDLED, RUN_PREFIX, Knobs, SamplerSession, available, streamed
+from nanogpt_lab.ui.components.sampling_controls import TEMPERATURES, TOP_KS, nearest, sampling_controls
+from nanogpt_lab.ui.components.sampling_panels import chat_panel, sample_columns
 from nanogpt_lab.ui.components.section import section
 from nanogpt_lab.ui.view import View
 
 log = logging.getLogger(__name__)
 
-# Temperature moves in small steps where it matters (around 1) and big ones beyond: the slider is an index.
-TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
-TOP_KS = (1, 2, 3, 5, 10, 20, 40, 100, 200, 0)  # 0: no cut (the slider's right end)
-SAMPLES_SIDE_BY_SIDE = 3
 PIPELINE_AFTER_S = 0.02  # the six-panel chart follows the main one by this much
 DEFAULT_PROMPT = 'JULIET:\nO Romeo, Romeo! wherefore art thou '  # ends mid-line: many plausible next tokens
 
@@ -46,10 +44,6 @@ def torch_allowed(view: View) -> bool:
     return view.settings.detect_device
 
 
-def _nearest(values: tuple, value: float) -> int:
-    return min(range(len(values)), key=lambda i: abs(values[i] - value))
-
-
 class InferencePage:
     """Stage 6's widgets and this tab's sampling state."""
 
@@ -59,24 +53,28 @@ class InferencePage:
         self.models = available(view.real, runs)
         self.model_id = view.param('model', BUNDLED, self.models)
         self.prompt = view.params.get('prompt', DEFAULT_PROMPT)[:2000] or DEFAULT_PROMPT
-        self.knobs = Knobs(
-            temperature=TEMPERATURES[_nearest(TEMPERATURES, _float(view.params.get('t'), 0.8))],
-            top_k=TOP_KS[_nearest(TOP_KS, view.int_param('k', 200, 0, 200))],
+        self.initial_knobs = Knobs(
+            temperature=TEMPERATURES[nearest(TEMPERATURES, _float(view.params.get('t'), 0.8))],
+            top_k=TOP_KS[nearest(TOP_KS, view.int_param('k', 200, 0, 200))],
             top_p=min(1.0, max(0.05, round(_float(view.params.get('p'), 1.0) * 20) / 20)),
             repetition_penalty=min(2.0, max(1.0, round(_float(view.params.get('rep'), 1.0) * 20) / 20)),
         )
-        self.max_tokens = view.int_param('max', 100, 1, 1000)
+        self.initial_max = view.int_param('max', 100, 1, 1000)
         self.seed = view.int_param('seed', 1337, 0, 2**31 - 1)
         self.session = SamplerSession(self.model_id)
         self.prompt_ids: list[int] | None = None
         self.events: list[dict[str, Any]] = []
         self.busy, self.stop_asked, self._pending, self._drawing = False, False, False, False
+        self.ready = False  # a model is loaded
         self._new_provenance = False  # a freshly loaded model's provenance goes out with the next draw only
         ui.label(self.tr('inference.intro')).classes(theme.HELP)
         self._explore_section()
         self._generate_section()
-        self._samples_section()
-        self._chat_section()
+        with section(self.tr('inference.samples.title'), self.tr('inference.samples.help'), marker='samples'):
+            self.samples = sample_columns(tr=self.tr, host=self)
+        with section(self.tr('inference.chat.title'), self.tr('inference.chat.help'), marker='chat'):
+            self.chat = chat_panel(tr=self.tr, host=self)
+        self._set_enabled()
         if torch_allowed(view):
             background_tasks.create(self._load(), name='load model')
         else:
@@ -124,35 +122,24 @@ class InferencePage:
         return self.tr('inference.model.run', run=model_id.removeprefix(RUN_PREFIX))
 
     def _controls(self) -> None:
-        tr, k = self.tr, self.knobs
-        self.value_labels: dict[str, ui.label] = {}
-        self.temperature = self._slider('temperature', len(TEMPERATURES) - 1, _nearest(TEMPERATURES, k.temperature))
-        self.top_k = self._slider('top_k', len(TOP_KS) - 1, TOP_KS.index(k.top_k) if k.top_k in TOP_KS else 8)
-        self.top_p = self._slider('top_p', 1.0, k.top_p, low=0.05, step=0.05)
-        self.rep = self._slider('repetition_penalty', 2.0, k.repetition_penalty, low=1.0, step=0.05)
-        self.max_slider = self._slider('max_tokens', 500, min(self.max_tokens, 500), low=1, step=1)
-        with ui.row().classes('items-center gap-2'):
-            seed = ui.number(
-                tr('inference.controls.seed'),
-                value=self.seed,
-                min=0,
-                step=1,
-                format='%d',
-                on_change=lambda e: self._set_seed(e.value),
-            )
-            seed.props('dense outlined').classes('w-36').mark('seed')
-        self._show_values()
+        self.controls = sampling_controls(
+            tr=self.tr,
+            knobs=self.initial_knobs,
+            max_tokens=self.initial_max,
+            seed=self.seed,
+            on_change=self._knob_changed,
+            on_seed=self._set_seed,
+        )
 
-    def _slider(self, name: str, high: float, value: float, *, low: float = 0, step: float = 1) -> ui.slider:
-        with ui.column().classes('w-full gap-0'):
-            with ui.row().classes('w-full items-baseline justify-between'):
-                ui.label(self.tr(f'inference.controls.{name}')).classes('text-sm font-medium')
-                label = ui.label().classes('font-mono text-sm').mark(f'{name}-value')
-            slider = ui.slider(min=low, max=high, step=step, value=value, on_change=lambda e: self._knob_changed())
-            slider.props('dense').classes('w-full').mark(name)
-            self.value_labels[name] = label
-            ui.label(self.tr(f'inference.controls.{name}_help')).classes(theme.CAPTION)
-        return slider
+    @property
+    def knobs(self) -> Knobs:
+        """The sampling controls' current values."""
+        return self.controls.knobs
+
+    @property
+    def max_tokens(self) -> int:
+        """How many tokens Generate draws."""
+        return self.controls.max_tokens
 
     def _chart(self, name: str, height: str) -> chart_card:
         tr = self.tr
@@ -177,32 +164,13 @@ class InferencePage:
 
     # --- reacting to the controls ---------------------------------------------------------------------------------
 
-    def _show_values(self) -> None:
-        k, show = self.knobs, {name: label.set_text for name, label in self.value_labels.items()}
-        greedy = self.tr('inference.controls.greedy') if k.temperature == 0 else ''
-        show['temperature'](f'{k.temperature:g}{greedy}')
-        show['top_k'](str(k.top_k) if k.top_k else self.tr('inference.controls.off'))
-        show['top_p'](f'{k.top_p:.2f}')
-        show['repetition_penalty'](f'{k.repetition_penalty:.2f}')
-        show['max_tokens'](str(self.max_tokens))
-
     def _knob_changed(self) -> None:
-        self.knobs = Knobs(
-            temperature=TEMPERATURES[int(self.temperature.value)],
-            top_k=TOP_KS[int(self.top_k.value)],
-            top_p=round(float(self.top_p.value), 2),
-            repetition_penalty=round(float(self.rep.value), 2),
-        )
-        self.max_tokens = int(self.max_slider.value)
-        self._show_values()
         k = self.knobs
         self.view.share(t=k.temperature, k=k.top_k, p=k.top_p, rep=k.repetition_penalty, max=self.max_tokens)
         background_tasks.create(self.redraw(), name='redraw distribution')
 
-    def _set_seed(self, value: Any) -> None:
-        if value is None:
-            return
-        self.seed = int(value)
+    def _set_seed(self, value: int) -> None:
+        self.seed = value
         self.view.share(seed=self.seed)
         if self.session.loaded is not None:
             background_tasks.create(run.io_bound(self.session.reseed, self.seed), name='reseed')
@@ -233,10 +201,11 @@ class InferencePage:
             return
         self.status.set_text(self.tr('inference.model.loaded', **_describe(source)))
         self.provenance, self._new_provenance = self._provenance(source), True
-        self._set_enabled(True)
+        self.ready = True
+        self._set_enabled()
         self.prompt_ids = ids
         if ids is None:
-            self.prompt_error.set_text(self.tr('inference.prompt_error', message=str(first)))
+            self._unreadable(str(first))
         else:
             await self._draw(first)
             if self._pending:  # a control moved while the model loaded
@@ -254,10 +223,16 @@ class InferencePage:
             self.prompt_ids = await run.io_bound(self.session.encode, self.prompt or '\n')
             self.prompt_error.set_text('')
         except ValueError as e:  # a character the model never saw
-            self.prompt_ids = None
-            self.prompt_error.set_text(self.tr('inference.prompt_error', message=str(e)))
+            self._unreadable(str(e))
             return
         await self.redraw()
+
+    def _unreadable(self, message: str) -> None:
+        """A prompt the model cannot read: say why, beside the prompt and on the charts (no stale distribution)."""
+        self.prompt_ids = None
+        text = self.tr('inference.prompt_error', message=message)
+        self.prompt_error.set_text(text)
+        self._no_model(text)
 
     def context(self) -> list[int]:
         """The token ids the next token follows: the prompt, then everything generated so far."""
@@ -315,15 +290,17 @@ class InferencePage:
             self.text.show(self.prompt, [])
             self.last = ui.label().classes(theme.CAPTION).mark('last-draw')
             ui.label(tr('inference.generate.hover')).classes(theme.CAPTION)
-        self._set_enabled(False)
 
-    def _set_enabled(self, ready: bool) -> None:
-        for button in (self.step_button, self.gen_button):
-            button.set_enabled(ready and not self.busy)
+    def _set_enabled(self) -> None:
+        for button in (self.step_button, self.gen_button, self.samples.button, self.chat.button):
+            button.set_enabled(self.ready and not self.busy)
         self.stop_button.set_enabled(self.busy)
-        if hasattr(self, 'sample_button'):
-            self.sample_button.set_enabled(ready and not self.busy)
-            self.send_button.set_enabled(ready and not self.busy)
+
+    def set_busy(self, busy: bool) -> None:
+        """One generation at a time: the samples and the chat take turns with Generate."""
+        self.busy = busy
+        if not self.stop_button.is_deleted:
+            self._set_enabled()
 
     def _took(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -348,8 +325,8 @@ class InferencePage:
         await self._drawing_tokens(self.max_tokens)
 
     async def _drawing_tokens(self, n: int) -> None:
-        self.busy, self.stop_asked = True, False
-        self._set_enabled(True)
+        self.stop_asked = False
+        self.set_busy(True)
         ids, knobs = self.context(), self.knobs
 
         def work(emit: Any) -> int:
@@ -364,9 +341,8 @@ class InferencePage:
         except Exception as e:
             self.last.set_text(self.tr('components.job.error', message=str(e)))
         finally:
-            self.busy = False
+            self.set_busy(False)
             if not self.text.is_deleted:
-                self._set_enabled(True)
                 await self.redraw()
 
     def _stop(self) -> None:
@@ -380,97 +356,6 @@ class InferencePage:
         if self.session.loaded is not None:
             await run.io_bound(self.session.reseed, self.seed)
         await self.redraw()
-
-    # --- several samples, and a conversation ----------------------------------------------------------------------
-
-    def _samples_section(self) -> None:
-        tr = self.tr
-        with section(tr('inference.samples.title'), tr('inference.samples.help'), marker='samples'):
-            self.sample_button = (
-                ui.button(
-                    tr('inference.samples.run', n=SAMPLES_SIDE_BY_SIDE), icon='view_column', on_click=self._samples
-                )
-                .props('outline no-caps')
-                .mark('run-samples')
-            )
-            with ui.element('div').classes(theme.GRID_3):
-                self.columns = []
-                for i in range(SAMPLES_SIDE_BY_SIDE):
-                    with ui.card().classes(theme.CARD).props('flat bordered').mark('sample-column'):
-                        heading = ui.label(tr('inference.samples.seed', seed=self.seed + i)).classes(theme.CARD_TITLE)
-                        self.columns.append((heading, sampled_text(tr=tr)))
-
-    async def _samples(self) -> None:
-        """The same prompt and settings, one sample per seed: only the random draws differ."""
-        if self.busy or self.prompt_ids is None:
-            return
-        self.busy = True
-        self._set_enabled(True)
-        try:
-            for i, (heading, text) in enumerate(self.columns):
-                seed = self.seed + i
-                heading.set_text(self.tr('inference.samples.seed', seed=seed))
-                events: list[dict[str, Any]] = []
-                await self._one_sample(seed, events, text)
-        finally:
-            self.busy = False
-            self._set_enabled(True)
-
-    async def _one_sample(self, seed: int, events: list[dict[str, Any]], text: sampled_text) -> None:
-        ids, knobs, n = list(self.prompt_ids or []), self.knobs, self.max_tokens
-
-        def show(event: dict[str, Any]) -> None:
-            events.append(event)
-            text.show(self.prompt, events)
-
-        await streamed(lambda emit: self.session.run(ids, knobs, n, emit, lambda: self.stop_asked, seed=seed), show)
-
-    def _chat_section(self) -> None:
-        tr = self.tr
-        with section(tr('inference.chat.title'), tr('inference.chat.help'), marker='chat'):
-            self.chat = ui.column().classes('w-full gap-1 max-h-96 overflow-y-auto').mark('chat-log')
-            with ui.row().classes('w-full items-center no-wrap gap-2'):
-                self.chat_input = ui.input(tr('inference.chat.placeholder')).props('outlined dense').classes('flex-1')
-                self.chat_input.mark('chat-input').on('keydown.enter', self._send)
-                self.send_button = ui.button(tr('inference.chat.send'), icon='send', on_click=self._send)
-                self.send_button.props('unelevated no-caps').mark('chat-send')
-        self.transcript = ''
-
-    async def _send(self) -> None:
-        """The conversation so far plus the new line is the prompt; the model continues until a blank line."""
-        line = (self.chat_input.value or '').strip()
-        if not line or self.busy or self.session.loaded is None:
-            return
-        self.chat_input.value = ''
-        self.transcript += line + '\n'
-        with self.chat:
-            ui.chat_message(line, name=self.tr('inference.chat.you'), sent=True)
-            reply = ui.chat_message(name=self.tr('inference.chat.model')).mark('chat-reply')
-        try:
-            ids = await run.io_bound(self.session.encode, self.transcript[-4000:])
-        except ValueError as e:
-            reply.clear()
-            with reply:
-                ui.label(self.tr('inference.prompt_error', message=str(e)))
-            return
-        await self._reply(ids, reply)
-
-    async def _reply(self, ids: list[int], reply: ui.chat_message) -> None:
-        self.busy = True
-        self._set_enabled(True)
-        pieces: list[str] = []
-        with reply:
-            label = ui.label().classes('whitespace-pre-wrap font-mono text-sm')
-        knobs, n = self.knobs, self.max_tokens
-        try:
-            await streamed(
-                lambda emit: self.session.run(ids, knobs, n, emit, lambda: self.stop_asked, stop=('\n\n',)),
-                lambda e: (pieces.append(e['text']), label.set_text(''.join(pieces))),
-            )
-        finally:
-            self.transcript += ''.join(pieces) + '\n'
-            self.busy = False
-            self._set_enabled(True)
 
 
 def _float(value: str | None, default: float) -> float:
