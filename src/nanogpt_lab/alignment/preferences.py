@@ -1,0 +1,281 @@
+"""Preference pairs: TRL's JSONL shape read, checked, and kept as a dataset folder that the DPO loop reads.
+
+A line is one pair: a prompt, then two answers to it, `chosen` (preferred) and `rejected`. The prompt is `prompt`
+(text, or a list of messages) or `messages` (the conversation so far). An answer is text, or a list of messages
+that may repeat the prompt first, as many Hugging Face datasets store it. With no prompt at all, the answers must
+be conversations that begin with the same turns: those turns are the prompt (TRL's "implicit prompt").
+
+On disk a preference dataset is `data/<name>/`: `train.jsonl` and `val.jsonl` (one normalised pair per line:
+`prompt` as messages, `chosen` and `rejected` as text, the source `line`, and optional labels such as the task
+`kind`), and `preferences.json` (format, version, source, counts), written last so its presence means complete.
+Pairs stay text: the run's own chat template turns them into tokens, so one dataset serves any model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab.alignment.errors import AlignmentError
+from nanogpt_lab.fileio import atomic_write_text
+
+FORMAT = 'nanogpt-lab/preferences'
+VERSION = 1
+INFO_FILE = 'preferences.json'
+SPLITS = ('train', 'val')
+ROLES = ('system', 'user', 'assistant')
+MAX_LINE_CHARS = 1_000_000  # one pair of a million characters is far past any block_size a lab model has
+MAX_REPORTED = 5  # bad lines named in one refusal; the count says how many more
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One preference: the conversation so far (ending with the user's turn) and two answers, the chosen better."""
+
+    prompt: tuple[tuple[str, str], ...]  # (role, content) turns
+    chosen: str
+    rejected: str
+    line: int = 0  # 1-based line in the source file; 0 when the pair did not come from a file
+    labels: Mapping[str, Any] = field(default_factory=dict)  # e.g. {'kind': 'add', 'lang': 'zh', 'why': 'checker'}
+
+    def messages(self) -> list[dict[str, str]]:
+        """The prompt as OpenAI-style messages."""
+        return [{'role': r, 'content': c} for r, c in self.prompt]
+
+    def conversation(self, answer: str) -> list[dict[str, str]]:
+        """The prompt followed by one answer: what the chat template renders."""
+        return [*self.messages(), {'role': 'assistant', 'content': answer}]
+
+    def to_json(self) -> dict[str, Any]:
+        """The line `train.jsonl`/`val.jsonl` store (TRL's conversational shape, plus our labels)."""
+        return {'prompt': self.messages(), 'chosen': self.chosen, 'rejected': self.rejected, 'line': self.line,
+                **dict(self.labels)}  # fmt: skip
+
+
+# --- one line ---------------------------------------------------------------------------------------------------
+
+
+def _fail(line: int, code: str, message: str, **params: Any) -> AlignmentError:
+    where = f'line {line}: ' if line else ''
+    return AlignmentError(f'dpo.{code}', where + message, line=line, **params)
+
+
+def _turns(value: Any, line: int, key: str) -> list[tuple[str, str]]:
+    """A list of {role, content} messages as (role, content) turns, each checked."""
+    if not isinstance(value, list) or not value:
+        raise _fail(line, 'bad_messages', f'`{key}` must be text or a non-empty list of messages', key=key)
+    turns = []
+    for i, m in enumerate(value):
+        if not (isinstance(m, dict) and isinstance(m.get('content'), str) and m.get('role') in ROLES):
+            raise _fail(
+                line, 'bad_messages', f'`{key}` message {i + 1} needs a role ({", ".join(ROLES)}) and text content',
+                key=key, index=i + 1,
+            )  # fmt: skip
+        turns.append((m['role'], m['content']))
+    return turns
+
+
+def _check_prompt(turns: list[tuple[str, str]], line: int) -> None:
+    """An optional system turn, then user and assistant taking turns, ending with the user's."""
+    roles = [r for r, _ in turns]
+    body = roles[1:] if roles[0] == 'system' else roles
+    expected = ['user' if i % 2 == 0 else 'assistant' for i in range(len(body))]
+    if not body or body != expected or body[-1] != 'user':
+        raise _fail(
+            line, 'prompt_roles',
+            f'the prompt\'s roles are {" → ".join(roles)}: want an optional system turn, then user and assistant '
+            'taking turns, ending with the user',
+            roles=' → '.join(roles),
+        )  # fmt: skip
+
+
+def _answer(value: Any, prompt: list[tuple[str, str]] | None, line: int, key: str) -> tuple[list, str]:
+    """(the turns before the answer, the answer's text) for `chosen` or `rejected`."""
+    if isinstance(value, str):
+        return [], value
+    turns = _turns(value, line, key)
+    if prompt is not None and len(turns) > 1:
+        if turns[: len(prompt)] != prompt:
+            raise _fail(line, 'no_shared_prompt', f"`{key}` does not begin with the pair's prompt", key=key)
+        turns = turns[len(prompt) :]
+    if prompt is None:
+        return turns[:-1], turns[-1][1] if turns[-1][0] == 'assistant' else _not_one_answer(line, key)
+    if len(turns) != 1 or turns[0][0] != 'assistant':
+        _not_one_answer(line, key)
+    return [], turns[0][1]
+
+
+def _not_one_answer(line: int, key: str) -> str:
+    raise _fail(line, 'not_one_answer', f'`{key}` must end in exactly one assistant answer', key=key)
+
+
+def parse_pair(obj: Any, line: int = 0) -> Pair:
+    """One JSON value as a Pair, or an AlignmentError naming the line and what is wrong with it."""
+    if not isinstance(obj, dict):
+        raise _fail(line, 'not_object', 'each line must be a JSON object with chosen and rejected')
+    missing = [k for k in ('chosen', 'rejected') if k not in obj]
+    if missing:
+        raise _fail(line, 'missing_answers', f'no `{missing[0]}`: a pair needs chosen and rejected', key=missing[0])
+    if 'prompt' in obj and 'messages' in obj:
+        raise _fail(line, 'two_prompts', 'give the prompt once: `prompt` or `messages`, not both')
+    raw = obj.get('prompt', obj.get('messages'))
+    prompt = None
+    if raw is not None:
+        prompt = [('user', raw)] if isinstance(raw, str) else _turns(raw, line, 'prompt')
+    lead_w, chosen = _answer(obj['chosen'], prompt, line, 'chosen')
+    lead_l, rejected = _answer(obj['rejected'], prompt, line, 'rejected')
+    if prompt is None:  # the implicit prompt: the turns both answers begin with
+        if not lead_w or lead_w != lead_l:
+            raise _fail(
+                line, 'no_shared_prompt',
+                'no prompt: give `prompt` or `messages`, or make chosen and rejected conversations that begin with '
+                'the same turns',
+            )  # fmt: skip
+        prompt = lead_w
+    _check_prompt(prompt, line)
+    for key, text in (('chosen', chosen), ('rejected', rejected)):
+        if not text.strip():
+            raise _fail(line, 'empty_answer', f'`{key}` is empty', key=key)
+    if chosen.strip() == rejected.strip():
+        raise _fail(line, 'same_answers', 'chosen and rejected are the same answer: there is nothing to prefer')
+    labels = {k: obj[k] for k in ('kind', 'lang', 'why') if isinstance(obj.get(k), str)}
+    return Pair(tuple(prompt), chosen, rejected, line, labels)
+
+
+# --- a file -----------------------------------------------------------------------------------------------------
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for each non-blank line; undecodable lines raise with their number."""
+    with open(path, 'rb') as f:
+        for number, raw in enumerate(f, start=1):
+            if len(raw) > 4 * MAX_LINE_CHARS:  # bytes: at most 4 per character
+                raise _fail(number, 'line_too_long', f'longer than {MAX_LINE_CHARS:,} characters', limit=MAX_LINE_CHARS)
+            try:
+                text = raw.decode('utf-8-sig' if number == 1 else 'utf-8')
+            except UnicodeDecodeError:
+                raise _fail(number, 'not_utf8', 'not UTF-8 text (save the file as UTF-8)') from None
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as e:
+                raise _fail(number, 'not_json', f'not JSON ({e.msg} at column {e.colno})', detail=e.msg) from None
+
+
+def parse_pairs(rows: Iterable[tuple[int, Any]], source: str) -> list[Pair]:
+    """Every row as a Pair; any bad row refuses the lot, naming the first few bad lines and how many there are."""
+    pairs, errors = [], []
+    for number, obj in rows:
+        try:
+            pairs.append(parse_pair(obj, number))
+        except AlignmentError as e:
+            errors.append(e)
+    if errors:
+        first = errors[0]
+        if len(errors) > 1:
+            lines = ', '.join(str(e.params.get('line')) for e in errors[1:MAX_REPORTED])
+            more = f' (and {len(errors) - 1} more bad line(s): {lines}{", ..." if len(errors) > MAX_REPORTED else ""})'
+            first = AlignmentError(first.code, str(first) + more, **first.params, more=len(errors) - 1)
+        raise first
+    if not pairs:
+        raise AlignmentError('dpo.empty_dataset', f'{source} holds no preference pairs', source=source)
+    return pairs
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    """A JSONL file of pairs in TRL's shape, all checked (see parse_pair); refused whole if any line is bad."""
+    p = Path(path)
+    if not p.is_file():
+        raise AlignmentError('dpo.no_file', f'{p} is not a file', path=str(p))
+    return parse_pairs(_lines(p), str(p))
+
+
+# --- splits and the dataset folder ------------------------------------------------------------------------------
+
+
+def _prompt_key(pair: Pair) -> str:
+    return json.dumps(pair.prompt, ensure_ascii=False)
+
+
+def _unit(key: str) -> float:
+    """A stable number in [0, 1) for a prompt: the same prompt always lands in the same split."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16**12
+
+
+def split_pairs(pairs: list[Pair], val_fraction: float) -> dict[str, list[Pair]]:
+    """Train and val by prompt, never by pair: two answers to one prompt never sit on both sides of the split."""
+    keys = sorted({_prompt_key(p) for p in pairs}, key=_unit)
+    val_keys = {k for k in keys if _unit(k) < val_fraction}
+    if not val_keys and len(keys) > 1:
+        val_keys = {keys[0]}  # a small dataset still gets one held-out prompt
+    if len(val_keys) == len(keys) and len(keys) > 1:
+        val_keys.discard(keys[-1])
+    out: dict[str, list[Pair]] = {'train': [], 'val': []}
+    for p in pairs:
+        out['val' if _prompt_key(p) in val_keys else 'train'].append(p)
+    return out
+
+
+def write_preferences(folder: Path, splits: Mapping[str, list[Pair]], source: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the dataset folder atomically, file by file, preferences.json last; return what it says."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        lines = ''.join(json.dumps(p.to_json(), ensure_ascii=False) + '\n' for p in splits.get(split, []))
+        atomic_write_text(folder / f'{split}.jsonl', lines)
+    info = {
+        'format': FORMAT,
+        'version': VERSION,
+        'source': dict(source),
+        'pairs': {s: len(splits.get(s, [])) for s in SPLITS},
+        'prompts': {s: len({_prompt_key(p) for p in splits.get(s, [])}) for s in SPLITS},
+        'created': time.time(),
+    }
+    atomic_write_text(folder / INFO_FILE, json.dumps(info, indent=2, ensure_ascii=False))
+    return info
+
+
+def is_preferences(folder: Path) -> bool:
+    """Whether a dataset folder holds preference pairs."""
+    return (folder / INFO_FILE).is_file()
+
+
+def load_info(folder: Path) -> dict[str, Any]:
+    """preferences.json, checked: a folder without it is not a preference dataset, a newer version is refused."""
+    path = folder / INFO_FILE
+    try:
+        info = json.loads(path.read_text(encoding='utf-8'))
+    except FileNotFoundError:
+        raise AlignmentError(
+            'dpo.not_preferences',
+            f"dataset '{folder.name}' holds no preference pairs ({path} is missing): run `nanogpt-lab prepare "
+            'preferences --input FILE --name NAME` or `nanogpt-lab prepare lab-preferences --from=RUN` first',
+            dataset=folder.name,
+        ) from None
+    except (OSError, ValueError) as e:
+        raise AlignmentError('dpo.bad_info', f'{path} cannot be read ({e})', path=str(path)) from None
+    if not isinstance(info, dict) or info.get('format') != FORMAT or not isinstance(info.get('version'), int):
+        raise AlignmentError('dpo.bad_info', f'{path} is not a nanoGPT Lab preference dataset', path=str(path))
+    if info['version'] > VERSION:
+        raise AlignmentError(
+            'dpo.newer_format', f'{path} is format version {info["version"]}; this lab reads up to {VERSION}',
+            path=str(path), version=info['version'],
+        )  # fmt: skip
+    return info
+
+
+def load_split(folder: Path, split: str) -> list[Pair]:
+    """The pairs of one split as written by write_preferences (an absent or empty split is an empty list)."""
+    load_info(folder)
+    path = folder / f'{split}.jsonl'
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    stored = list(_lines(path))
+    pairs = parse_pairs(stored, str(path))
+    # keep the line each pair had in the file the learner gave, which messages about it should name
+    return [replace(p, line=obj.get('line', p.line)) for p, (_, obj) in zip(pairs, stored, strict=True)]

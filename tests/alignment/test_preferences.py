@@ -1,0 +1,116 @@
+"""Preference pairs in TRL's shapes, and every bad line refused by its number with a stable code."""
+
+import json
+
+import pytest
+
+from nanogpt_lab.alignment.errors import AlignmentError
+from nanogpt_lab.alignment.preferences import (
+    load_info,
+    load_split,
+    parse_pair,
+    read_pairs,
+    split_pairs,
+    write_preferences,
+)
+
+Q = [{'role': 'user', 'content': 'What colour is the sky?'}]
+W = {'role': 'assistant', 'content': 'Blue.'}
+L = {'role': 'assistant', 'content': 'Green.'}
+
+
+@pytest.mark.parametrize(
+    'obj',
+    [
+        {'prompt': 'What colour is the sky?', 'chosen': 'Blue.', 'rejected': 'Green.'},  # standard
+        {'prompt': Q, 'chosen': [W], 'rejected': [L]},  # conversational
+        {'messages': Q, 'chosen': 'Blue.', 'rejected': 'Green.'},  # the conversation so far
+        {'prompt': 'What colour is the sky?', 'chosen': [*Q, W], 'rejected': [*Q, L]},  # answers repeat the prompt
+        {'chosen': [*Q, W], 'rejected': [*Q, L]},  # implicit prompt
+    ],
+)
+def test_every_trl_shape_gives_the_same_pair(obj):
+    pair = parse_pair(obj, 1)
+    assert pair.messages() == Q
+    assert (pair.chosen, pair.rejected) == ('Blue.', 'Green.')
+
+
+def test_a_system_turn_and_earlier_turns_stay_in_the_prompt():
+    convo = [{'role': 'system', 'content': 'Be brief.'}, *Q, W, {'role': 'user', 'content': 'And at night?'}]
+    pair = parse_pair({'messages': convo, 'chosen': 'Black.', 'rejected': 'Blue.'}, 3)
+    assert [r for r, _ in pair.prompt] == ['system', 'user', 'assistant', 'user']
+    assert pair.conversation(pair.chosen)[-1] == {'role': 'assistant', 'content': 'Black.'}
+
+
+@pytest.mark.parametrize(
+    ('obj', 'code'),
+    [
+        ({'prompt': 'Q?', 'chosen': 'A.', 'rejected': 'A.'}, 'dpo.same_answers'),
+        ({'prompt': 'Q?', 'chosen': ' A.', 'rejected': 'A. '}, 'dpo.same_answers'),
+        ({'chosen': 'The sky is blue.', 'rejected': 'The sky is green.'}, 'dpo.no_shared_prompt'),
+        ({'chosen': [*Q, W], 'rejected': [{'role': 'user', 'content': 'Other?'}, L]}, 'dpo.no_shared_prompt'),
+        ({'prompt': 'Q?', 'chosen': [*Q, W], 'rejected': 'B'}, 'dpo.no_shared_prompt'),
+        ({'prompt': 'Q?', 'chosen': ''}, 'dpo.missing_answers'),
+        ({'prompt': 'Q?', 'chosen': '  ', 'rejected': 'B'}, 'dpo.empty_answer'),
+        ({'prompt': 'Q?', 'messages': Q, 'chosen': 'A', 'rejected': 'B'}, 'dpo.two_prompts'),
+        ({'prompt': [W], 'chosen': 'A', 'rejected': 'B'}, 'dpo.prompt_roles'),
+        ({'prompt': [{'role': 'robot', 'content': 'x'}], 'chosen': 'A', 'rejected': 'B'}, 'dpo.bad_messages'),
+        ({'prompt': Q, 'chosen': [*Q, W, L], 'rejected': 'B'}, 'dpo.not_one_answer'),
+        (['not', 'an', 'object'], 'dpo.not_object'),
+    ],
+)
+def test_bad_pairs_are_refused_with_their_line(obj, code):
+    with pytest.raises(AlignmentError) as e:
+        parse_pair(obj, 7)
+    assert e.value.code == code
+    assert e.value.params['line'] == 7
+    assert str(e.value).startswith('line 7: ')
+
+
+def test_a_file_names_its_first_bad_line_and_counts_the_rest(tmp_path):
+    good = json.dumps({'prompt': 'Q?', 'chosen': 'A', 'rejected': 'B'})
+    same = json.dumps({'prompt': 'Q?', 'chosen': 'A', 'rejected': 'A'})
+    path = tmp_path / 'pairs.jsonl'
+    path.write_text('\n'.join([good, '', same, good, same, same]) + '\n')
+    with pytest.raises(AlignmentError) as e:
+        read_pairs(path)
+    assert e.value.code == 'dpo.same_answers' and e.value.params['line'] == 3
+    assert e.value.params['more'] == 2 and 'lines: 5, 6' in str(e.value).replace('line(s): ', 'lines: ')
+
+
+@pytest.mark.parametrize(
+    ('data', 'code', 'line'),
+    [
+        (b'', 'dpo.empty_dataset', None),
+        (b'\n  \n', 'dpo.empty_dataset', None),
+        (b'{"prompt": "Q", "chosen": "A", "rejected": "B"}\n{oops\n', 'dpo.not_json', 2),
+        (b'{"prompt": "\xff", "chosen": "A", "rejected": "B"}\n', 'dpo.not_utf8', 1),
+    ],
+)
+def test_empty_and_unreadable_files(tmp_path, data, code, line):
+    path = tmp_path / 'pairs.jsonl'
+    path.write_bytes(data)
+    with pytest.raises(AlignmentError) as e:
+        read_pairs(path)
+    assert e.value.code == code
+    assert e.value.params.get('line') == line
+
+
+def test_split_by_prompt_and_round_trip(tmp_path):
+    pairs = [parse_pair({'prompt': f'Q{i % 10}?', 'chosen': f'A{i}', 'rejected': f'B{i}'}, i + 1) for i in range(40)]
+    splits = split_pairs(pairs, 0.2)
+    train_prompts = {p.prompt for p in splits['train']}
+    val_prompts = {p.prompt for p in splits['val']}
+    assert splits['val'] and splits['train'] and not train_prompts & val_prompts
+    assert split_pairs(pairs, 0.2) == splits  # deterministic
+    info = write_preferences(tmp_path / 'prefs', splits, {'kind': 'file', 'path': 'pairs.jsonl'})
+    assert load_info(tmp_path / 'prefs') == info
+    assert info['pairs'] == {'train': len(splits['train']), 'val': len(splits['val'])}
+    assert load_split(tmp_path / 'prefs', 'train') == splits['train']
+    assert load_split(tmp_path / 'prefs', 'val') == splits['val']
+
+
+def test_a_folder_without_pairs_says_how_to_make_them(tmp_path):
+    with pytest.raises(AlignmentError) as e:
+        load_info(tmp_path)
+    assert e.value.code == 'dpo.not_preferences' and 'prepare lab-preferences' in str(e.value)
