@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from nanogpt_lab.alignment.dpo import dpo_loss, sequence_logps
+from nanogpt_lab.alignment.dpo_loss import dpo_loss, sequence_logps
 
 LN3 = math.log(3.0)  # logits (ln 3, 0) give softmax (0.75, 0.25); logits (0, 0) give (0.5, 0.5)
 
