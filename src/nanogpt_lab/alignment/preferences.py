@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.alignment.errors import AlignmentError
+from nanogpt_lab.alignment.template import check_messages
 from nanogpt_lab.fileio import atomic_write_text
 
 FORMAT = 'nanogpt-lab/preferences'
 VERSION = 1
 INFO_FILE = 'preferences.json'
 SPLITS = ('train', 'val')
-ROLES = ('system', 'user', 'assistant')
 MAX_LINE_CHARS = 1_000_000  # one pair of a million characters is far past any block_size a lab model has
 MAX_REPORTED = 5  # bad lines named in one refusal; the count says how many more
 
@@ -65,53 +65,39 @@ def _fail(line: int, code: str, message: str, **params: Any) -> AlignmentError:
     return AlignmentError(f'dpo.{code}', where + message, line=line, **params)
 
 
-def _turns(value: Any, line: int, key: str) -> list[tuple[str, str]]:
-    """A list of {role, content} messages as (role, content) turns, each checked."""
+def _plain(m: Any) -> Any:
+    """A message as role and content only (datasets add keys such as `name`); anything else as it is."""
+    return {'role': m.get('role'), 'content': m.get('content')} if isinstance(m, dict) else m
+
+
+def _messages(value: Any, line: int, key: str) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise _fail(line, 'bad_messages', f'`{key}` must be text or a non-empty list of messages', key=key)
-    turns = []
-    for i, m in enumerate(value):
-        if not (isinstance(m, dict) and isinstance(m.get('content'), str) and m.get('role') in ROLES):
-            raise _fail(
-                line, 'bad_messages', f'`{key}` message {i + 1} needs a role ({", ".join(ROLES)}) and text content',
-                key=key, index=i + 1,
-            )  # fmt: skip
-        turns.append((m['role'], m['content']))
-    return turns
+    return [_plain(m) for m in value]
 
 
-def _check_prompt(turns: list[tuple[str, str]], line: int) -> None:
-    """An optional system turn, then user and assistant taking turns, ending with the user's."""
-    roles = [r for r, _ in turns]
-    body = roles[1:] if roles[0] == 'system' else roles
-    expected = ['user' if i % 2 == 0 else 'assistant' for i in range(len(body))]
-    if not body or body != expected or body[-1] != 'user':
-        raise _fail(
-            line, 'prompt_roles',
-            f'the prompt\'s roles are {" → ".join(roles)}: want an optional system turn, then user and assistant '
-            'taking turns, ending with the user',
-            roles=' → '.join(roles),
-        )  # fmt: skip
+def _checked(messages: list[Any], line: int, key: str, *, complete: bool) -> list[dict[str, str]]:
+    """The template's own check of roles and order, its refusal given the line and the field."""
+    try:
+        return check_messages(messages, complete=complete)
+    except AlignmentError as e:
+        raise AlignmentError(e.code, f'line {line}: `{key}`: {e}', line=line, key=key, **e.params) from None
 
 
-def _answer(value: Any, prompt: list[tuple[str, str]] | None, line: int, key: str) -> tuple[list, str]:
-    """(the turns before the answer, the answer's text) for `chosen` or `rejected`."""
+def _answer(value: Any, prompt: list[Any] | None, line: int, key: str) -> tuple[list[Any], Any]:
+    """(the turns before the answer, the answer message) of `chosen` or `rejected`."""
     if isinstance(value, str):
-        return [], value
-    turns = _turns(value, line, key)
-    if prompt is not None and len(turns) > 1:
+        return [], {'role': 'assistant', 'content': value}
+    turns = _messages(value, line, key)
+    if prompt is None:  # the implicit prompt: the caller compares what the two answers begin with
+        return turns[:-1], turns[-1]
+    if len(turns) > 1:
         if turns[: len(prompt)] != prompt:
             raise _fail(line, 'no_shared_prompt', f"`{key}` does not begin with the pair's prompt", key=key)
         turns = turns[len(prompt) :]
-    if prompt is None:
-        return turns[:-1], turns[-1][1] if turns[-1][0] == 'assistant' else _not_one_answer(line, key)
-    if len(turns) != 1 or turns[0][0] != 'assistant':
-        _not_one_answer(line, key)
-    return [], turns[0][1]
-
-
-def _not_one_answer(line: int, key: str) -> str:
-    raise _fail(line, 'not_one_answer', f'`{key}` must end in exactly one assistant answer', key=key)
+    if len(turns) != 1:
+        raise _fail(line, 'not_one_answer', f'`{key}` must end in exactly one assistant answer', key=key)
+    return [], turns[0]
 
 
 def parse_pair(obj: Any, line: int = 0) -> Pair:
@@ -126,10 +112,10 @@ def parse_pair(obj: Any, line: int = 0) -> Pair:
     raw = obj.get('prompt', obj.get('messages'))
     prompt = None
     if raw is not None:
-        prompt = [('user', raw)] if isinstance(raw, str) else _turns(raw, line, 'prompt')
-    lead_w, chosen = _answer(obj['chosen'], prompt, line, 'chosen')
-    lead_l, rejected = _answer(obj['rejected'], prompt, line, 'rejected')
-    if prompt is None:  # the implicit prompt: the turns both answers begin with
+        prompt = [{'role': 'user', 'content': raw}] if isinstance(raw, str) else _messages(raw, line, 'prompt')
+    lead_w, answer_w = _answer(obj['chosen'], prompt, line, 'chosen')
+    lead_l, answer_l = _answer(obj['rejected'], prompt, line, 'rejected')
+    if prompt is None:
         if not lead_w or lead_w != lead_l:
             raise _fail(
                 line, 'no_shared_prompt',
@@ -137,14 +123,13 @@ def parse_pair(obj: Any, line: int = 0) -> Pair:
                 'the same turns',
             )  # fmt: skip
         prompt = lead_w
-    _check_prompt(prompt, line)
-    for key, text in (('chosen', chosen), ('rejected', rejected)):
-        if not text.strip():
-            raise _fail(line, 'empty_answer', f'`{key}` is empty', key=key)
+    prompt = _checked(prompt, line, 'prompt', complete=False)
+    chosen = _checked([*prompt, answer_w], line, 'chosen', complete=True)[-1]['content']
+    rejected = _checked([*prompt, answer_l], line, 'rejected', complete=True)[-1]['content']
     if chosen.strip() == rejected.strip():
         raise _fail(line, 'same_answers', 'chosen and rejected are the same answer: there is nothing to prefer')
     labels = {k: obj[k] for k in ('kind', 'lang', 'why') if isinstance(obj.get(k), str)}
-    return Pair(tuple(prompt), chosen, rejected, line, labels)
+    return Pair(tuple((m['role'], m['content']) for m in prompt), chosen, rejected, line, labels)
 
 
 # --- a file -----------------------------------------------------------------------------------------------------
