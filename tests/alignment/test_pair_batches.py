@@ -66,7 +66,8 @@ def test_batches_resume_from_the_generator_state():
     batches = PairBatches(rendered, 3, 'cpu', seed=5)
     batches.next()
     state = batches.generator.get_state()
-    expected = batches.next()[0]
+    expected = batches.next()
     again = PairBatches(rendered, 3, 'cpu', seed=99)
     again.generator.set_state(state)
-    assert torch.equal(again.next()[0], expected)
+    assert all(torch.equal(a, b) for a, b in zip(again.next(), expected, strict=True))
+    assert torch.equal(again.indices, batches.indices) and again.indices.shape == (3,)

@@ -137,14 +137,21 @@ def reference_logps(
 
 
 class PairBatches:
-    """Random batches of pair indices from a seeded generator, which a checkpoint saves so a resume draws on."""
+    """Random batches of pairs from a seeded generator, which a checkpoint saves so that a resume draws on.
+
+    `next()` gives (x, y) as the trainer's other batch streams do; `indices` says which pairs they hold, for the
+    reference scores that go with them.
+    """
 
     def __init__(self, rendered: Sequence[RenderedPair], batch_size: int, device: str, seed: int):
         self.rendered, self.batch_size, self.device = list(rendered), batch_size, device
         self.generator = torch.Generator().manual_seed(seed)
+        self.indices = torch.zeros(0, dtype=torch.long)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(indices (B,), x (2B, T), y (2B, T)): B pairs drawn with replacement, as nanoGPT draws offsets."""
-        idx = torch.randint(len(self.rendered), (self.batch_size,), generator=self.generator)
-        x, y = collate([self.rendered[i] for i in idx.tolist()], self.device)
-        return idx, x, y
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """x, y (2B, T) of B pairs drawn with replacement, as nanoGPT draws its offsets."""
+        self.indices = torch.randint(len(self.rendered), (self.batch_size,), generator=self.generator)
+        return collate([self.rendered[i] for i in self.indices.tolist()], self.device)
+
+    def prefetch(self) -> None:
+        """Nothing to fetch ahead: pairs are collated when needed."""
