@@ -20,6 +20,12 @@ def no_device_detection(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def torch_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let pages load models (torch) after they are up, as `nanogpt-lab serve` does; request it before `user`."""
+    monkeypatch.setenv('NANOGPT_LAB_UI_DETECT_DEVICE', '1')
+
+
+@pytest.fixture
 def until() -> Callable[..., Awaitable[None]]:
     """`await until(check)`: let the app's timers, threads and jobs run until `check()` holds."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -22,12 +21,6 @@ def _tokens(user: User, one) -> int:
 
 def _idle(user: User, one) -> bool:
     return one(user, 'generate').enabled
-
-
-@pytest.fixture
-def torch_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let pages load models (torch) after they are up, as `nanogpt-lab serve` does; request it before `user`."""
-    monkeypatch.setenv('NANOGPT_LAB_UI_DETECT_DEVICE', '1')
 
 
 async def _open_run(user: User, one, until, run: str) -> ui.element:

@@ -136,3 +136,48 @@ def line(
         'yAxis': {'type': 'value', 'name': y_name, 'scale': True},
         'series': out,
     }
+
+
+# A heatmap cell's tooltip: "row label → column label: value" (value rounded to 3 decimals).
+_HEAT_TIP = '(p) => `${p.seriesName}<br>${p.name}<b>${p.value[2].toFixed(3)}</b>`'
+
+
+def heatmap(
+    columns: Sequence[str],
+    rows: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    name: str,
+    low: float,
+    high: float,
+    colors: Sequence[str] = ('#f8fafc', theme.PRIMARY),
+    arrow: str = '→',
+) -> dict[str, Any]:
+    """Rows × columns of numbers as coloured cells (None: no cell); hover a cell for 'row → column: value'."""
+    data = [
+        {'value': [j, i, round(v, 4)], 'name': f'{rows[i]} {arrow} {columns[j]}: '}
+        for i, row in enumerate(values)
+        for j, v in enumerate(row)
+        if v is not None
+    ]
+    axis = {'type': 'category', 'splitArea': {'show': False}, 'axisTick': {'show': False}}
+    label = {'fontSize': 10, 'fontFamily': 'monospace', 'interval': 0}
+    return {
+        'animation': False,  # a redraw per keystroke: show the new numbers at once
+        'grid': {'left': 8, 'right': 16, 'top': 8, 'bottom': 56, 'containLabel': True},
+        'tooltip': {'trigger': 'item', ':formatter': _HEAT_TIP},
+        'xAxis': {**axis, 'data': list(columns), 'axisLabel': {**label, 'rotate': 90}},
+        'yAxis': {**axis, 'data': list(rows), 'inverse': True, 'axisLabel': label},
+        'visualMap': {
+            'min': low,
+            'max': high,
+            'calculable': False,
+            'orient': 'horizontal',
+            'left': 'center',
+            'bottom': 0,
+            'itemHeight': 80,
+            'textStyle': {'fontSize': 10},
+            'inRange': {'color': list(colors)},
+        },
+        'series': [{'type': 'heatmap', 'name': name, 'data': data, 'progressive': 0}],
+    }

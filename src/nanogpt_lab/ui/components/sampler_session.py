@@ -51,6 +51,15 @@ def sample_config(model_id: str) -> SampleConfig:
     raise ValueError(f"model '{model_id}' is not bundled, one of {', '.join(PRETRAINED)} or run:<id>")
 
 
+def model_label(model_id: str, tr: Any) -> str:
+    """How a page names a model: the bundled one, downloaded weights, or a run."""
+    if model_id == BUNDLED:
+        return tr('inference.model.bundled')
+    if model_id in PRETRAINED:
+        return tr('inference.model.weights', name=model_id)
+    return tr('inference.model.run', run=model_id.removeprefix(RUN_PREFIX))
+
+
 def available(real: bool, runs: list[dict[str, Any]]) -> list[str]:
     """The models a tab can pick: the bundled one always; in real mode also downloaded GPT-2s and runs with a ckpt."""
     models = [BUNDLED]
@@ -122,6 +131,16 @@ class SamplerSession:
         """The next-token distribution after every pipeline stage for this context (pipeline.stage_view)."""
         with self.lock:
             return self.explorer.view(ids, knobs.settings(), top_n)
+
+    def inside(self, text: str) -> tuple[Any, list[str], list[str]]:
+        """One forward pass read by hooks (inference.internals.look_inside) over the prompt's last tokens; with the
+        texts of the tokens looked at and of the likeliest next tokens. A ValueError names an unreadable prompt."""
+        from nanogpt_lab.inference.internals import look_inside
+
+        ids = self.encode(text)
+        with self.lock:
+            inside = look_inside(self.loaded.model, ids)
+        return inside, [self.token_text(i) for i in inside.ids], [self.token_text(i) for i in inside.next_ids]
 
     def reseed(self, seed: int) -> None:
         """Start a fresh, reproducible random stream."""

@@ -1,8 +1,9 @@
 """Stage 3: the GPT-2 architecture — a clickable diagram, sizes, a parameter calculator and "will it fit".
 
 All numbers come from `nanogpt_lab.model.sizes` (torch-free arithmetic on the real module layout); this page only
-lays them out. URL parameters: size, ln, part, n_layer/n_head/n_embd/block (custom), batch, ctx, dtype, accum,
-target, mfu.
+lays them out; "inside a real model" runs one forward pass of a trained model (components/model_internals.py).
+URL parameters: size, ln, part, n_layer/n_head/n_embd/block (custom), batch, ctx, dtype, accum, target, mfu, and
+the inside view's model and prompt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nanogpt_lab.model import sizes
 from nanogpt_lab.ui import estimates, theme
 from nanogpt_lab.ui.components.architecture_diagram import architecture_diagram
 from nanogpt_lab.ui.components.fit_panel import DTYPES, FitChoice, fit_panel
+from nanogpt_lab.ui.components.model_internals import model_internals
 from nanogpt_lab.ui.components.param_numbers import param_numbers
 from nanogpt_lab.ui.components.part_detail import PARTS, part_detail
 from nanogpt_lab.ui.components.section import section
@@ -79,6 +81,8 @@ class ArchitecturePage:
         self._size_controls()
         with ui.column().classes('w-full gap-4') as self.model_views:  # hidden while the shape is invalid
             self._diagram_section()
+            with section(tr('walk.inside.title'), tr('walk.inside.help'), marker='inside-section'):
+                self.inside = model_internals(view, part=self.state.part, on_part=self._select_part)
             with section(tr('architecture.params.title'), tr('architecture.params.help')):
                 self.numbers = param_numbers(tr=tr, cfg=self.cfg, size=self.state.size)
             with section(tr('architecture.fit.title'), tr('architecture.fit.help'), marker='fit-section'):
@@ -199,6 +203,7 @@ class ArchitecturePage:
             return
         self.part_select.set_value(part)  # its on_change comes back here with the same part: a no-op
         self._set(part=part)
+        self.inside.show_part(part)
 
     # --- GPT-1 vs GPT-2 ------------------------------------------------------------------------------------------
 

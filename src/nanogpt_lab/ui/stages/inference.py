@@ -15,14 +15,20 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
-from nanogpt_lab.config import PRETRAINED
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import prob_pipeline, run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.job_progress import job_manager
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.sampled_text import sampled_text
-from nanogpt_lab.ui.components.sampler_session import BUNDLED, RUN_PREFIX, Knobs, SamplerSession, available, streamed
+from nanogpt_lab.ui.components.sampler_session import (
+    BUNDLED,
+    Knobs,
+    SamplerSession,
+    available,
+    model_label,
+    streamed,
+)
 from nanogpt_lab.ui.components.sampling_controls import TEMPERATURES, TOP_KS, nearest, sampling_controls
 from nanogpt_lab.ui.components.sampling_panels import chat_panel, sample_columns
 from nanogpt_lab.ui.components.section import section
@@ -103,7 +109,7 @@ class InferencePage:
 
     def _model_picker(self) -> None:
         tr = self.tr
-        options = {m: self._model_label(m) for m in self.models}
+        options = {m: model_label(m, self.tr) for m in self.models}
         ui.select(
             options,
             value=self.model_id,
@@ -113,13 +119,6 @@ class InferencePage:
         self.status = ui.label(tr('inference.model.loading')).classes(theme.CAPTION).mark('model-status')
         if not self.view.real:
             ui.label(tr('inference.model.simulation_only')).classes(theme.CAPTION)
-
-    def _model_label(self, model_id: str) -> str:
-        if model_id == BUNDLED:
-            return self.tr('inference.model.bundled')
-        if model_id in PRETRAINED:
-            return self.tr('inference.model.weights', name=model_id)
-        return self.tr('inference.model.run', run=model_id.removeprefix(RUN_PREFIX))
 
     def _controls(self) -> None:
         self.controls = sampling_controls(
@@ -160,7 +159,7 @@ class InferencePage:
     def _provenance(self, source: dict[str, Any] | None = None) -> Provenance:
         device = (source or {}).get('device', self.tr('inference.this_machine'))
         where = (source or {}).get('path', '')  # shown on hover: the folder or checkpoint the weights came from
-        return Provenance('live', f'{device} · {self._model_label(self.model_id)}', str(where))
+        return Provenance('live', f'{device} · {model_label(self.model_id, self.tr)}', str(where))
 
     # --- reacting to the controls ---------------------------------------------------------------------------------
 
