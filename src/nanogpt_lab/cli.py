@@ -73,7 +73,7 @@ def _prepare(args: list[str]) -> int:
     from nanogpt_lab.jobs.worker import run_foreground
 
     if not args or args[0].startswith('--'):
-        raise ConfigError('prepare needs a DATASET: shakespeare_char, shakespeare, openwebtext or custom', 'dataset')
+        raise ConfigError('cli.prepare_needs_dataset', key='dataset')
     cfg = from_args(DataConfig, args[1:], base={'dataset': args[0]})
     return run_foreground('prepare-data', cfg)
 
@@ -100,7 +100,7 @@ def _download(args: list[str]) -> int:
     from nanogpt_lab.jobs.worker import run_foreground
 
     if len(args) != 1 or args[0] not in PRETRAINED:
-        raise ConfigError(f'download-weights needs one model name: {", ".join(PRETRAINED)}', 'model')
+        raise ConfigError('cli.download_needs_model', key='model', allowed=', '.join(PRETRAINED))
     return run_foreground('download-weights', {'model': args[0]})
 
 
@@ -121,7 +121,7 @@ def _export(args: list[str]) -> int:
 
     files, opts = parse_overrides(args)
     if files or not {'out_dir', 'to'} <= set(opts):
-        raise ConfigError('export needs --out_dir=RUN --to=DIR [--format=hf|onnx]', 'out_dir')
+        raise ConfigError('cli.export_usage', key='out_dir')
     path = export_run(str(opts['out_dir']), str(opts['to']), fmt=str(opts.get('format', 'hf')))
     print(f'exported to {path}')
     return 0

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from nanogpt_lab.errors import LabError
+
 # GPT-2 presets: the shapes OpenAI released (vocab 50257, 1024 positions, biases on).
 PRESETS: dict[str, dict[str, int]] = {
     'gpt2': dict(n_layer=12, n_head=12, n_embd=768),
@@ -36,12 +38,13 @@ Dtype = Literal['auto', 'float32', 'bfloat16', 'float16']
 _DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 
 
-class ConfigError(ValueError):
-    """A configuration value a user gave is invalid; `key` names it so the UI and API can point at the field."""
+class ConfigError(LabError):
+    """A configuration value a user gave is invalid; its `key` parameter names it so the UI and API can point at it."""
 
-    def __init__(self, message: str, key: str | None = None):
-        super().__init__(message)
-        self.key = key
+    @property
+    def key(self) -> str | None:
+        """The config key at fault (None for a file-level problem)."""
+        return self.params.get('key')
 
 
 class _Config(BaseModel):
@@ -52,7 +55,7 @@ class _Config(BaseModel):
     def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
         """JSON's `true` is not a number: pydantic would read it as 1 (`"n_layer": true` would build one layer)."""
         if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in _NUMBERS:
-            raise ValueError(f'expected a number, got {str(value).lower()}')
+            raise ConfigError('config.bool_not_number', key=info.field_name, value=str(value).lower())
         return value
 
 
@@ -61,17 +64,22 @@ _NUMBERS = (int, float, int | None, float | None)
 
 def _check_device(value: str) -> str:
     if not _DEVICE_RE.match(value):
-        raise ValueError(f"device '{value}' is not one of auto, cpu, cuda, cuda:N, mps")
+        raise ConfigError('config.device', key='device', value=value)
     return value
+
+
+def _check_heads(n_embd: int, n_head: int) -> None:
+    if n_embd % n_head:
+        raise ConfigError('config.divisible', key='n_embd', n_embd=n_embd, n_head=n_head)
 
 
 def _check_finite(name: str, value: float, *, positive: bool) -> float:
     if not math.isfinite(value):
-        raise ValueError(f'{name} must be a finite number, got {value}')
+        raise ConfigError('config.not_finite', key=name, value=str(value))
     if positive and value <= 0:
-        raise ValueError(f'{name} must be positive, got {value}')
+        raise ConfigError('config.not_positive', key=name, value=value)
     if value < 0:
-        raise ValueError(f'{name} must not be negative, got {value}')
+        raise ConfigError('config.negative', key=name, value=value)
     return value
 
 
@@ -90,8 +98,7 @@ class ModelConfig(_Config):
 
     @model_validator(mode='after')
     def _heads_divide_width(self) -> ModelConfig:
-        if self.n_embd % self.n_head:
-            raise ValueError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})')
+        _check_heads(self.n_embd, self.n_head)
         return self
 
     def nanogpt_args(self) -> dict[str, Any]:
@@ -177,18 +184,25 @@ class TrainConfig(_Config):
 
     @model_validator(mode='after')
     def _rules(self) -> TrainConfig:
-        if self.n_embd % self.n_head:
-            raise ValueError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})')
+        _check_heads(self.n_embd, self.n_head)
         _check_finite('learning_rate', self.learning_rate, positive=True)
         _check_finite('min_lr', self.min_lr, positive=False)
         _check_finite('weight_decay', self.weight_decay, positive=False)
         _check_finite('grad_clip', self.grad_clip, positive=False)
         if self.init_from in PRETRAINED and self.block_size > GPT2_BLOCK_SIZE:
-            raise ValueError(f"block_size {self.block_size} exceeds {self.init_from}'s {GPT2_BLOCK_SIZE} positions")
+            raise ConfigError(
+                'config.block_exceeds',
+                key='block_size',
+                block_size=self.block_size,
+                model=self.init_from,
+                positions=GPT2_BLOCK_SIZE,
+            )
         if self.nproc_per_node > 1 and self.gradient_accumulation_steps % self.nproc_per_node:
-            raise ValueError(
-                f'gradient_accumulation_steps ({self.gradient_accumulation_steps}) must be divisible by '
-                f'nproc_per_node ({self.nproc_per_node})'
+            raise ConfigError(
+                'config.accumulation_divisible',
+                key='gradient_accumulation_steps',
+                gradient_accumulation_steps=self.gradient_accumulation_steps,
+                nproc_per_node=self.nproc_per_node,
             )
         return self
 
@@ -219,14 +233,14 @@ class DataConfig(_Config):
     @classmethod
     def _known_dataset(cls, v: str) -> str:
         if v not in DATASETS:
-            raise ValueError(f"dataset '{v}' is not one of {', '.join(DATASETS)}")
+            raise ConfigError('config.unknown_dataset', key='dataset', value=v, allowed=', '.join(DATASETS))
         return v
 
     @field_validator('input', 'data_dir', 'name')
     @classmethod
     def _no_nul(cls, v: str | None) -> str | None:
         if v is not None and '\x00' in v:
-            raise ValueError('a NUL byte cannot be part of a file or folder name')
+            raise ConfigError('config.nul_in_name')
         return v
 
 
@@ -275,25 +289,74 @@ def build(cls: type[C], values: Mapping[str, Any]) -> C:
     if unknown:
         key = unknown[0]
         close = difflib.get_close_matches(key, list(cls.model_fields), n=3, cutoff=0.6)
-        hint = f'; did you mean {", ".join(close)}?' if close else f'; valid keys: {", ".join(cls.model_fields)}'
-        raise ConfigError(f"unknown config key '{key}'{hint}", key=key)
+        if close:
+            raise ConfigError('config.unknown_key_close', key=key, close=', '.join(close))
+        raise ConfigError('config.unknown_key', key=key, valid=', '.join(cls.model_fields))
     try:
         return cls(**values)
     except ValidationError as e:
-        raise _as_config_error(e, values) from None
+        raise config_error(e.errors(include_url=False)[0], values) from None
 
 
-def _as_config_error(e: ValidationError, values: Mapping[str, Any]) -> ConfigError:
-    err = e.errors(include_url=False)[0]
-    key = str(err['loc'][0]) if err['loc'] else None
-    msg = err['msg'].removeprefix('Value error, ')
-    if key is None:  # a rule across keys: the message already names them
-        return ConfigError(msg, key=_first_key_named(msg, values))
-    return ConfigError(f'{key} ({values.get(key, err.get("input"))!r}): {msg}', key=key)
+# pydantic's error types a config (or an API body) can meet: each has a message of its own in the catalogs
+PYDANTIC_ERRORS = frozenset(
+    {
+        'greater_than',
+        'greater_than_equal',
+        'less_than',
+        'less_than_equal',
+        'int_parsing',
+        'int_from_float',
+        'int_type',
+        'float_parsing',
+        'float_type',
+        'bool_parsing',
+        'bool_type',
+        'string_type',
+        'literal_error',
+        'finite_number',
+        'tuple_type',
+        'list_type',
+        'dict_type',
+        'model_type',
+        'missing',
+        'extra_forbidden',
+        'string_too_long',
+        'string_too_short',
+        'too_long',
+        'too_short',
+        'int_parsing_size',
+        'json_invalid',
+        'enum',
+    }
+)
 
 
-def _first_key_named(msg: str, values: Mapping[str, Any]) -> str | None:
-    return next((k for k in re.findall(r'[a-z_0-9]+', msg) if k in TrainConfig.model_fields), None)
+def config_error(err: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> ConfigError:
+    """One pydantic error (`ValidationError.errors()[i]`) as a ConfigError with a code and parameters."""
+    ctx = err.get('ctx') or {}
+    cause = ctx.get('error')
+    loc = [str(p) for p in err.get('loc', ()) if p not in ('body', 'query', 'path', 'header')]
+    key = loc[0] if loc else None
+    if isinstance(cause, LabError):  # our own rule, raised inside a validator
+        return ConfigError(cause.code, **{'key': key, **cause.params})
+    kind = err.get('type', '')
+    given = (values or {}).get(key, err.get('input')) if key else err.get('input')
+    params: dict[str, Any] = {'key': key, 'value': _shown(given)}  # loc[1:] would be a union member's tag
+    params.update({k: _shown(v) for k, v in ctx.items() if k in ('gt', 'ge', 'lt', 'le', 'max_length', 'min_length')})
+    if kind in ('literal_error', 'enum'):
+        params['allowed'] = str(ctx.get('expected', '')).replace("' or '", "', '")
+    if kind in PYDANTIC_ERRORS:
+        return ConfigError(f'config.pydantic.{kind}', **params)
+    return ConfigError('config.invalid', detail=str(err.get('msg', kind)).removeprefix('Value error, '), **params)
+
+
+def _shown(value: Any) -> Any:
+    """A value as a message shows it: numbers as they are, anything else as Python writes it, cut to 80 characters."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
 
 
 # --- the plan's camelCase NanoGPTConfig, accepted at the API edge -------------------------------------------------
@@ -338,16 +401,13 @@ class _LiteralReader:
         try:
             tree = ast.parse(source, filename=self.path)
         except SyntaxError as e:
-            raise ConfigError(f'{self.path}:{e.lineno}: not valid Python syntax: {e.msg}') from None
+            raise ConfigError('config.file.syntax', path=self.path, line=e.lineno, detail=e.msg) from None
         for node in tree.body:
             self._statement(node)
         return self.values
 
-    def _fail(self, node: ast.AST, what: str) -> ConfigError:
-        return ConfigError(
-            f'{self.path}:{node.lineno}: {what}; config files may only assign literal values '
-            f'(numbers, strings, booleans, simple arithmetic) and are never executed'
-        )
+    def _fail(self, node: ast.AST, code: str, **params: Any) -> ConfigError:
+        return ConfigError(f'config.file.{code}', path=self.path, line=node.lineno, **params)
 
     def _statement(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -356,7 +416,7 @@ class _LiteralReader:
             self.imported_time = True  # nanoGPT's finetune_shakespeare.py names its run with time.time()
             return
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise self._fail(node, f'`{ast.unparse(node).splitlines()[0]}` is not a simple assignment')
+            raise self._fail(node, 'not_assignment', statement=ast.unparse(node).splitlines()[0])
         self.values[node.targets[0].id] = self._expr(node.value)
 
     def _expr(self, node: ast.expr) -> Any:
@@ -369,12 +429,12 @@ class _LiteralReader:
             try:
                 return _BINOPS[type(node.op)](self._expr(node.left), self._expr(node.right))
             except (TypeError, ZeroDivisionError, OverflowError) as e:
-                raise self._fail(node, f'cannot compute `{ast.unparse(node)}` ({e})') from None
+                raise self._fail(node, 'cannot_compute', expression=ast.unparse(node), detail=str(e)) from None
         if isinstance(node, ast.Name) and node.id in self.values:
             return self.values[node.id]
         if isinstance(node, ast.Call) and not node.keywords and len(node.args) <= 1:
             return self._call(node)
-        raise self._fail(node, f'`{ast.unparse(node)}` is not a literal value')
+        raise self._fail(node, 'not_literal', expression=ast.unparse(node))
 
     def _call(self, node: ast.Call) -> Any:
         f = ast.unparse(node.func)
@@ -382,7 +442,7 @@ class _LiteralReader:
             return time.time()
         if f in ('str', 'int', 'float') and node.args:
             return {'str': str, 'int': int, 'float': float}[f](self._expr(node.args[0]))
-        raise self._fail(node, f'`{ast.unparse(node)}` calls a function')
+        raise self._fail(node, 'calls_function', expression=ast.unparse(node))
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -391,9 +451,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         source = p.read_text(encoding='utf-8')
     except FileNotFoundError:
-        raise ConfigError(f'config file {p} does not exist') from None
+        raise ConfigError('config.file.missing', path=p) from None
     except (UnicodeDecodeError, IsADirectoryError) as e:
-        raise ConfigError(f'config file {p} cannot be read as UTF-8 text ({e.__class__.__name__})') from None
+        raise ConfigError('config.file.unreadable', path=p, reason=e.__class__.__name__) from None
     return _LiteralReader(str(p)).read(source)
 
 
@@ -423,7 +483,7 @@ def parse_overrides(args: Iterable[str]) -> tuple[list[str], dict[str, Any]]:
         key, eq, raw = arg[2:].partition('=')
         if not eq:
             if i >= len(items) or items[i].startswith('--'):
-                raise ConfigError(f'--{key} needs a value (write --{key}=VALUE)', key=key.replace('-', '_'))
+                raise ConfigError('config.flag_needs_value', key=key.replace('-', '_'), flag=key)
             raw = items[i]
             i += 1
         values[key.replace('-', '_')] = parse_value(raw)

@@ -15,12 +15,18 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from nanogpt_lab.errors import Coded
+from nanogpt_lab.messages import plain, render
+
 EVENT_TYPES = ('start', 'progress', 'train', 'eval', 'sample', 'log', 'end')
 END_STATUSES = ('succeeded', 'failed', 'cancelled')
 
 
-class Cancelled(Exception):
-    """Raised by an engine loop that stopped because the user asked (after saving what it must); ends `cancelled`."""
+class Cancelled(Coded):
+    """Raised by an engine loop that stopped because the user asked (after saving what it must); ends `cancelled`.
+
+    Like an error it carries a catalog code and parameters: `Cancelled('job.cancelled')`.
+    """
 
 
 class Emit(Protocol):
@@ -31,6 +37,17 @@ class Emit(Protocol):
 
 def null_emit(type: str, **fields: Any) -> None:
     """An Emit that drops everything, for library callers who do not want events."""
+
+
+def log_fields(code: str, level: str = 'info', **params: Any) -> dict[str, Any]:
+    """A `log` event by catalog code: pages and the API word it from `code` + `params`; `message` is English."""
+    params = plain(params)
+    return {'level': level, 'code': code, 'params': params, 'message': render(code, params)}
+
+
+def emit_log(emit: Emit, code: str, level: str = 'info', **params: Any) -> None:
+    """Emit a `log` event by catalog code (see `log_fields`)."""
+    emit('log', **log_fields(code, level, **params))
 
 
 def _clean(value: Any) -> Any:

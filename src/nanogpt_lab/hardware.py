@@ -9,6 +9,8 @@ import platform
 from functools import lru_cache
 from typing import Any
 
+from nanogpt_lab.errors import LabError
+
 # Dense peak TFLOP/s (no sparsity) from each vendor's datasheet, by the dtype a run computes in.
 # MFU is measured against the device a run is on, never a fixed A100 figure.
 GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
@@ -98,9 +100,9 @@ def resolve_device(name: str = 'auto') -> str:
     if name == 'auto':
         return 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f"device '{name}' was asked for but no CUDA GPU is available here; use --device=cpu")
+        raise LabError('hardware.no_cuda', key='device', device=name)
     if name == 'mps' and not has_mps:
-        raise ValueError("device 'mps' was asked for but Apple MPS is not available here; use --device=cpu")
+        raise LabError('hardware.no_mps', key='device')
     return name
 
 

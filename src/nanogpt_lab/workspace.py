@@ -8,6 +8,8 @@ import secrets
 import time
 from pathlib import Path
 
+from nanogpt_lab.errors import LabError
+
 ENV_HOME = 'NANOGPT_LAB_HOME'
 # A run folder's files, named here so the trainer (torch) and the run registry (torch-free) agree
 CKPT_NAME = 'ckpt.pt'
@@ -36,12 +38,9 @@ def weights_root() -> Path:
 
 
 def check_name(name: str, what: str = 'name') -> str:
-    """Return `name` if it is a safe single path component (letters, digits, . _ -), else raise ValueError."""
+    """Return `name` if it is a safe single path component (letters, digits, . _ -), else raise LabError."""
     if not isinstance(name, str) or not _NAME_RE.match(name) or '..' in name:
-        raise ValueError(
-            f'{what} {name!r} is not allowed: use 1-100 letters, digits, dots, dashes or underscores, '
-            'starting with a letter or digit'
-        )
+        raise LabError('workspace.bad_name', key=what, name=repr(name))
     return name
 
 
@@ -56,7 +55,7 @@ def inside(root: Path, *names: str) -> Path:
     """Join checked names under `root` and prove the result stays inside it."""
     path = root.joinpath(*(check_name(n) for n in names)).resolve()
     if root.resolve() not in (path, *path.parents):
-        raise ValueError(f'{path} is outside {root}')
+        raise LabError('workspace.outside', path=path, root=root)
     return path
 
 

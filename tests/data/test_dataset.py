@@ -115,12 +115,12 @@ def test_names_and_folders(tmp_path):
     assert dataset_dir('shakespeare_char', str(tmp_path)) == (tmp_path / 'shakespeare_char').resolve()
     assert dataset_dir('x').parent.name == 'data'  # the workspace's data/ by default
     for bad in ('../up', 'a/b', '.hidden', ''):
-        with pytest.raises(DataError, match='dataset name'):
+        with pytest.raises(DataError, match='dataset .* is not allowed'):
             dataset_dir(bad, str(tmp_path))
 
 
 def test_bad_name_and_missing_input_are_data_errors(run, shakespeare_txt, tmp_path):
-    with pytest.raises(DataError, match='dataset name'):
+    with pytest.raises(DataError, match='dataset .* is not allowed'):
         run(dataset='custom', input=str(shakespeare_txt), name='../escape')
     with pytest.raises(DataError, match='custom needs --input'):
         run(dataset='custom')

@@ -39,7 +39,8 @@ def test_prepare_downloads_checks_and_reports_progress(run, server, monkeypatch)
     folder, events = run(dataset='shakespeare_char')
     assert hashlib.sha256((folder / 'input.txt').read_bytes()).hexdigest() == SHAKESPEARE_SHA256
     progress = events.of('progress', 'download')
-    assert progress[-1] == {'type': 'progress', 'done': 1_115_394, 'total': 1_115_394, 'unit': 'B', 'label': 'download'}
+    assert progress[-1] == {'type': 'progress', 'done': 1_115_394, 'total': 1_115_394, 'unit': 'B', 'label': 'download',
+                            'label_code': 'progress.download', 'label_params': {}}  # fmt: skip
     stats = load_stats(folder)
     assert stats['source']['kind'] == 'url' and stats['source']['sha256'] == SHAKESPEARE_SHA256
     assert stats['tokens']['train'] == 1_003_854

@@ -60,6 +60,8 @@ def test_sotu_jsonl_in_parallel_matches_nanogpts_layout(run, sotu):
         'total': 82,
         'unit': 'docs',
         'label': 'tokenize train',
+        'label_code': 'progress.tokenize_split',
+        'label_params': {'split': 'train'},
     }
 
 

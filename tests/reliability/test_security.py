@@ -53,7 +53,7 @@ def test_a_public_address_needs_the_token_everywhere(tmp_path: Path, labs: Any, 
     for path in [*paths, *pages]:
         for headers in ({}, {'Authorization': 'Bearer wrong'}, {'Cookie': 'nanogpt_lab_token=wrong'}):
             r = lab.call('GET', path, headers=headers)
-            assert r.status_code == 401 and r.json()['error']['code'] == 'token_required', (path, r.status_code)
+            assert r.status_code == 401 and r.json()['error']['code'] == 'api.token_required', (path, r.status_code)
     assert lab.call('POST', '/api/jobs/prepare-data', json={'dataset': 'custom'}).status_code == 401
     assert not _websocket_answer(lab.port, '/_nicegui_ws/socket.io/?EIO=4&transport=websocket').endswith(' 101')
     # with the token: the bearer header, or ?token= once and then the cookie the browser keeps

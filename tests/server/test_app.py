@@ -42,24 +42,47 @@ def fast_client(workspace_home: Path) -> TestClient:
 def _error(r, status: int, code: str | None = None, field: str | None = None) -> dict:
     assert r.status_code == status, r.text
     err = r.json()['error']
-    assert set(err) == {'code', 'message', 'field'} and err['message']
+    assert set(err) == {'code', 'message', 'field', 'params'} and err['message'] and isinstance(err['params'], dict)
     assert code is None or err['code'] == code
     assert field is None or err['field'] == field
     assert 'Traceback' not in r.text
     return err
 
 
+@pytest.mark.parametrize(
+    ('accept', 'expected'),
+    [
+        ('zh-CN', 'n_embd（100）必须能被 n_head（3）整除'),
+        ('en-US,en;q=0.9,zh-CN;q=0.8', 'n_embd (100) must be divisible by n_head (3)'),
+        ('fr-FR, zh;q=0.7, en;q=0.3', 'n_embd（100）必须能被 n_head（3）整除'),
+        ('zh-CN;q=0, de', 'n_embd (100) must be divisible by n_head (3)'),
+    ],
+)
+def test_errors_speak_the_requested_language(fast_client: TestClient, accept: str, expected: str) -> None:
+    r = fast_client.post(
+        '/api/jobs/train', json={'nLayer': 2, 'nHead': 3, 'nEmbd': 100}, headers={'Accept-Language': accept}
+    )
+    assert _error(r, 422, 'config.divisible', 'n_embd')['message'] == expected
+    r = fast_client.get('/api/no-such-endpoint', headers={'Accept-Language': accept})
+    assert ('没有' in _error(r, 404, 'api.http.not_found')['message']) == expected.startswith('n_embd（')
+
+
 def test_errors_are_json_with_the_right_status(fast_client: TestClient) -> None:
     c = fast_client
-    _error(c.post('/api/jobs/train', json={'nLayer': 2, 'nHead': 3, 'nEmbd': 100}), 422, 'invalid_config', 'n_embd')
-    _error(c.post('/api/jobs/train', json={'max_iter': 10}), 422, 'invalid_config', 'max_iter')
+    err = _error(
+        c.post('/api/jobs/train', json={'nLayer': 2, 'nHead': 3, 'nEmbd': 100}), 422, 'config.divisible', 'n_embd'
+    )
+    assert err['params'] == {'key': 'n_embd', 'n_embd': 100, 'n_head': 3}
+    assert err['message'] == 'n_embd (100) must be divisible by n_head (3)'
+    _error(c.post('/api/jobs/train', json={'max_iter': 10}), 422, 'config.unknown_key_close', 'max_iter')
     _error(c.post('/api/jobs/train', json=[1, 2]), 422)
     _error(c.post('/api/jobs/train', content=b'{not json', headers={'Content-Type': 'application/json'}), 400,
-           'malformed_json')  # fmt: skip
+           'api.malformed_json')  # fmt: skip
     _error(c.post('/api/jobs/train', content=b'max_iters=5', headers={'Content-Type': 'text/plain'}), 415)
     big = b'{"x": "' + b'a' * (2 << 20) + b'"}'
-    _error(c.post('/api/jobs/train', content=big, headers={'Content-Type': 'application/json'}), 413, 'too_large')
-    _error(c.get('/api/jobs/does-not-exist'), 404, 'not_found')
+    _error(c.post('/api/jobs/train', content=big, headers={'Content-Type': 'application/json'}), 413,
+           'api.too_large_declared')  # fmt: skip
+    _error(c.get('/api/jobs/does-not-exist'), 404, 'job.no_job')
     _error(c.get('/api/jobs/does-not-exist/events'), 404)
     _error(c.post('/api/jobs/..%2F..%2Fetc/cancel'), 404)
     _error(c.get('/api/runs/nope/events'), 404)
@@ -77,7 +100,7 @@ def test_job_bookkeeping_cancel_twice_and_delete(fast_client: TestClient) -> Non
     assert r.status_code == 202 and r.headers['location'] == f'/api/jobs/{r.json()["id"]}'
     job = wait_job(c, r.json()['id'])
     assert job['status'] == 'failed' and 'without recording an end' in job['error']  # `true` wrote nothing
-    _error(c.post(f'/api/jobs/{job["id"]}/cancel'), 409, 'conflict')
+    _error(c.post(f'/api/jobs/{job["id"]}/cancel'), 409, 'job.already_ended')
     assert [j['id'] for j in c.get('/api/jobs').json()['jobs']] == [job['id']]
     assert c.get('/api/runs').json()['runs'][0]['status'] == 'failed'
     events = c.get(f'/api/runs/{job["id"]}/events').json()['events']

@@ -47,7 +47,7 @@ def guarded() -> TestClient:
 def test_token_is_checked_on_every_path(guarded: TestClient, path: str) -> None:
     r = guarded.get(path)
     assert r.status_code == 401
-    assert r.json()['error']['code'] == 'token_required'
+    assert r.json()['error']['code'] == 'api.token_required'
     assert guarded.get(path, headers={'Authorization': 'Bearer wrong'}).status_code == 401
 
 
@@ -66,7 +66,7 @@ def test_without_token_only_this_machine_may_drive_the_lab() -> None:
     assert client.get('/api/jobs').status_code == 200
     # DNS rebinding: a web page at evil.example re-resolved to 127.0.0.1 sends its own Host
     r = client.get('/api/jobs', headers={'Host': 'evil.example:8765'})
-    assert r.status_code == 403 and r.json()['error']['code'] == 'forbidden_origin'
+    assert r.status_code == 403 and r.json()['error']['code'] == 'api.forbidden_host'
     r = client.post('/api/jobs/download-weights', json={'model': 'gpt2'}, headers={'Origin': 'https://evil.example'})
     assert r.status_code == 403
     assert client.get('/api/jobs', headers={'Origin': 'http://localhost:8765'}).status_code == 200

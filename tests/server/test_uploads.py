@@ -48,7 +48,11 @@ def test_name_field_picks_the_stored_name(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ('data', 'code'),
-    [(b'', 'empty_file'), (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', 'binary_file'), (b'caf\xe9 au lait', 'not_utf8')],
+    [
+        (b'', 'api.empty_file'),
+        (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', 'api.binary_file'),
+        (b'caf\xe9 au lait', 'api.not_utf8'),
+    ],
 )
 def test_bad_files_get_their_reason(client: TestClient, workspace_home: Path, data: bytes, code: str) -> None:
     r = _upload(client, data, 'x.txt')
@@ -59,7 +63,7 @@ def test_bad_files_get_their_reason(client: TestClient, workspace_home: Path, da
 def test_size_limit_cuts_off_early(client: TestClient, monkeypatch: pytest.MonkeyPatch, workspace_home: Path) -> None:
     monkeypatch.setenv('NANOGPT_LAB_UPLOAD_LIMIT_MB', '0.001')  # 1,000 bytes
     r = _upload(client, b'a' * 5000, 'big.txt')
-    assert r.status_code == 413 and r.json()['error']['code'] == 'too_large'
+    assert r.status_code == 413 and r.json()['error']['code'] == 'api.upload_too_large'
     assert list((workspace_home / 'uploads').iterdir()) == []  # no temp file left behind
     assert _upload(client, b'a' * 900, 'small.txt').status_code == 201
 

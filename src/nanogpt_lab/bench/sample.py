@@ -28,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from nanogpt_lab.config import ModelConfig, parse_overrides
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import atomic_write_text
 from nanogpt_lab.hardware import cpu_model
 from nanogpt_lab.inference.sampler import generate_ids
@@ -57,7 +58,7 @@ def load_nanogpt_model(path: str, weights: dict[str, torch.Tensor], cfg: ModelCo
     """nanoGPT's own GPT from `path`/model.py, built in the benchmark's shape (or `cfg`) with the same weights."""
     file = Path(path).expanduser() / 'model.py'
     if not file.is_file():
-        raise ValueError(f'--vs-nanogpt {path}: no model.py there (give the folder of a nanoGPT checkout)')
+        raise LabError('cli.bench_no_model_py', path=path)
     spec = importlib.util.spec_from_file_location('nanogpt_reference_model', file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -408,16 +408,14 @@ def main(args: list[str]) -> int:
     files, flags = parse_overrides(a.replace('--vs-nanogpt', '--vs_nanogpt') for a in args)
     unknown = sorted(set(flags) - set(DEFAULTS)) + files
     if unknown:
-        raise ConfigError(f'bench train: unknown option {unknown[0]}; options: {", ".join(DEFAULTS)}')
+        raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     if opts['suite'] not in (*SUITES, 'all'):
-        raise ConfigError(f'bench train: suite {opts["suite"]!r} is not one of {", ".join(SUITES)}, all')
+        raise ConfigError('cli.bench_train_suite', key='suite', value=repr(opts['suite']), allowed=', '.join(SUITES))
     suites = SUITES[:3] if opts['suite'] == 'all' else (opts['suite'],)
     data = dataset_dir('shakespeare_char', opts['data_dir'])
     if {'speed', 'quality'} & set(suites) and not (data / 'val.bin').is_file():
-        raise ConfigError(
-            f'bench train needs tiny Shakespeare in {data}: run `nanogpt-lab prepare shakespeare_char` first'
-        )
+        raise ConfigError('cli.bench_needs_data', path=data)
     with tempfile.TemporaryDirectory(prefix='bench-train-') as tmp:
         work = Path(tmp)
         copy = nanogpt_copy(Path(opts['vs_nanogpt']), data, work) if opts['vs_nanogpt'] else None

@@ -18,7 +18,7 @@ def _open(data: Data) -> np.ndarray:
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
-            raise DataError(f'{path} does not exist: prepare the dataset first (nanogpt-lab prepare ...)')
+            raise DataError('data.bin_missing', path=path)
         return np.memmap(path, dtype=np.uint16, mode='r')
     return data
 
@@ -26,7 +26,7 @@ def _open(data: Data) -> np.ndarray:
 def _check_length(data: np.ndarray, block_size: int, where: Data) -> None:
     if len(data) <= block_size:
         name = where if isinstance(where, (str, Path)) else 'the data'
-        raise DataError(f'{name} has {len(data):,} tokens; block_size {block_size} needs at least {block_size + 1:,}')
+        raise DataError('data.too_few_tokens', name=name, tokens=len(data), block_size=block_size, need=block_size + 1)
 
 
 def get_batch(
@@ -83,7 +83,7 @@ def inspect_batch(
     from nanogpt_lab.tokenizers import tokenizer_for_dataset
 
     if split not in ('train', 'val'):
-        raise DataError(f"split '{split}' is not one of train, val")
+        raise DataError('data.bad_split', split=split)
     path = Path(dataset_dir) / f'{split}.bin'
     arr = _open(path)
     _check_length(arr, block_size, path)
@@ -92,7 +92,7 @@ def inspect_batch(
         offsets = [int(i) for i in np.random.default_rng(seed).integers(0, hi, size=batch_size)]
     bad = [o for o in offsets if not 0 <= o < hi]
     if bad:
-        raise DataError(f'offset {bad[0]} is outside 0..{hi - 1} for {path} with block_size {block_size}')
+        raise DataError('data.bad_offset', offset=bad[0], max=hi - 1, path=path, block_size=block_size)
     tok = tokenizer_for_dataset(dataset_dir)
     rows = []
     for o in offsets:

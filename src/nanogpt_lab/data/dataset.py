@@ -15,7 +15,8 @@ from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.sources import Source, resolve_input
 from nanogpt_lab.data.stats import STATS_VERSION, stats_from_bins
 from nanogpt_lab.data.text import prepare_text
-from nanogpt_lab.events import Emit, null_emit
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_with
 from nanogpt_lab.tokenizers import TokenizerError, read_meta, tokenizer_for_dataset
 
@@ -26,8 +27,8 @@ def dataset_dir(dataset: str, data_dir: str | None = None) -> Path:
     """The folder `<data_dir>/<dataset>` (data_dir defaults to the workspace's data/), checked to stay inside it."""
     try:
         return workspace.inside(workspace.data_root(data_dir), dataset)
-    except ValueError as e:
-        raise DataError(f'dataset name: {e}') from None
+    except LabError as e:
+        raise DataError(e.code, **{**e.params, 'key': 'dataset'}) from None
 
 
 def load_meta(folder: str | Path) -> dict | None:
@@ -38,7 +39,7 @@ def load_meta(folder: str | Path) -> dict | None:
     try:
         return read_meta(path)
     except TokenizerError as e:
-        raise DataError(str(e)) from None
+        raise DataError(e.code, **e.params) from None
 
 
 def load_stats(folder: str | Path) -> dict:
@@ -47,18 +48,18 @@ def load_stats(folder: str | Path) -> dict:
     path = folder / STATS_FILE
     if not path.is_file():
         if not (folder / 'train.bin').is_file():
-            raise DataError(f'{folder} is not a prepared dataset (no train.bin): run nanogpt-lab prepare first')
+            raise DataError('data.not_prepared', path=folder)
         try:
             return stats_from_bins(folder, tokenizer_for_dataset(folder))
         except TokenizerError as e:
-            raise DataError(str(e)) from None
+            raise DataError(e.code, **e.params) from None
     try:
         stats = json.loads(path.read_text(encoding='utf-8'))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f'{path} is not valid JSON ({e})', code='jsonl') from None
+        raise DataError('data.stats_not_json', path=path, detail=str(e)) from None
     version = stats.get('version') if isinstance(stats, dict) else None
     if not isinstance(version, int) or version > STATS_VERSION:
-        raise DataError(f'{path} has stats version {version!r}; this lab reads versions 1 to {STATS_VERSION}')
+        raise DataError('data.stats_version', path=path, version=repr(version), latest=STATS_VERSION)
     return stats
 
 
@@ -87,7 +88,7 @@ def _shakespeare_source(cfg: DataConfig, folder: Path, emit: Emit) -> tuple[Sour
 
 def _text_source(cfg: DataConfig) -> Source:
     if not cfg.input:
-        raise DataError('custom needs --input PATH: a text file, a folder of .txt/.md files, or a .jsonl file')
+        raise DataError('data.custom_needs_input')
     return resolve_input(cfg.input)
 
 
@@ -99,8 +100,7 @@ def _check_tokenizer(cfg: DataConfig) -> None:
     fixed = FIXED_TOKENIZER.get(cfg.dataset)
     if fixed and 'tokenizer' in cfg.model_fields_set and cfg.tokenizer != fixed:
         raise DataError(
-            f'tokenizer ({cfg.tokenizer!r}): {cfg.dataset} always uses {fixed}; '
-            f'use `prepare custom --input PATH --tokenizer {cfg.tokenizer}` to choose'
+            'data.fixed_tokenizer', key='tokenizer', tokenizer=cfg.tokenizer, dataset=cfg.dataset, fixed=fixed
         )
 
 
@@ -127,15 +127,15 @@ def prepare(cfg: DataConfig, emit: Emit = null_emit) -> Path:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         # every file is written beside its target and renamed at the end, so a full disk changed nothing
-        raise DataError(
-            f'not enough disk space in {folder.parent} to prepare {folder.name} ({e.strerror}); the dataset folder '
-            'keeps what it had: free some space and run prepare again'
-        ) from None
+        raise DataError('data.disk_full', parent=folder.parent, name=folder.name, reason=e.strerror) from None
     tokens = stats['tokens']
-    emit(
-        'log',
-        level='info',
-        message=f'{folder}: vocab {stats["vocab_size"]:,}, train {tokens["train"]:,} / val {tokens["val"]:,} tokens '
-        f'in {time.time() - started:.1f} s',
+    emit_log(
+        emit,
+        'log.prepared',
+        path=folder,
+        vocab=stats['vocab_size'],
+        train=tokens['train'],
+        val=tokens['val'],
+        seconds=round(time.time() - started, 1),
     )
     return folder

@@ -11,6 +11,7 @@ from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.events import Emit, null_emit
 from nanogpt_lab.fileio import atomic_open
+from nanogpt_lab.messages import ref
 
 SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
 SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'
@@ -36,7 +37,7 @@ def download(url: str, dest: Path, sha256: str, emit: Emit = null_emit, timeout:
     except (urllib.error.URLError, OSError) as e:
         raise _offline(url, dest, e) from None
     total = int(response.headers.get('Content-Length') or 0) or None
-    h, done, progress = hashlib.sha256(), 0, Progress(emit, 'download', 'B', total)
+    h, done, progress = hashlib.sha256(), 0, Progress(emit, ref('progress.download'), 'B', total)
     try:
         with response, atomic_open(dest) as f:
             while block := response.read(BLOCK):
@@ -45,7 +46,7 @@ def download(url: str, dest: Path, sha256: str, emit: Emit = null_emit, timeout:
                 done += len(block)
                 progress(done)
             if h.hexdigest() != sha256:
-                raise DataError(f'download from {url} has sha256 {h.hexdigest()}, expected {sha256}; nothing was kept')
+                raise DataError('download.checksum', url=url, got=h.hexdigest(), expected=sha256)
     except (urllib.error.URLError, OSError) as e:
         raise _offline(url, dest, e) from None
     progress(done, final=True)
@@ -54,7 +55,4 @@ def download(url: str, dest: Path, sha256: str, emit: Emit = null_emit, timeout:
 
 def _offline(url: str, dest: Path, e: Exception) -> DataError:
     reason = getattr(e, 'reason', None) or e
-    return DataError(
-        f'could not download {url} ({reason}). If this machine is offline, fetch the file elsewhere and pass '
-        f'--input PATH (or place it at {dest})'
-    )
+    return DataError('download.offline', url=url, reason=str(reason), dest=dest)

@@ -1,14 +1,10 @@
 """The one error data preparation raises for bad input, worded for the person who gave it."""
 
+from nanogpt_lab.errors import LabError
 
-class DataError(ValueError):
-    """Input that cannot become a dataset (missing, empty, binary, not UTF-8, too small...), with what to do."""
 
-    # The problems a page explains in the learner's language, by these names (the message stays English)
-    CODES = ('empty', 'binary', 'not_utf8', 'too_small', 'char_vocab', 'jsonl')
+class DataError(LabError):
+    """Input that cannot become a dataset (missing, empty, binary, not UTF-8, too small...), with what to do.
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None and code not in self.CODES:
-            raise ValueError(f'unknown DataError code {code!r}')
-        self.code = code
+    `DataError('data.empty', path=...)`: the code names its words in the message catalogs.
+    """

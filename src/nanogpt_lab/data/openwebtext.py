@@ -25,7 +25,8 @@ from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.data.sources import iter_documents, resolve_input
 from nanogpt_lab.data.stats import build_stats
 from nanogpt_lab.data.writer import dataset_output, memmap_output
-from nanogpt_lab.events import Emit
+from nanogpt_lab.events import Emit, emit_log
+from nanogpt_lab.messages import ref
 from nanogpt_lab.tokenizers import EOT_TOKEN, GPT2Tokenizer, TokenizerError, gpt2_encoding
 
 NANOGPT_TEST_SIZE = 0.0005  # nanoGPT's share of OpenWebText documents held out for val
@@ -33,10 +34,6 @@ SPLIT_SEED = 2357  # nanoGPT's seed, so the Hub dataset splits into the same doc
 SHARD_DOCS = 100_000  # documents tokenized per map() call, so progress moves on millions of documents
 WRITE_DOCS = 1024  # documents copied into the memmap per step
 SMALL_CORPUS = 10_000  # below this many documents one process (with threads) beats starting a pool
-OFFLINE_HINT = (
-    'pass --input: a folder of .txt/.md files, a .jsonl file with a "text" field per line, '
-    'or a folder written by datasets.save_to_disk'
-)
 
 
 def _workers(num_proc: int, n_docs: int) -> tuple[int, int]:
@@ -74,25 +71,20 @@ def _from_disk(datasets: Any, path: Path) -> Any:
     ds = datasets.load_from_disk(str(path))
     if isinstance(ds, datasets.DatasetDict):
         if 'train' not in ds and len(ds) != 1:
-            raise DataError(f'{path} holds splits {", ".join(ds)}; give a dataset with a "train" split (or just one)')
+            raise DataError('data.owt.splits', path=path, splits=', '.join(ds))
         ds = ds['train'] if 'train' in ds else next(iter(ds.values()))
     if 'text' not in ds.column_names:
-        raise DataError(f'{path} has columns {", ".join(ds.column_names)}; it needs a "text" column')
+        raise DataError('data.owt.no_text_column', path=path, columns=', '.join(ds.column_names))
     return ds.select_columns(['text'])
 
 
 def _from_hub(datasets: Any, num_proc: int) -> Any:
     if any(os.environ.get(v, '').lower() in ('1', 'true', 'yes') for v in ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE')):
-        raise DataError(
-            'openwebtext downloads about 54 GB from the Hugging Face Hub, but Hugging Face is set offline '
-            f'(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE); {OFFLINE_HINT}'
-        )
+        raise DataError('download.owt_offline_set')
     try:
         return datasets.load_dataset('openwebtext', num_proc=num_proc if num_proc > 1 else None)['train']
     except Exception as e:  # network, Hub and script errors all end here: say what happened and what to do
-        raise DataError(
-            f'could not load openwebtext from the Hugging Face Hub ({type(e).__name__}: {e}); {OFFLINE_HINT}'
-        ) from e
+        raise DataError('download.owt_failed', detail=f'{type(e).__name__}: {e}') from e
 
 
 def _encode_batch(batch: dict, num_threads: int) -> dict:
@@ -113,7 +105,7 @@ def _tokenize(datasets: Any, ds: Any, split: str, work: Path, workers: tuple[int
             'chars': datasets.Value('int64'),
         }
     )
-    n, parts, progress = len(ds), [], Progress(emit, f'tokenize {split}', 'docs', len(ds))
+    n, parts, progress = len(ds), [], Progress(emit, ref('progress.tokenize_split', split=split), 'docs', len(ds))
     progress(0)
     for k, start in enumerate(range(0, n, SHARD_DOCS)):
         shard = ds.select(range(start, min(n, start + SHARD_DOCS)))
@@ -136,7 +128,7 @@ def _tokenize(datasets: Any, ds: Any, split: str, work: Path, workers: tuple[int
 
 def _copy_into(arr: np.ndarray, ds: Any, split: str, counts: np.ndarray, emit: Emit) -> None:
     """Write a tokenized split into its memmap, WRITE_DOCS documents at a time (nanoGPT writes 1024 shards)."""
-    idx, progress = 0, Progress(emit, f'write {split}.bin', 'tokens', len(arr))
+    idx, progress = 0, Progress(emit, ref('progress.write', file=f'{split}.bin'), 'tokens', len(arr))
     for batch in ds.with_format('numpy').iter(batch_size=WRITE_DOCS):
         chunk = np.concatenate(list(batch['ids'])).astype(np.uint16, copy=False)
         arr[idx : idx + len(chunk)] = chunk
@@ -152,8 +144,11 @@ def _check_sizes(lens: dict[str, int], cfg: DataConfig) -> None:
     for split in ('val', 'train'):
         if lens[split] < cfg.block_size + 1:
             raise DataError(
-                f'the {split} split has {lens[split]:,} tokens, but block_size {cfg.block_size} needs at least '
-                f'{cfg.block_size + 1:,}; give more documents, a larger --val_fraction or a smaller --block_size'
+                'data.owt.too_small',
+                split=split,
+                tokens=lens[split],
+                block_size=cfg.block_size,
+                need=cfg.block_size + 1,
             )
 
 
@@ -169,7 +164,7 @@ def _write(cfg: DataConfig, folder: Path, tokenized: dict, info: dict, emit: Emi
             arr = memmap_output(getattr(out, split), lens[split])
             _copy_into(arr, tokenized[split], split, counts, emit)
             head = head or [int(i) for i in arr[:64]]
-            emit('log', level='info', message=f'{split} has {lens[split]:,} tokens')
+            emit_log(emit, 'log.split_tokens', split=split, tokens=lens[split])
             del arr  # unmap before the file is closed and renamed
         docs = {s: len(d) for s, d in tokenized.items()}
         chars = sum(int(np.sum(d.with_format('numpy')['chars'], dtype=np.uint64)) for d in tokenized.values())
@@ -198,10 +193,7 @@ def _write(cfg: DataConfig, folder: Path, tokenized: dict, info: dict, emit: Emi
 
 def _split(ds: Any, test_size: float, work: Path) -> dict:
     if len(ds) < 2:
-        raise DataError(
-            f'openwebtext splits by document and needs at least 2 documents, got {len(ds)}; '
-            'for one text use `prepare custom --tokenizer gpt2`'
-        )
+        raise DataError('data.owt.one_document', n=len(ds))
     split = ds.train_test_split(
         test_size=test_size,
         seed=SPLIT_SEED,
@@ -217,13 +209,13 @@ def prepare_openwebtext(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
     try:
         import datasets
     except ImportError:
-        raise DataError('openwebtext needs the `datasets` package: pip install "nanogpt-lab[data]"') from None
+        raise DataError('data.owt.no_datasets') from None
     datasets.disable_progress_bars()  # progress goes out as events
     started = time.time()
     try:
         gpt2_encoding()  # fail before any work if the BPE files are missing
     except TokenizerError as e:
-        raise DataError(str(e)) from None
+        raise DataError(e.code, **e.params) from None
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='.prepare-', dir=folder))
     try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanogpt_lab.data.errors import DataError
+from nanogpt_lab.messages import ref
 
 CHUNK_BYTES = 1 << 20  # 1 MiB of input per chunk: bounded memory (~30 MB while encoding) whatever the file size
 MAX_LINE_BYTES = 1 << 28  # one JSONL document may be at most 256 MiB
@@ -23,24 +24,23 @@ TEXT_SUFFIXES = ('.txt', '.md')
 JSONL_SUFFIXES = ('.jsonl', '.ndjson')
 HF_DISK_MARKERS = ('dataset_info.json', 'dataset_dict.json', 'state.json')
 # file signatures worth naming in the error (a NUL byte or bad UTF-8 catches the rest)
-MAGIC = {
-    b'\x89PNG\r\n\x1a\n': 'a PNG image',
-    b'\xff\xd8\xff': 'a JPEG image',
-    b'GIF87a': 'a GIF image',
-    b'GIF89a': 'a GIF image',
-    b'%PDF-': 'a PDF document',
-    b'PK\x03\x04': 'a ZIP archive (or .docx/.xlsx/.epub)',
-    b'\x1f\x8b': 'a gzip archive',
-    b'BZh': 'a bzip2 archive',
-    b'\xfd7zXZ\x00': 'an xz archive',
-    b"7z\xbc\xaf'\x1c": 'a 7-Zip archive',
-    b'\x7fELF': 'an executable',
-    b'SQLite format 3\x00': 'an SQLite database',
-    b'\x93NUMPY': 'a NumPy array file',
-    b'\xff\xfe': 'UTF-16 text (save it as UTF-8)',
-    b'\xfe\xff': 'UTF-16 text (save it as UTF-8)',
+MAGIC = {  # signature -> the catalog's data.filetype.<name>
+    b'\x89PNG\r\n\x1a\n': 'png',
+    b'\xff\xd8\xff': 'jpeg',
+    b'GIF87a': 'gif',
+    b'GIF89a': 'gif',
+    b'%PDF-': 'pdf',
+    b'PK\x03\x04': 'zip',
+    b'\x1f\x8b': 'gzip',
+    b'BZh': 'bzip2',
+    b'\xfd7zXZ\x00': 'xz',
+    b"7z\xbc\xaf'\x1c": '7z',
+    b'\x7fELF': 'executable',
+    b'SQLite format 3\x00': 'sqlite',
+    b'\x93NUMPY': 'numpy',
+    b'\xff\xfe': 'utf16',
+    b'\xfe\xff': 'utf16',
 }
-UTF16_BOMS = (b'\xff\xfe', b'\xfe\xff')  # text in the wrong encoding, not binary: the page says "save as UTF-8"
 
 
 @dataclass
@@ -86,9 +86,9 @@ def resolve_input(input: str | Path) -> Source:
     try:
         exists = path.exists()
     except OSError as e:  # a name longer than the filesystem allows, say
-        raise DataError(f'input {str(path)[:120]}... cannot be read: {e.strerror}') from None
+        raise DataError('data.input_unreadable', path=str(path)[:120] + '...', reason=e.strerror) from None
     if not exists:
-        raise DataError(f'input {path} does not exist')
+        raise DataError('data.input_missing', path=path)
     if path.is_dir():
         if any((path / m).is_file() for m in HF_DISK_MARKERS):
             return Source('hf_disk', path)
@@ -98,10 +98,10 @@ def resolve_input(input: str | Path) -> Source:
             if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not _hidden(p.relative_to(path))
         )
         if not files:
-            raise DataError(f'input folder {path} has no .txt or .md files (nor is it a saved Hugging Face dataset)')
+            raise DataError('data.folder_empty', path=path)
         return Source('folder', path, files)
     if path.suffix.lower() == '.json':
-        raise DataError(f'{path}: use JSON Lines (.jsonl), one {{"text": ...}} object per line')
+        raise DataError('data.json_not_jsonl', path=path)
     kind = 'jsonl' if path.suffix.lower() in JSONL_SUFFIXES else 'file'
     return Source(kind, path, [path])
 
@@ -111,19 +111,18 @@ def _hidden(rel: Path) -> bool:
 
 
 def _check_signature(path: Path, head: bytes) -> None:
-    for magic, what in MAGIC.items():
+    for magic, kind in MAGIC.items():
         if head.startswith(magic):
-            code = 'not_utf8' if magic in UTF16_BOMS else 'binary'
-            raise DataError(f'{path} is not text: it looks like {what}', code=code)
+            raise DataError(
+                'data.utf16' if kind == 'utf16' else 'data.binary', path=path, kind=ref(f'data.filetype.{kind}')
+            )
 
 
 def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, bytes]:
     """Decode a block; return (text, undecoded tail) where the tail is a character cut by the block's end."""
     nul = data.find(b'\x00')
     if nul >= 0:
-        raise DataError(
-            f'{path} is not text: it has a NUL byte at byte offset {offset + nul} (a binary file?)', code='binary'
-        )
+        raise DataError('data.nul_byte', path=path, offset=offset + nul)
     try:
         return data.decode('utf-8'), b''
     except UnicodeDecodeError as e:
@@ -131,9 +130,7 @@ def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, byt
             return data[: e.start].decode('utf-8'), data[e.start :]
         bad = data[e.start]
         raise DataError(
-            f'{path} is not UTF-8 text: byte 0x{bad:02x} at byte offset {offset + e.start} cannot be decoded '
-            f'({e.reason}); convert the file to UTF-8',
-            code='not_utf8',
+            'data.not_utf8', path=path, byte=f'0x{bad:02x}', offset=offset + e.start, reason=e.reason
         ) from None
 
 
@@ -142,9 +139,7 @@ class TextReader:
 
     def __init__(self, source: Source, chunk_bytes: int | None = None):
         if source.kind == 'hf_disk':
-            raise DataError(
-                f'{source.path} is a saved Hugging Face dataset; it is read by `prepare openwebtext --input`'
-            )
+            raise DataError('data.hf_disk_input', path=source.path)
         self.source = source
         self.chunk_bytes = chunk_bytes or CHUNK_BYTES
         self.bytes_done = 0
@@ -191,7 +186,7 @@ class TextReader:
                     self.sha256[path] = h.hexdigest()
                     return
                 if len(line) > MAX_LINE_BYTES:
-                    raise DataError(f'{path}: line {lineno} is longer than {MAX_LINE_BYTES >> 20} MiB')
+                    raise DataError('data.line_too_long', path=path, line=lineno, mib=MAX_LINE_BYTES >> 20)
                 text = _decode(path, line, offset, final=True)[0]
                 offset += len(line)
                 self.bytes_done += len(line)
@@ -204,11 +199,9 @@ def _jsonl_text(path: Path, lineno: int, line: str) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
-        raise DataError(
-            f'{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})', code='jsonl'
-        ) from None
+        raise DataError('data.jsonl_invalid', path=path, line=lineno, column=e.colno, detail=e.msg) from None
     if not isinstance(record, dict) or not isinstance(record.get('text'), str):
-        raise DataError(f'{path}: line {lineno} needs a "text" field holding a string', code='jsonl')
+        raise DataError('data.jsonl_no_text', path=path, line=lineno)
     return record['text']
 
 

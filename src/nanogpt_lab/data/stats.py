@@ -78,7 +78,7 @@ def stats_from_bins(folder: Path, tok: Tokenizer) -> dict:
     for split in ('train', 'val'):
         path = folder / f'{split}.bin'
         if not path.is_file():
-            raise DataError(f'{folder} has no {split}.bin: prepare the dataset first (nanogpt-lab prepare ...)')
+            raise DataError('data.split_missing', path=folder, split=split)
         data = np.memmap(path, dtype=np.uint16, mode='r')
         tokens[split] = len(data)
         for start in range(0, len(data), 1 << 24):  # 32 MiB at a time

@@ -20,7 +20,8 @@ from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.data.sources import Source, TextReader
 from nanogpt_lab.data.stats import build_stats
 from nanogpt_lab.data.writer import Outputs, TokenWriter, dataset_output
-from nanogpt_lab.events import Emit
+from nanogpt_lab.events import Emit, emit_log
+from nanogpt_lab.messages import ref
 from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, Tokenizer, TokenizerError
 from nanogpt_lab.tokenizers.char import meta_bytes
 
@@ -63,7 +64,7 @@ class _Scan:
 
 def _scan(stream: _Joined, emit: Emit, total: int) -> _Scan:
     """Pass 1: count characters (and collect the vocabulary for char), validating every byte on the way."""
-    scan, progress = _Scan(), Progress(emit, 'read', 'B', total)
+    scan, progress = _Scan(), Progress(emit, ref('progress.read'), 'B', total)
     for piece in stream:
         if piece is EOT:
             continue
@@ -134,7 +135,7 @@ def _safe_cut(buf: str) -> int:
 
 def _encode_pass(stream: _Joined, split_at: int, enc: dict, emit: Emit, total: int) -> None:
     """Pass 2: encode characters [0, split_at) into train and the rest into val."""
-    pos, target, progress = 0, 'train', Progress(emit, 'tokenize', 'B', total)
+    pos, target, progress = 0, 'train', Progress(emit, ref('progress.tokenize'), 'B', total)
     for piece in stream:
         if piece is EOT:
             enc[target].eot()
@@ -157,18 +158,11 @@ def _tokenizer(kind: str, scan: _Scan, path: Path) -> Tokenizer:
         try:
             return GPT2Tokenizer()
         except TokenizerError as e:
-            raise DataError(str(e)) from None
+            raise DataError(e.code, **e.params) from None
     if len(scan.vocab) == 1:  # every target is that character: nothing to learn, and the loss is 0 from the start
-        raise DataError(
-            f'{path} holds one character ({next(iter(scan.vocab))!r}) repeated: a char model has nothing to predict; '
-            'give a text with at least two different characters'
-        )
+        raise DataError('data.one_character', path=path, char=repr(next(iter(scan.vocab))))
     if len(scan.vocab) > MAX_CHAR_VOCAB:
-        raise DataError(
-            f'{path} has {len(scan.vocab):,} distinct characters; a char vocabulary holds at most {MAX_CHAR_VOCAB:,} '
-            '(token ids are stored as uint16): use --tokenizer gpt2',
-            code='char_vocab',
-        )
+        raise DataError('data.char_vocab', path=path, n=len(scan.vocab), max=MAX_CHAR_VOCAB)
     return CharTokenizer(sorted(scan.vocab))
 
 
@@ -177,9 +171,13 @@ def _check_sizes(tokens: dict[str, int], block_size: int, val_fraction: float, p
     for split in ('val', 'train'):
         if tokens[split] < need:
             raise DataError(
-                f'{path} is too small: its {split} split has {tokens[split]:,} tokens, but block_size {block_size} '
-                f'needs at least {need:,} (val_fraction {val_fraction}); give more text or a smaller --block_size',
-                code='too_small',
+                'data.too_small',
+                path=path,
+                split=split,
+                tokens=tokens[split],
+                block_size=block_size,
+                need=need,
+                val_fraction=val_fraction,
             )
 
 
@@ -190,7 +188,7 @@ def _encode(stream: _Joined, tok: Tokenizer, split_at: int, out: Outputs, emit: 
     try:
         _encode_pass(stream, split_at, {s: make(tok, w) for s, w in writers.items()}, emit, total)
     except TokenizerError as e:  # pass 1 saw every character: only a file changed in between gets here
-        raise DataError(f'{stream.reader.source.path} changed while it was being prepared ({e})') from None
+        raise DataError('data.changed', path=stream.reader.source.path, detail=str(e)) from None
     return writers
 
 
@@ -200,7 +198,7 @@ def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, 
     stream = _Joined(TextReader(source), tokenizer, multi=source.kind in ('folder', 'jsonl'))
     scan = _scan(stream, emit, total)
     if scan.characters == 0:
-        raise DataError(f'{source.path} is empty: there is no text to prepare', code='empty')
+        raise DataError('data.empty', path=source.path)
     split_at = int(scan.characters * (1 - cfg.val_fraction))  # nanoGPT: data[:int(n*0.9)]
     if tokenizer == 'char':  # characters are tokens: reject a too-small input before encoding anything
         sizes = {'train': split_at, 'val': scan.characters - split_at}
@@ -211,7 +209,7 @@ def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, 
         tokens = {s: w.n for s, w in writers.items()}
         _check_sizes(tokens, cfg.block_size, cfg.val_fraction, source.path)
         for split, n in tokens.items():
-            emit('log', level='info', message=f'{split} has {n:,} tokens')
+            emit_log(emit, 'log.split_tokens', split=split, tokens=n)
         if out.meta:
             out.meta.write(meta_bytes(tok))
         stats = build_stats(

@@ -61,7 +61,7 @@ def memmap_output(f: BinaryIO, n_tokens: int) -> np.ndarray:
             os.posix_fallocate(f.fileno(), 0, n_tokens * np.dtype(DTYPE).itemsize)
         except OSError as e:
             if e.errno in (28, 122):  # ENOSPC, EDQUOT
-                raise DataError(f'not enough disk space for {n_tokens:,} tokens ({e.strerror})') from None
+                raise DataError('data.no_space', tokens=n_tokens, reason=e.strerror) from None
             # some filesystems cannot preallocate: write without the reservation
     return np.memmap(f, dtype=DTYPE, mode='w+', shape=(n_tokens,))
 

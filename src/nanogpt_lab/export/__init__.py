@@ -18,7 +18,7 @@ FORMATS = ('hf', 'onnx')
 def export_run(out_dir: str | Path, to: str | Path, fmt: str = 'hf') -> Path:
     """Export the checkpoint in `out_dir` (a run folder or a ckpt.pt) as `fmt` into the folder `to`; return it."""
     if fmt not in FORMATS:
-        raise ExportError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
+        raise ExportError('config.export_format', key='format', value=fmt, allowed=', '.join(FORMATS))
     from nanogpt_lab.export.folder import load_run, write_folder
 
     run = load_run(out_dir)

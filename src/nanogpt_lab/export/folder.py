@@ -14,6 +14,7 @@ from typing import Any
 
 from nanogpt_lab import __version__
 from nanogpt_lab.config import GPT2_VOCAB_SIZE
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import atomic_write_text
 
 PROVENANCE = 'provenance.json'
@@ -22,7 +23,7 @@ EXPORT_VERSION = 1
 CHAR_VOCAB_FILE = 'char_vocab.json'
 
 
-class ExportError(ValueError):
+class ExportError(LabError):
     """A run cannot be exported as asked; the message says why and what would work."""
 
 
@@ -53,7 +54,7 @@ def load_run(out_dir: str | Path) -> Run:
         ckpt = load_checkpoint(out_dir)
         model = model_from_checkpoint(ckpt, dropout=0.0).eval()
     except CheckpointError as e:
-        raise ExportError(str(e)) from None
+        raise ExportError(e.code, **e.params) from None
     path = checkpoint_path(out_dir)
     config = ckpt.get('config') or {}
     meta = find_meta(path.parent, config, None)
@@ -63,8 +64,11 @@ def load_run(out_dir: str | Path) -> Run:
         chars = [itos[i] for i in range(len(itos))]
     elif model.config.vocab_size < GPT2_VOCAB_SIZE:
         raise ExportError(
-            f'{path} has a {model.config.vocab_size}-token vocabulary but no meta.pkl was found beside it or in its '
-            f"dataset folder ({config.get('dataset')}): copy the dataset's meta.pkl into {path.parent}"
+            'export.no_meta',
+            path=path,
+            vocab_size=model.config.vocab_size,
+            dataset=str(config.get('dataset')),
+            folder=path.parent,
         )
     best = ckpt.get('best_val_loss')
     return Run(
@@ -128,7 +132,7 @@ def write_folder(to: Path, writer: Callable[[Path], None]) -> Path:
     """Build the export in a temporary folder beside `to`, then swap it in; never overwrite someone else's folder."""
     to = to.expanduser().resolve()
     if to.exists() and (not to.is_dir() or not _ours(to)):
-        raise ExportError(f'{to} already exists and is not an earlier export: choose another --to or remove it')
+        raise ExportError('export.exists', path=to)
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{to.name}.', suffix='.tmp', dir=to.parent))
     try:

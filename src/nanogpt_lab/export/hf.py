@@ -80,10 +80,7 @@ def write_hf(run: Run, folder: Path) -> None:
     from safetensors.torch import save
 
     if run.model.config.ln_position != 'pre':
-        raise ExportError(
-            'this run uses post-LN blocks (GPT-1 style: LayerNorm after each residual add), which Hugging Face '
-            'GPT-2 cannot express (it normalises before each sub-layer and once at the end); use --format=onnx'
-        )
+        raise ExportError('export.post_ln')
     atomic_write_text(folder / 'config.json', json.dumps(hf_config(run), indent=2))
     blob = save(hf_state_dict(run), metadata={'format': 'pt'})
     atomic_write_with(folder / 'model.safetensors', lambda f: f.write(blob))

@@ -51,7 +51,7 @@ def write_onnx(run: Run, folder: Path) -> None:
         )
     error = max_difference(wrapper, path, block)
     if error > TOLERANCE:
-        raise ExportError(f'the ONNX graph computes logits up to {error:.2e} away from PyTorch (allowed {TOLERANCE})')
+        raise ExportError('export.onnx_mismatch', error=f'{error:.2e}', tolerance=TOLERANCE)
     write_tokenizer(run, folder)
     files = sorted(p.name for p in folder.iterdir())
     write_provenance(run, folder, 'onnx', {'files': files, 'max_abs_logit_difference': error})

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.inference.pipeline import SamplingSettings, stage_distributions, stage_view
 from nanogpt_lab.inference.sampler import KEEP_FRACTION, ContextWindow
 
@@ -71,7 +72,7 @@ class NextTokenExplorer:
         """(V,) float32 logits for the token after `prompt` (the last block_size tokens of it)."""
         ids = tuple(self.tokenizer.encode(prompt) if isinstance(prompt, str) else prompt)
         if not ids:
-            raise ValueError('the prompt is empty: give at least one character or token')
+            raise LabError('inference.empty_prompt')
         if ids in self._cache:
             self._cache.move_to_end(ids)
             return self._cache[ids]

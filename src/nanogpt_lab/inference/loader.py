@@ -12,6 +12,8 @@ import torch
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import PRETRAINED, SampleConfig
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,7 @@ def load(cfg: SampleConfig) -> Loaded:
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     if cfg.compile:
         if cfg.kv_cache:
-            raise ValueError(
-                'compile=True needs kv_cache=False: a cached step changes the cache length every token, which '
-                'recompiles every step; the KV cache alone is the bigger speed-up (docs/inference.md)'
-            )
+            raise LabError('inference.compile_cache', key='compile')
         model = torch.compile(model, dynamic=True)  # one graph for every window length
     return Loaded(model, tokenizer, {**source, 'device': device, 'dtype': dtype}, device, dtype)
 
@@ -80,10 +79,7 @@ def _from_path(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, An
         return _from_folder(path, kind='folder')
     if path.is_file() or (path / 'ckpt.pt').is_file():
         return _from_checkpoint(path, data_dir)
-    raise ValueError(
-        f"init_from '{path}' is not resume, bundled, one of {', '.join(PRETRAINED)}, a Hugging Face folder "
-        '(config.json + model.safetensors) or a checkpoint (a run folder with ckpt.pt)'
-    )
+    raise LabError('inference.init_from', key='init_from', source=str(path), pretrained=', '.join(PRETRAINED))
 
 
 def _from_folder(name_or_folder: str | Path, kind: str) -> tuple[Any, Any, dict[str, Any]]:
@@ -92,32 +88,33 @@ def _from_folder(name_or_folder: str | Path, kind: str) -> tuple[Any, Any, dict[
 
     folder = resolve_folder(name_or_folder)
     if kind == 'bundled' and not folder.is_dir():
-        raise ValueError(f'the bundled model is missing from {folder}: reinstall nanogpt-lab')
+        raise LabError('inference.no_bundled', path=folder)
     model = load_pretrained(folder, dropout=0.0)
     chars = read_char_vocab(folder)
     tokenizer = (
-        CharTokenizer(chars) if chars is not None else _gpt2_tokenizer(model, f'{folder} has no char_vocab.json')
+        CharTokenizer(chars)
+        if chars is not None
+        else _gpt2_tokenizer(model, ref('inference.no_char_vocab', path=str(folder)))
     )
     _check_vocab(model, tokenizer, str(folder))
     return model, tokenizer, {'kind': kind, 'path': str(folder), 'tokenizer': tokenizer.name}
 
 
-def _gpt2_tokenizer(model: Any, why_no_char_vocab: str) -> Any:
+def _gpt2_tokenizer(model: Any, why_no_char_vocab: dict) -> Any:
     """GPT-2 BPE, the default as in nanoGPT, unless the model is too small for it (then it needs a char vocab)."""
     from nanogpt_lab.tokenizers.gpt2 import VOCAB_SIZE, GPT2Tokenizer
 
     if model.config.vocab_size < VOCAB_SIZE:
-        raise ValueError(
-            f'the model has a {model.config.vocab_size}-token vocabulary, too small for GPT-2 BPE ({VOCAB_SIZE}), '
-            f'so it needs its char vocabulary: {why_no_char_vocab}'
+        raise LabError(
+            'inference.vocab_small', vocab_size=model.config.vocab_size, gpt2=VOCAB_SIZE, why=why_no_char_vocab
         )
     return GPT2Tokenizer()
 
 
 def _check_vocab(model: Any, tokenizer: Any, where: str) -> None:
     if tokenizer.vocab_size > model.config.vocab_size:
-        raise ValueError(
-            f'{where}: the tokenizer has {tokenizer.vocab_size} tokens but the model only {model.config.vocab_size}'
+        raise LabError(
+            'inference.vocab_mismatch', path=where, tokens=tokenizer.vocab_size, model=model.config.vocab_size
         )
 
 
@@ -159,7 +156,7 @@ def meta_candidates(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | 
         for root in dict.fromkeys(r for r in roots if r):
             try:
                 out.append(workspace.inside(Path(root).expanduser().resolve(), dataset) / 'meta.pkl')
-            except ValueError:
+            except LabError:
                 continue  # a dataset name that is not a plain folder name is never turned into a path
     return out
 
@@ -169,9 +166,6 @@ def find_meta(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) 
     return next((p for p in meta_candidates(run_dir, ckpt_config, data_dir) if p.is_file()), None)
 
 
-def _meta_help(ckpt_config: dict[str, Any], data_dir: str | None) -> str:
+def _meta_help(ckpt_config: dict[str, Any], data_dir: str | None) -> dict:
     dataset = ckpt_config.get('dataset', '?')
-    return (
-        f"no meta.pkl for dataset '{dataset}' in --data_dir={data_dir or '(not given)'}, the run's data_dir or "
-        f'{workspace.data_root()}; pass --data_dir=DIR, the folder that holds {dataset}/meta.pkl'
-    )
+    return ref('inference.no_meta', dataset=dataset, data_dir=data_dir or '-', root=str(workspace.data_root()))

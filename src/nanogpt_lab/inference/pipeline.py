@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from nanogpt_lab.errors import LabError
+
 STAGES = ('raw', 'repetition_penalty', 'temperature', 'top_k', 'top_p', 'renormalised')
 
 
@@ -32,13 +34,13 @@ class SamplingSettings:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise ValueError(f'temperature must be a finite number >= 0, got {self.temperature}')
+            raise LabError('inference.temperature', key='temperature', value=self.temperature)
         if self.top_k is not None and self.top_k < 0:
-            raise ValueError(f'top_k must be >= 0 (0 or None: no cut), got {self.top_k}')
+            raise LabError('inference.top_k', key='top_k', value=self.top_k)
         if not 0 < self.top_p <= 1:
-            raise ValueError(f'top_p must be in (0, 1], got {self.top_p}')
+            raise LabError('inference.top_p', key='top_p', value=self.top_p)
         if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
-            raise ValueError(f'repetition_penalty must be a finite number > 0, got {self.repetition_penalty}')
+            raise LabError('inference.repetition_penalty', key='repetition_penalty', value=self.repetition_penalty)
 
 
 def apply_vocab_limit(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.inference.pipeline import SamplingSettings, process, sample_from, stage_distributions, stage_view
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def _start(
     device = next(model.parameters()).device
     ids = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
     if not ids:
-        raise ValueError('the prompt is empty: give at least one character or token (start=...)')
+        raise LabError('inference.empty_start', key='start')
     if generator is None:
         generator = torch.Generator(device=device)
         generator.manual_seed(1337 if seed is None else seed)
@@ -256,9 +257,9 @@ def read_start(start: str) -> str:
         with open(path, encoding='utf-8') as f:
             return f.read()
     except FileNotFoundError:
-        raise ValueError(f'start=FILE:{path}: no such file') from None
+        raise LabError('inference.start_file_missing', key='start', path=path) from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f'start=FILE:{path} cannot be read as UTF-8 text ({e.__class__.__name__})') from None
+        raise LabError('inference.start_file_unreadable', key='start', path=path, reason=e.__class__.__name__) from None
 
 
 def _nanogpt_generator(device: str, seed: int) -> torch.Generator:

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.events import last_seq
+from nanogpt_lab.errors import Coded, LabError
+from nanogpt_lab.events import Cancelled, last_seq, log_fields
 from nanogpt_lab.jobs import registry
 from nanogpt_lab.jobs.params import JobSpec, build_job
 from nanogpt_lab.jobs.registry import ACTIVE, EVENTS_FILE, TERMINAL, read_job
 from nanogpt_lab.jobs.worker import write_job
+from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +62,15 @@ def watch_server_exit() -> None:
     uvicorn.Server.handle_exit = handle_exit  # type: ignore[method-assign]
 
 
-class JobNotFound(LookupError):
+class JobNotFound(LabError, LookupError):
     """No job (or run) has this id in the workspace."""
 
 
-class JobConflict(ValueError):
-    """The job or run is in a state that does not allow this (cancel a finished job, delete a running run)."""
+class JobConflict(LabError):
+    """The job or run is in a state that does not allow this (cancel a finished job, delete a running run).
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+    Its `field` parameter, when given, names the request key at fault.
+    """
 
 
 def _env_float(name: str, default: float) -> float:
@@ -115,26 +116,13 @@ class JobManager:
             self._wait_for_exit(spec.run_id)
         with self._lock:
             if self._closed:
-                raise JobConflict('the lab is shutting down; try again after it restarts')
+                raise JobConflict('job.shutting_down')
             run_dir = self._claim_folder(spec)
             job = self._write_queued(run_dir, spec)
             self._queue.append(job['id'])
             position = self._position(job['id'], job['devices'])
             if position:
-                registry.append_events(
-                    run_dir,
-                    [
-                        (
-                            'log',
-                            {
-                                'level': 'info',
-                                'code': 'queued',
-                                'position': position,
-                                'message': f'waiting for the device ({position} in line)',
-                            },
-                        )
-                    ],  # fmt: skip
-                )
+                registry.append_events(run_dir, [('log', log_fields('log.queued', position=position))])
             self._pump()
         return self.get(job['id'])
 
@@ -143,7 +131,7 @@ class JobManager:
         run_dir = self._dir(job_id)
         job = read_job(run_dir)
         if job is None:
-            raise JobNotFound(f"no job '{job_id}' in this workspace")
+            raise JobNotFound('job.no_job', id=job_id)
         return self._decorate(job, run_dir)
 
     def list(self) -> list[dict]:
@@ -159,16 +147,16 @@ class JobManager:
         """Stop a job: a queued one never starts; a running one gets SIGTERM (it saves and ends), SIGKILL later."""
         job = self.get(job_id)
         if job['status'] in TERMINAL:
-            raise JobConflict(f"job '{job_id}' has already ended ({job['status']}); there is nothing to cancel")
+            raise JobConflict('job.already_ended', id=job_id, status=ref(f'job.status.{job["status"]}'))
         with self._lock:
             if job_id in self._queue:
                 self._queue.remove(job_id)
-                registry.finish(self._dir(job_id), 'cancelled', 'cancelled before it started')
+                registry.finish(self._dir(job_id), 'cancelled', Cancelled('job.cancelled_queued'))
                 self._pump()
                 return self.get(job_id)
             target = self._procs.get(job_id)
         if target is None:
-            raise JobConflict(f"job '{job_id}' is {job['status']} but not run by this server; it cannot be cancelled")
+            raise JobConflict('job.not_ours', id=job_id, status=ref(f'job.status.{job["status"]}'))
         self._ask_to_stop(job_id, target)
         threading.Thread(target=self._force_stop, args=(job_id, target), daemon=True).start()
         return self.get(job_id)
@@ -225,7 +213,7 @@ class JobManager:
         """The folder of an existing run, or JobNotFound."""
         run_dir = self._dir(run_id)
         if not run_dir.is_dir():
-            raise JobNotFound(f"no run '{run_id}' in this workspace")
+            raise JobNotFound('job.no_run', id=run_id)
         return run_dir
 
     def delete_run(self, run_id: str) -> None:
@@ -235,7 +223,7 @@ class JobManager:
         job = read_job(run_dir) or {}
         with self._lock:
             if job.get('status') in ACTIVE or run_id in self._procs or run_id in self._queue:
-                raise JobConflict(f"run '{run_id}' is {job.get('status')}: cancel it before deleting it")
+                raise JobConflict('job.delete_running', id=run_id, status=ref(f'job.status.{job.get("status")}'))
             registry.delete_run(run_dir)
 
     def close(self, *, cancel_running: bool = True) -> None:
@@ -263,7 +251,7 @@ class JobManager:
         try:
             return workspace.inside(self.root, job_id)
         except (ValueError, TypeError):
-            raise JobNotFound(f'no job or run {job_id!r}: ids are folder names under runs/') from None
+            raise JobNotFound('job.bad_id', id=job_id) from None
 
     def _wait_for_exit(self, run_id: str, timeout: float = 15.0) -> None:
         """A job that has written its end may still be exiting: resuming its run waits for that, briefly."""
@@ -281,7 +269,9 @@ class JobManager:
         run_dir = self._dir(spec.run_id)
         job = read_job(run_dir) or {}
         if job.get('status') in ACTIVE or spec.run_id in self._queue or spec.run_id in self._procs:
-            raise JobConflict(f"run '{spec.run_id}' already has a {job.get('status')} job", field='out_dir')
+            raise JobConflict(
+                'job.run_busy', id=spec.run_id, status=ref(f'job.status.{job.get("status")}'), field='out_dir'
+            )
         return run_dir
 
     def _write_queued(self, run_dir: Path, spec: JobSpec) -> dict:
@@ -363,7 +353,7 @@ class JobManager:
                     start_new_session=True,  # its own process group: signals reach its children; Ctrl-C does not
                 )
         except OSError as e:
-            registry.finish(run_dir, 'failed', f'the worker could not start: {e}')
+            registry.finish(run_dir, 'failed', LabError('job.worker_start_failed', detail=str(e)))
             return
         self._procs[job_id], self._holding[job_id] = proc, devices
         threading.Thread(target=self._watch_child, args=(job_id, proc), daemon=True, name=f'job-{job_id}').start()
@@ -439,11 +429,7 @@ class JobManager:
                 threading.Thread(target=self._watch_adopted, args=(run_dir.name, job['pid']), daemon=True).start()
             else:
                 pid = job.get('pid')
-                registry.finish(
-                    run_dir,
-                    'failed',
-                    f'the worker (pid {pid}) is gone: it was killed, or the server or machine stopped while it ran',
-                )
+                registry.finish(run_dir, 'failed', LabError('job.worker_gone', pid=pid))
         with self._lock:
             self._queue.extend(job_id for _, job_id in sorted(queued))
             self._pump()
@@ -478,29 +464,30 @@ def _same_process(job: dict) -> bool:
         return False
 
 
-_SIGNAL_REASONS = {
-    signal.SIGKILL: 'it was killed (SIGKILL): most often the system ran out of memory (the OOM killer) — try a '
-    'smaller batch_size, block_size or model — or someone killed it',
-    signal.SIGSEGV: 'it crashed (SIGSEGV, a segmentation fault in native code)',
-    signal.SIGTERM: 'it was terminated (SIGTERM) before it could finish',
-    signal.SIGABRT: 'it aborted (SIGABRT) in native code',
+_SIGNAL_REASONS = {  # the catalog's job.signal.<name> says why each one usually happens
+    signal.SIGKILL: 'sigkill',
+    signal.SIGSEGV: 'sigsegv',
+    signal.SIGTERM: 'sigterm',
+    signal.SIGABRT: 'sigabrt',
 }
 
 
-def _exit_reason(rc: int | None, asked: bool, forced: bool, timeout: float, run_dir: Path) -> tuple[str, str]:
-    """Status and message for a worker that ended without writing its own end."""
+def _exit_reason(rc: int | None, asked: bool, forced: bool, timeout: float, run_dir: Path) -> tuple[str, Coded]:
+    """Status and reason for a worker that ended without writing its own end."""
     if forced:
-        return 'cancelled', f'it did not stop within {timeout:.0f} s of being cancelled, so it was killed'
+        return 'cancelled', Cancelled('job.killed_after_cancel', timeout=round(timeout))
     if asked and rc != 0:
-        return 'cancelled', 'cancelled: the worker stopped before it could record its end'
+        return 'cancelled', Cancelled('job.cancelled_unrecorded')
     if rc is None:
-        return 'failed', 'the worker exited without recording an end (its exit code is unknown: not our child)'
+        return 'failed', LabError('job.exit_unknown')
     if rc < 0:
         sig = -rc
+        if sig in _SIGNAL_REASONS:
+            return 'failed', LabError('job.died', reason=ref(f'job.signal.{_SIGNAL_REASONS[sig]}'))
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f'signal {sig}'
-        return 'failed', f'the worker died: {_SIGNAL_REASONS.get(sig, f"it was stopped by {name}")}'
+        return 'failed', LabError('job.died', reason=ref('job.signal.other', name=name))
     tail = _log_tail(run_dir / WORKER_LOG)
-    return 'failed', f'the worker exited with code {rc} without recording an end' + (f':\n{tail}' if tail else '')
+    return 'failed', LabError('job.exit_code_tail' if tail else 'job.exit_code', code=rc, tail=tail)
 
 
 def _log_tail(path: Path, lines: int = 8) -> str:

@@ -28,7 +28,9 @@ from typing import Any
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, DataConfig, SampleConfig, TrainConfig
-from nanogpt_lab.events import Cancelled, Emit
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.events import Cancelled, Emit, emit_log
+from nanogpt_lab.messages import ref
 
 REQUIRED_FILES = ('train.py', 'model.py', 'configurator.py', 'sample.py')
 TAIL_LINES = 15
@@ -47,7 +49,7 @@ INFO_PREFIXES = (
 OURS_ONLY = {'ln_position': 'pre', 'early_stopping_patience': 0, 'eval_sample_tokens': 0, 'tensorboard_log': False}
 
 
-class CheckoutError(ValueError):
+class CheckoutError(LabError):
     """The nanoGPT checkout is missing, incomplete, or its script failed (the message holds its last lines)."""
 
 
@@ -152,13 +154,13 @@ def resolve_checkout(spec: str, emit: Emit) -> Path:
         name = workspace.sanitize_name(spec.rstrip('/').removesuffix('.git'), fallback='nanoGPT')
         target = workspace.inside(checkouts_root(), name)
         if not target.exists():
-            emit('log', level='info', code='git_clone', message=f'cloning {spec} into {target}')
+            emit_log(emit, 'log.git_clone', url=spec, path=target)
             _git_clone(spec, target)
         spec = str(target)
     folder = Path(spec).expanduser().resolve()
     missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
     if missing:
-        raise CheckoutError(f'{folder} is not a nanoGPT checkout: it lacks {", ".join(missing)}')
+        raise CheckoutError('checkout.incomplete', path=folder, missing=', '.join(missing))
     return folder
 
 
@@ -167,11 +169,11 @@ def _git_clone(url: str, target: Path) -> None:
     try:
         done = subprocess.run(['git', 'clone', '--depth', '1', url, str(target)], capture_output=True, text=True)
     except FileNotFoundError:
-        raise CheckoutError('git is not installed: clone nanoGPT yourself and give its folder') from None
+        raise CheckoutError('checkout.no_git') from None
     if done.returncode:
         shutil.rmtree(target, ignore_errors=True)
         tail = '\n'.join(done.stderr.strip().splitlines()[-5:])
-        raise CheckoutError(f'git clone {url} failed (offline?):\n{tail}')
+        raise CheckoutError('checkout.clone_failed', url=url, tail=tail)
 
 
 def config_keys(train_py: Path) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def _data_root(cfg: Any, checkout: Path, dataset: str | None, emit: Emit) -> Pat
         return checkout / 'data'
     from nanogpt_lab.data import prepare
 
-    emit('log', level='info', code='preparing_data', message=f'preparing {dataset} for nanoGPT in {ours}')
+    emit_log(emit, 'log.preparing_for_nanogpt', dataset=dataset, path=ours)
     prepare(DataConfig(dataset=dataset, data_dir=str(ours)), emit=emit)
     return ours
 
@@ -235,7 +237,7 @@ def _data_root(cfg: Any, checkout: Path, dataset: str | None, emit: Emit) -> Pat
 def _flag(key: str, value: Any) -> str:
     text = repr(value) if isinstance(value, float) else str(value)
     if '=' in text or '\n' in text:
-        raise ConfigError(f"{key}: nanoGPT's configurator cannot take a value containing '=' or a newline", key=key)
+        raise ConfigError('checkout.bad_value', key=key)
     return f'--{key}={text}'
 
 
@@ -256,9 +258,9 @@ def train_flags(cfg: TrainConfig, accepted: dict[str, Any], out_dir: Path) -> li
     """The config as nanoGPT train.py flags: only keys it defines; our own keys must be at nanoGPT's behaviour."""
     for key, plain in OURS_ONLY.items():
         if getattr(cfg, key) != plain:
-            raise ConfigError(f"{key}={getattr(cfg, key)!r} is a lab feature nanoGPT's train.py does not have", key=key)
+            raise ConfigError('checkout.lab_feature', key=key, value=repr(getattr(cfg, key)))
     if cfg.init_from not in ('scratch', 'resume') and not cfg.init_from.startswith('gpt2'):
-        raise ConfigError("nanoGPT's train.py starts only from scratch, resume or gpt2*", key='init_from')
+        raise ConfigError('checkout.init_from', key='init_from')
     values = cfg.model_dump()
     values.update(_system(cfg.device, cfg.dtype, cfg.compile), out_dir=str(out_dir))
     if values['backend'] == 'auto':
@@ -270,11 +272,11 @@ def sample_flags(cfg: SampleConfig, accepted: dict[str, Any], prompt_file: Path)
     """The sampling config as nanoGPT sample.py flags; options it lacks must be off."""
     for key, plain in (('top_p', 1.0), ('repetition_penalty', 1.0), ('stop', ())):
         if getattr(cfg, key) != plain:
-            raise ConfigError(f"{key} is a lab sampling option nanoGPT's sample.py does not have", key=key)
+            raise ConfigError('checkout.lab_sampling', key=key)
     if cfg.init_from == 'bundled':
-        raise ConfigError("nanoGPT's sample.py cannot load the lab's bundled model", key='init_from')
+        raise ConfigError('checkout.bundled', key='init_from')
     if not cfg.top_k:
-        raise ConfigError("nanoGPT's sample.py always cuts to top_k: give a top_k > 0", key='top_k')
+        raise ConfigError('checkout.top_k', key='top_k')
     values = cfg.model_dump()
     values.update(_system(cfg.device, cfg.dtype, cfg.compile), start=f'FILE:{prompt_file}')
     return [_flag(k, values[k]) for k in accepted if k in values and values[k] is not None]
@@ -304,7 +306,7 @@ def _lines(proc: subprocess.Popen, should_stop: Callable[[], bool]) -> Iterator[
             yield line
         if should_stop():
             _stop(proc)
-            raise Cancelled('cancelled; nanoGPT keeps the checkpoint of its last evaluation (it saves only there)')
+            raise Cancelled('checkout.cancelled')
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -332,8 +334,8 @@ def _run_script(work: Path, script: str, flags: list[str], should_stop: Callable
             _stop(proc)
     rc = proc.wait()
     if rc:
-        how = f'was killed by signal {-rc}' if rc < 0 else f'exited with code {rc}'
-        raise CheckoutError(f"nanoGPT's {script} {how}; its last lines:\n" + '\n'.join(tail))
+        how = ref('checkout.signal', signal=-rc) if rc < 0 else ref('checkout.exit_code', code=rc)
+        raise CheckoutError('checkout.script_failed', script=script, how=how, tail='\n'.join(tail))
 
 
 def run(
@@ -345,14 +347,14 @@ def run(
         return _train(cfg, emit, should_stop, folder)
     if kind == 'sample':
         return _sample(cfg, emit, should_stop, folder, run_dir)
-    raise CheckoutError(f'a nanoGPT checkout runs train, finetune and sample jobs, not {kind}')
+    raise CheckoutError('checkout.kind', kind=kind)
 
 
 def _train(cfg: TrainConfig, emit: Emit, should_stop: Callable[[], bool], folder: Path) -> dict[str, Any]:
     run_dir = Path(cfg.out_dir)
     flags = train_flags(cfg, config_keys(folder / 'train.py'), run_dir)
     work = working_copy(folder, run_dir, _data_root(cfg, folder, cfg.dataset, emit))
-    emit('log', level='info', code='nanogpt_command', message=f'{folder}: python train.py ' + ' '.join(flags))
+    emit_log(emit, 'log.nanogpt_command', path=folder, command='python train.py ' + ' '.join(flags))
     parser = LogParser(cfg.max_iters, cfg.tokens_per_iter)
 
     def on_line(line: str) -> None:
@@ -378,7 +380,7 @@ def _sample(
     atomic_write_text(prompt, read_start(cfg.start))
     flags = sample_flags(cfg, config_keys(folder / 'sample.py'), prompt)
     work = working_copy(folder, run_dir, workspace.data_root(cfg.data_dir))
-    emit('log', level='info', code='nanogpt_command', message=f'{folder}: python sample.py ' + ' '.join(flags))
+    emit_log(emit, 'log.nanogpt_command', path=folder, command='python sample.py ' + ' '.join(flags))
     output: list[str] = []
     _run_script(work, 'sample.py', flags, should_stop, output.append)
     texts = parse_samples(''.join(output))

@@ -26,6 +26,8 @@ from nanogpt_lab.config import (
     build,
     from_camel,
 )
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import ref
 
 KINDS = ('prepare-data', 'download-weights', 'train', 'finetune', 'sample', 'export', 'bench', 'simulate')
 DEVICE_KINDS = ('train', 'finetune', 'sample', 'bench')  # one of these per device at a time; the rest queue
@@ -66,22 +68,19 @@ def exports_root() -> Path:
 def _named(root: Path, value: str, key: str, what: str) -> Path:
     try:
         return workspace.inside(root, value)
-    except ValueError as e:
-        raise ConfigError(f'{key}: {e}', key=key) from None
+    except LabError as e:
+        raise _keyed(e, key) from None
 
 
 def _readable(value: Any, key: str, root: Path, local: bool, what: str) -> str:
     """A path a job only reads: a workspace name under `root`, or (local callers) an absolute path."""
     if not isinstance(value, str) or not value:
-        raise ConfigError(f'{key} must be a non-empty string naming {what}', key=key)
+        raise ConfigError('config.path_not_string', key=key, what=ref(f'config.what.{what}'))
     if '\x00' in value:
-        raise ConfigError(f'{key} contains a NUL byte', key=key)
+        raise ConfigError('config.path_nul', key=key)
     if Path(value).expanduser().is_absolute():
         if not local:
-            raise ConfigError(
-                f'{key}: absolute paths are accepted only from this machine; name {what} in the workspace instead',
-                key=key,
-            )
+            raise ConfigError('config.absolute_remote', key=key, what=ref(f'config.what.{what}'))
         return str(Path(value).expanduser().resolve())
     return str(_named(root, value, key, what))
 
@@ -91,19 +90,24 @@ def _folder_name(values: dict[str, Any], key: str) -> None:
     if values.get(key) is not None:
         try:
             workspace.check_name(values[key], key)
-        except ValueError as e:
-            raise ConfigError(str(e), key=key) from None
+        except LabError as e:
+            raise _keyed(e, key) from None
 
 
-def _no_write_path(values: dict[str, Any], key: str, why: str) -> None:
+def _keyed(e: LabError, key: str) -> ConfigError:
+    """A name or path problem as a config error that points at the request key."""
+    return ConfigError(e.code, **{**e.params, 'key': key})
+
+
+def _no_write_path(values: dict[str, Any], key: str, code: str) -> None:
     if values.get(key) is not None:
-        raise ConfigError(f'{key} cannot be set through the API: {why}', key=key)
+        raise ConfigError(code, key=key)
 
 
 def _run_folder(value: Any, key: str) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f'{key} must be a run id (a folder name under runs/)', key=key)
-    return str(_named(workspace.runs_root(), value, key, 'a run'))
+        raise ConfigError('config.run_id', key=key)
+    return str(_named(workspace.runs_root(), value, key, 'run'))
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,25 +130,25 @@ def device_slots(device: str, nproc: int = 1) -> list[str]:
 def build_job(kind: str, params: Any, *, local: bool = False) -> JobSpec:
     """Check a job request and return its spec; ConfigError names the key at fault."""
     if kind not in KINDS:
-        raise ConfigError(f"job kind '{kind}' is not one of {', '.join(KINDS)}", key='kind')
+        raise ConfigError('config.job_kind', key='kind', value=kind, allowed=', '.join(KINDS))
     if not isinstance(params, dict):
-        raise ConfigError('the request body must be a JSON object of config keys', key=None)
+        raise ConfigError('config.body_not_object')
     values = from_camel(params)
     return _BUILDERS[kind](kind, values, local)
 
 
 def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
-    _no_write_path(values, 'data_dir', 'prepared data always goes to the workspace data/ folder')
+    _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
     _folder_name(values, 'name')
     if values.get('input') is not None:
-        values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'an uploaded file')
+        values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'upload')
     return JobSpec(kind, _set_keys(build(DataConfig, values)))
 
 
 def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     model = values.get('model', values.get('init_from'))
     if set(values) - {'model'} or model not in PRETRAINED:
-        raise ConfigError(f'download-weights takes {{"model": one of {", ".join(PRETRAINED)}}}', key='model')
+        raise ConfigError('config.download_model', key='model', allowed=', '.join(PRETRAINED))
     return JobSpec(kind, {'model': model})
 
 
@@ -156,20 +160,17 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
         run_id = Path(_run_folder(values['out_dir'], 'out_dir')).name
         values['out_dir'] = None  # the manager decides the folder: runs/<run_id>
     if values.get('data_dir') is not None:
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     init = values.get('init_from')
     if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED):
-        values['init_from'] = _readable(init, 'init_from', workspace.runs_root(), local, 'a run to start from')
+        values['init_from'] = _readable(init, 'init_from', workspace.runs_root(), local, 'start_run')
     if kind == 'finetune':
         from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
 
         values = {**FINETUNE_DEFAULTS, **values}
     cfg = build(TrainConfig, values)
     if cfg.nproc_per_node > 1:
-        raise ConfigError(
-            'nproc_per_node > 1 (DDP through torchrun) runs from a terminal: nanogpt-lab train --nproc_per_node=N',
-            key='nproc_per_node',
-        )
+        raise ConfigError('config.ddp_in_terminal', key='nproc_per_node')
     return JobSpec(kind, _set_keys(cfg), run_id, device_slots(cfg.device), *_runner(checkout))
 
 
@@ -178,12 +179,12 @@ def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if values.get('init_from', 'resume') == 'resume':
         out = values.get('out_dir')
         if out is None:
-            raise ConfigError('out_dir must name the run to sample from (its run id)', key='out_dir')
-        values['out_dir'] = _readable(out, 'out_dir', workspace.runs_root(), local, 'a run')
+            raise ConfigError('config.sample_run', key='out_dir')
+        values['out_dir'] = _readable(out, 'out_dir', workspace.runs_root(), local, 'run')
     if values.get('data_dir') is not None:
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     if isinstance(values.get('start'), str) and values['start'].startswith('FILE:'):
-        raise ConfigError('start: FILE: prompts are for the CLI; send the prompt text itself', key='start')
+        raise ConfigError('api.file_prompt', key='start')
     cfg = build(SampleConfig, values)
     return JobSpec(kind, _set_keys(cfg), None, device_slots(cfg.device), *_runner(checkout))
 
@@ -191,25 +192,25 @@ def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
 def _export(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     unknown = set(values) - {'out_dir', 'run', 'format', 'to'}
     if unknown:
-        raise ConfigError(f"unknown export key '{sorted(unknown)[0]}'; valid: out_dir (run id), format, to", key='to')
+        raise ConfigError('config.export_key', key='to', name=sorted(unknown)[0])
     run = values.get('out_dir', values.get('run'))
-    out_dir = _readable(run, 'out_dir', workspace.runs_root(), local, 'the run to export')
+    out_dir = _readable(run, 'out_dir', workspace.runs_root(), local, 'export_run')
     fmt = values.get('format', 'hf')
     if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"format '{fmt}' is not one of {', '.join(EXPORT_FORMATS)}", key='format')
+        raise ConfigError('config.export_format', key='format', value=fmt, allowed=', '.join(EXPORT_FORMATS))
     name = values.get('to') or f'{Path(out_dir).name}-{fmt}'
-    to = _named(exports_root(), name, 'to', 'an export folder name')
+    to = _named(exports_root(), name, 'to', 'export_name')
     return JobSpec(kind, {'out_dir': out_dir, 'format': fmt, 'to': str(to)})
 
 
 def _bench(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     suite, args = values.get('suite'), values.get('args', {})
     if suite not in BENCH_SUITES:
-        raise ConfigError(f'suite must be one of {", ".join(BENCH_SUITES)}', key='suite')
+        raise ConfigError('config.bench_suite', key='suite', allowed=', '.join(BENCH_SUITES))
     if set(values) - {'suite', 'args', 'device'} or not isinstance(args, dict):
-        raise ConfigError('bench takes {"suite": ..., "args": {"key": value, ...}}', key='args')
+        raise ConfigError('config.bench_shape', key='args')
     if any(not isinstance(v, (int, float, str, bool)) or not re.fullmatch(r'\w+', str(k)) for k, v in args.items()):
-        raise ConfigError('bench args must map simple names to numbers, strings or booleans', key='args')
+        raise ConfigError('config.bench_args', key='args')
     device = str(values.get('device', args.get('device', 'auto')))
     return JobSpec(kind, {'suite': suite, 'args': args}, None, device_slots(device))
 
@@ -217,21 +218,21 @@ def _bench(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
 def _simulate(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     asset, speed = values.get('asset'), values.get('speed', 'instant')
     if not isinstance(asset, str):
-        raise ConfigError('asset must name a recorded run (see the simulation assets)', key='asset')
+        raise ConfigError('config.sim_asset', key='asset')
     try:
         workspace.check_name(asset, 'asset')
-    except ValueError as e:
-        raise ConfigError(str(e), key='asset') from None
+    except LabError as e:
+        raise _keyed(e, 'asset') from None
     if speed not in SIM_SPEEDS or isinstance(speed, bool):
-        raise ConfigError('speed must be 1, 10, "1x", "10x" or "instant"', key='speed')
+        raise ConfigError('config.sim_speed', key='speed')
     if set(values) - {'asset', 'speed'}:
-        raise ConfigError('simulate takes {"asset": name, "speed": 1 | 10 | "instant"}', key='asset')
+        raise ConfigError('config.sim_shape', key='asset')
     from nanogpt_lab.simulation.assets import get_asset  # torch-free: the manifest only
 
     try:
         get_asset(asset)
-    except ValueError as e:
-        raise ConfigError(str(e), key='asset') from None
+    except LabError as e:
+        raise _keyed(e, 'asset') from None
     return JobSpec(kind, {'asset': asset, 'speed': speed})
 
 
@@ -248,7 +249,7 @@ def _checkout(value: Any, local: bool) -> str | None:
         return None
     if isinstance(value, str) and _URL_RE.match(value):
         return value
-    return _readable(value, CHECKOUT_KEY, checkouts_root(), local, 'a nanoGPT checkout')
+    return _readable(value, CHECKOUT_KEY, checkouts_root(), local, 'checkout')
 
 
 def _runner(checkout: str | None) -> tuple[str, str | None]:

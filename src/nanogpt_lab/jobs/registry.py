@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
+from nanogpt_lab.errors import Coded
 from nanogpt_lab.events import EventLog, read_events
 from nanogpt_lab.jobs.worker import JOB_FILE, write_job
 
@@ -92,15 +93,17 @@ def last_event(run_dir: Path, after: int = 0) -> dict | None:
     return last
 
 
-def finish(run_dir: Path, status: str, error: str | None, **job_fields: Any) -> dict:
+def finish(run_dir: Path, status: str, reason: Coded, **job_fields: Any) -> dict:
     """End a job the worker could not end itself: an `end` event (unless one is there) and job.json."""
     job = read_job(run_dir) or {}
     end = last_event(run_dir, after=int(job.get('first_seq', 1)) - 1)
+    error = {'error': str(reason), 'error_code': reason.code, 'error_params': reason.params}
     if end and end.get('type') == 'end':  # the worker wrote its end but died before job.json
-        status, error = end.get('status', status), end.get('error', error)
+        status = end.get('status', status)
+        error = {k: end.get(k) for k in error}
     else:
-        append_events(run_dir, [('end', {'status': status, 'error': error})])
-    return write_job(run_dir, status=status, error=error, ended=time.time(), pid=None, **job_fields)
+        append_events(run_dir, [('end', {'status': status, **error})])
+    return write_job(run_dir, status=status, ended=time.time(), pid=None, **error, **job_fields)
 
 
 class _SummaryCache:

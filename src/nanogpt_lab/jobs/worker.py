@@ -21,7 +21,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from nanogpt_lab import workspace
-from nanogpt_lab.events import Cancelled, Emit, EventLog, last_seq
+from nanogpt_lab.errors import Coded, LabError, describe
+from nanogpt_lab.events import Cancelled, Emit, EventLog, emit_log, last_seq
 from nanogpt_lab.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _sample(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
         emit('sample', iter=None, index=i, text=text)
         count += 1
         if should_stop():
-            raise Cancelled(f'cancelled after {count} of {cfg.num_samples} samples')
+            raise Cancelled('job.sample_cancelled', count=count, total=cfg.num_samples)
     return {'samples': count}
 
 
@@ -63,7 +64,7 @@ def _export(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     from nanogpt_lab.export import export_run
 
     path = export_run(params['out_dir'], params['to'], fmt=params['format'])
-    emit('log', level='info', code='exported', message=f'exported {params["format"]} to {path}', path=str(path))
+    emit_log(emit, 'log.exported', format=params['format'], path=str(path))
     return {'path': str(path), 'format': params['format']}
 
 
@@ -82,7 +83,7 @@ def _bench(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     for line in out.getvalue().splitlines():
         emit('log', level='info', code='bench', message=line)
     if code:
-        raise RuntimeError(f'bench {params["suite"]} exited with status {code}')
+        raise LabError('job.bench_failed', suite=params['suite'], status=code)
     return {'suite': params['suite'], 'output': out.getvalue()}
 
 
@@ -180,28 +181,27 @@ def run_job(
         config=_dump(cfg),
         first_seq=first_seq if first_seq is not None else last_seq(events_path) + 1,
     )
-    status, error, summary, code = 'succeeded', None, None, None
+    status, error, summary, extra = 'succeeded', None, None, {}
     with EventLog(events_path, listeners) as emit:
         emit('start', kind=kind, run_id=run_dir.name, pid=os.getpid(), config=_dump(cfg))
         try:
             summary = _summary((runner or RUNNERS[kind])(cfg, emit, should_stop))
         except Cancelled as e:
-            status, error = 'cancelled', str(e) or 'cancelled by the user'
+            status, error, extra = 'cancelled', *_coded(e)
         except Exception as e:  # the job fails; the process (and the server) does not
-            status, error, code = 'failed', str(e) or e.__class__.__name__, _error_code(e)
+            status, error, extra = 'failed', *_coded(e)
             log.debug('job %s failed:\n%s', kind, traceback.format_exc())
-            emit('log', level='error', message=error, traceback=traceback.format_exc(limit=20))
-        extra = {'summary': summary} if summary else {'error_code': code} if code else {}
-        emit('end', status=status, error=error, **extra)
-    write_job(run_dir, status=status, ended=time.time(), error=error, summary=summary)
+            fields = {'code': extra['error_code'], 'params': extra['error_params']} if extra else {}
+            emit('log', level='error', message=error, traceback=traceback.format_exc(limit=20), **fields)
+        emit('end', status=status, error=error, **({'summary': summary} if summary else extra))
+    write_job(run_dir, status=status, ended=time.time(), error=error, summary=summary, **extra)
     return status
 
 
-def _error_code(e: Exception) -> str | None:
-    """A bad-data failure's stable name (`DataError.code`), which pages translate; None for anything else."""
-    from nanogpt_lab.data.errors import DataError  # here, not at the top: listing runs stays numpy-free
-
-    return e.code if isinstance(e, DataError) else None
+def _coded(e: Exception) -> tuple[str, dict[str, Any]]:
+    """An end's English error and, for a coded one, `error_code` + `error_params` (pages say them in their language)."""
+    message, code, params = describe(e)
+    return message, ({'error_code': code, 'error_params': params} if isinstance(e, Coded) else {})
 
 
 def stop_on_signals(graceful: bool = True) -> Callable[[], bool]:
@@ -214,7 +214,7 @@ def stop_on_signals(graceful: bool = True) -> Callable[[], bool]:
     def handler(signum: int, frame: object) -> None:
         if not graceful:
             flag.set()
-            raise Cancelled('cancelled by the user')
+            raise Cancelled('job.cancelled')
         if flag.is_set():  # a second Ctrl-C means now
             raise KeyboardInterrupt
         flag.set()

@@ -10,8 +10,10 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab.config import ModelConfig
+from nanogpt_lab.config import ConfigError, ModelConfig, build
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import atomic_write_with
+from nanogpt_lab.messages import ref
 from nanogpt_lab.model.gpt import GPT
 from nanogpt_lab.workspace import CKPT_NAME
 
@@ -19,7 +21,7 @@ CKPT_KEYS = ('model', 'optimizer', 'model_args', 'iter_num', 'best_val_loss', 'c
 _COMPILED_PREFIX = '_orig_mod.'  # torch.compile wraps the model and prefixes every key with this
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LabError):
     """A checkpoint is missing, corrupt, untrusted or does not fit the model asked for."""
 
 
@@ -95,39 +97,38 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') 
     """Load a checkpoint (ours or nanoGPT's) without running any code in it, with a clear error for each fault."""
     target = checkpoint_path(path)
     if not target.is_file():
-        raise CheckpointError(f'no checkpoint at {target}: train a model first (nanogpt-lab train ...)')
+        raise CheckpointError('checkpoint.missing', path=target)
     try:
         ckpt = torch.load(target, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(_refusal(target, str(e))) from None
+        raise _refusal(target, str(e)) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
         reason = e.__class__.__name__
-        raise CheckpointError(f'{target} is corrupt or truncated and cannot be loaded ({reason})') from None
+        raise CheckpointError('checkpoint.corrupt', path=target, reason=reason) from None
     if not isinstance(ckpt, dict) or not {'model', 'model_args'} <= set(ckpt):
-        raise CheckpointError(f'{target} is not a nanoGPT checkpoint: it lacks the model and model_args keys')
+        raise CheckpointError('checkpoint.not_nanogpt', path=target)
     ckpt['model'] = clean_state_dict(ckpt['model'])
     if isinstance(ckpt.get('best_val_loss'), torch.Tensor):
         ckpt['best_val_loss'] = float(ckpt['best_val_loss'])  # nanoGPT stores a 0-dim tensor
     return ckpt
 
 
-def _refusal(target: Path, error: str) -> str:
+def _refusal(target: Path, error: str) -> CheckpointError:
     """torch's weights_only refusal said plainly: what the file asked to import (never run), or that it is garbage."""
     found = re.search(r'GLOBAL ([\w.]+)', error)
     if found:  # torch's own text goes on to suggest weights_only=False: never repeat that advice
-        return (
-            f'{target} was refused: it holds objects other than tensors and plain values, which could run code '
-            f'when loaded (it asks for {found.group(1)}); nothing in it was run'
-        )
-    return f'{target} is corrupt or truncated, or not a PyTorch checkpoint: it was refused without running anything'
+        return CheckpointError('checkpoint.refused', path=target, name=found.group(1))
+    return CheckpointError('checkpoint.refused_garbage', path=target)
 
 
 def model_args_of(ckpt: Mapping[str, Any]) -> ModelConfig:
     """The model shape stored in a checkpoint (nanoGPT's seven keys; ours adds ln_position and gelu when set)."""
     try:
-        return ModelConfig(**ckpt['model_args'])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f'the checkpoint has model_args the lab cannot build: {e}') from None
+        return build(ModelConfig, ckpt['model_args'])
+    except ConfigError as e:
+        raise CheckpointError('checkpoint.bad_args', detail=ref(e.code, **e.params)) from None
+    except TypeError:  # model_args is not a mapping
+        raise CheckpointError('checkpoint.bad_args', detail=repr(ckpt['model_args'])[:80]) from None
 
 
 def model_from_checkpoint(ckpt: Mapping[str, Any], dropout: float | None = None) -> GPT:
@@ -142,11 +143,11 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], dropout: float | None = None)
     unexpected = sorted(set(state) - set(mine))
     wrong = [k for k in mine if k in state and tuple(state[k].shape) != tuple(mine[k].shape)]
     if missing or unexpected or wrong:
-        detail = '; '.join(
-            f'{label}: {", ".join(keys[:4])}{" ..." if len(keys) > 4 else ""}'
-            for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
+        detail = [
+            ref(f'checkpoint.keys.{label}', keys=', '.join(keys[:4]) + (' ...' if len(keys) > 4 else ''))
+            for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong_shape', wrong))
             if keys
-        )
-        raise CheckpointError(f'the checkpoint does not fit a GPT with {args.nanogpt_args()}: {detail}')
+        ]
+        raise CheckpointError('checkpoint.mismatch', args=str(args.nanogpt_args()), detail=detail)
     model.load_state_dict(state)
     return model

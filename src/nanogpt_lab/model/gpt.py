@@ -16,6 +16,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from nanogpt_lab.config import ModelConfig
+from nanogpt_lab.errors import LabError
 
 GPTConfig = ModelConfig  # nanoGPT's name for the model shape
 
@@ -84,7 +85,7 @@ class CausalSelfAttention(nn.Module):
         # `cache is None or ...` keeps is_causal a plain bool without a cache, so ONNX export can trace it
         is_causal = cache is None or T > 1
         if is_causal and cache is not None and k.size(2) != T:
-            raise ValueError('a multi-token step after cached tokens is not supported; reset the cache first')
+            raise LabError('model.cache_multi_token')
         # softmax(q kᵀ / √hs) v, with flash / memory-efficient kernels where the device has them
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=None, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
@@ -173,7 +174,7 @@ class GPT(nn.Module):
         b, t = idx.size()
         start = cache.pos if cache is not None else 0
         if start + t > self.config.block_size:
-            raise ValueError(f'cannot forward {start + t} positions: block_size is only {self.config.block_size}')
+            raise LabError('model.too_long', positions=start + t, block_size=self.config.block_size)
         pos = torch.arange(start, start + t, dtype=torch.long, device=idx.device)  # (t)
         tok_emb = self.transformer.wte(idx)  # (b, t, n_embd)
         pos_emb = self.transformer.wpe(pos)  # (t, n_embd)
@@ -193,7 +194,7 @@ class GPT(nn.Module):
     def crop_block_size(self, block_size: int) -> None:
         """Model surgery for a shorter context (e.g. GPT-2's 1024 positions down to 256): keep the first rows."""
         if block_size > self.config.block_size:
-            raise ValueError(f'cannot grow block_size from {self.config.block_size} to {block_size}')
+            raise LabError('model.cannot_grow', block_size=self.config.block_size, wanted=block_size)
         self.config = self.config.model_copy(update={'block_size': block_size})
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size])
 

@@ -24,9 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import GPT2_BLOCK_SIZE, GPT2_VOCAB_SIZE, PRESETS, PRETRAINED, ModelConfig
-from nanogpt_lab.events import Cancelled, Emit, null_emit
+from nanogpt_lab.config import GPT2_BLOCK_SIZE, GPT2_VOCAB_SIZE, PRESETS, PRETRAINED, ConfigError, ModelConfig, build
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ HUB_TIMEOUT_S = 5.0  # offline machines must fail in seconds, not after a minute
 _BUFFERS = re.compile(r'\.attn\.(bias|masked_bias)$')  # causal-mask buffers some GPT-2 files carry
 
 
-class WeightsError(ValueError):
+class WeightsError(LabError):
     """Weights are missing, incomplete, for another model, or could not be downloaded; the message says what to do."""
 
 
@@ -62,9 +64,9 @@ def resolve_folder(name_or_folder: str | Path) -> Path:
         return folder
     folder = Path(name_or_folder).expanduser()
     if not folder.is_dir():
-        raise WeightsError(f"'{name}' is neither a model name ({', '.join(PRETRAINED)}) nor a folder")
+        raise WeightsError('weights.not_name_or_folder', name=name, pretrained=', '.join(PRETRAINED))
     if not (folder / CONFIG_FILE).is_file():
-        raise WeightsError(f'{folder} has no {CONFIG_FILE}: a Hugging Face GPT-2 folder needs one')
+        raise WeightsError('weights.no_config', path=folder, file=CONFIG_FILE)
     return folder
 
 
@@ -81,19 +83,19 @@ def read_hf_config(folder: Path) -> dict[str, Any]:
     try:
         cfg = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f'{path} cannot be read as JSON ({e.__class__.__name__})') from None
+        raise WeightsError('weights.config_not_json', path=path, reason=e.__class__.__name__) from None
     if not isinstance(cfg, dict):
-        raise WeightsError(f'{path} is not a JSON object')
+        raise WeightsError('weights.config_not_object', path=path)
     return cfg
 
 
 def config_from_hf(hf: Mapping[str, Any], dropout: float | None = None) -> ModelConfig:
     """Our ModelConfig for a Hugging Face GPT2Config, refusing the variants our GPT cannot reproduce exactly."""
     if hf.get('model_type', 'gpt2') != 'gpt2':
-        raise WeightsError(f"config.json model_type is '{hf.get('model_type')}': only 'gpt2' models load")
+        raise WeightsError('weights.model_type', model_type=str(hf.get('model_type')))
     act = hf.get('activation_function', 'gelu_new')
     if act not in GELU_BY_ACTIVATION:
-        raise WeightsError(f"activation_function '{act}' is not supported: use one of {', '.join(GELU_BY_ACTIVATION)}")
+        raise WeightsError('weights.activation', activation=str(act), allowed=', '.join(GELU_BY_ACTIVATION))
     rules = {
         'layer_norm_epsilon': (1e-5, lambda v: abs(float(v) - 1e-5) < 1e-12),
         'scale_attn_weights': (True, lambda v: v is True),
@@ -104,20 +106,21 @@ def config_from_hf(hf: Mapping[str, Any], dropout: float | None = None) -> Model
     }
     for key, (default, ok) in rules.items():
         if not ok(hf.get(key, default)):
-            raise WeightsError(f'config.json {key}={hf[key]!r} is not supported (the lab models GPT-2 with {default})')
+            raise WeightsError('weights.unsupported_key', key=key, value=repr(hf[key]), default=repr(default))
+    values = dict(
+        n_layer=hf.get('n_layer', 12),
+        n_head=hf.get('n_head', 12),
+        n_embd=hf.get('n_embd', 768),
+        block_size=hf.get('n_positions', hf.get('n_ctx', GPT2_BLOCK_SIZE)),
+        vocab_size=hf.get('vocab_size', GPT2_VOCAB_SIZE),
+        bias=True,  # Hugging Face GPT-2 always has biases (an export of a bias-free run writes zeros)
+        dropout=0.0 if dropout is None else dropout,
+        gelu=GELU_BY_ACTIVATION[act],
+    )
     try:
-        return ModelConfig(
-            n_layer=hf.get('n_layer', 12),
-            n_head=hf.get('n_head', 12),
-            n_embd=hf.get('n_embd', 768),
-            block_size=hf.get('n_positions', hf.get('n_ctx', GPT2_BLOCK_SIZE)),
-            vocab_size=hf.get('vocab_size', GPT2_VOCAB_SIZE),
-            bias=True,  # Hugging Face GPT-2 always has biases (an export of a bias-free run writes zeros)
-            dropout=0.0 if dropout is None else dropout,
-            gelu=GELU_BY_ACTIVATION[act],
-        )
-    except (TypeError, ValueError) as e:
-        raise WeightsError(f'config.json describes a model the lab cannot build: {e}') from None
+        return build(ModelConfig, values)
+    except ConfigError as e:
+        raise WeightsError('weights.config_unbuildable', reason=ref(e.code, **e.params)) from None
 
 
 def hf_tensor_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -160,9 +163,9 @@ def read_state_dict(path: Path) -> dict[str, Any]:
             return load_file(str(path))
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # safetensors, pickle and zip each raise their own kinds for a broken file
-        raise WeightsError(f'{path} cannot be loaded: {str(e).splitlines()[0][:200]}') from None
+        raise WeightsError('weights.unloadable', path=path, detail=(str(e).splitlines() or [''])[0][:200]) from None
     if not isinstance(state, dict):
-        raise WeightsError(f'{path} does not hold a dict of tensors')
+        raise WeightsError('weights.not_tensors', path=path)
     return state
 
 
@@ -181,7 +184,7 @@ def to_lab_state_dict(hf_state: Mapping[str, Any], cfg: ModelConfig) -> dict[str
     head = hf_state.get('lm_head.weight')
     wte = out.get('transformer.wte.weight')
     if head is not None and wte is not None and not bool((head == wte).all()):
-        raise WeightsError('lm_head.weight differs from wte.weight: untied output embeddings are not supported')
+        raise WeightsError('weights.untied')
     if wte is not None:
         out['lm_head.weight'] = wte
     return out
@@ -195,7 +198,7 @@ def load_pretrained(name_or_folder: str | Path, dropout: float | None = None) ->
     cfg = config_from_hf(read_hf_config(folder), dropout=dropout)
     path = _weights_file(folder)
     if path is None:
-        raise WeightsError(f'{folder} has neither {WEIGHTS_FILE} nor {LEGACY_WEIGHTS_FILE}')
+        raise WeightsError('weights.no_weights_file', path=folder, file=WEIGHTS_FILE, legacy=LEGACY_WEIGHTS_FILE)
     state = to_lab_state_dict(read_state_dict(path), cfg)
     model = GPT(cfg)
     mine = model.state_dict()
@@ -207,15 +210,19 @@ def load_pretrained(name_or_folder: str | Path, dropout: float | None = None) ->
         if k in state and tuple(state[k].shape) != tuple(mine[k].shape)
     ]
     if missing or unexpected or wrong:
-        raise WeightsError(f'{path} does not fit its config.json: {_key_problems(missing, unexpected, wrong)}')
+        raise WeightsError('weights.mismatch', path=path, problems=_key_problems(missing, unexpected, wrong))
     model.load_state_dict(state)
     log.info('loaded %s (%d parameters) from %s', cfg.nanogpt_args(), model.get_num_params(False), path)
     return model
 
 
-def _key_problems(missing: list[str], unexpected: list[str], wrong: list[str]) -> str:
-    parts = (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
-    return '; '.join(f'{label}: {", ".join(k[:3])}{" ..." if len(k) > 3 else ""}' for label, k in parts if k)
+def _key_problems(missing: list[str], unexpected: list[str], wrong: list[str]) -> list[dict]:
+    parts = (('missing', missing), ('unexpected', unexpected), ('wrong_shape', wrong))
+    return [
+        ref(f'checkpoint.keys.{label}', keys=', '.join(k[:3]) + (' ...' if len(k) > 3 else ''))
+        for label, k in parts
+        if k
+    ]
 
 
 def read_char_vocab(folder: Path) -> list[str] | None:
@@ -226,9 +233,9 @@ def read_char_vocab(folder: Path) -> list[str] | None:
     try:
         chars = json.loads(path.read_text(encoding='utf-8'))['chars']
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        raise WeightsError(f'{path} must be JSON like {{"chars": ["\\n", " ", "!", ...]}}') from None
+        raise WeightsError('weights.char_vocab_json', path=path) from None
     if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise WeightsError(f'{path}: "chars" must be a list of single characters')
+        raise WeightsError('weights.char_vocab_chars', path=path)
     return chars
 
 
@@ -241,18 +248,18 @@ def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     with open(path, 'rb') as f:
         head = f.read(8)
         if len(head) < 8:
-            raise WeightsError(f'{path} is empty or truncated')
+            raise WeightsError('weights.truncated', path=path)
         (n,) = struct.unpack('<Q', head)
         if n > min(size - 8, 100_000_000):
-            raise WeightsError(f'{path} is not a safetensors file (or is truncated)')
+            raise WeightsError('weights.not_safetensors', path=path)
         try:
             header = json.loads(f.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise WeightsError(f'{path} has a corrupt safetensors header') from None
+            raise WeightsError('weights.bad_header', path=path) from None
     header.pop('__metadata__', None)
     end = max((int(t['data_offsets'][1]) for t in header.values()), default=0)
     if 8 + n + end != size:
-        raise WeightsError(f'{path} is {size:,} bytes but its header needs {8 + n + end:,}: it is incomplete')
+        raise WeightsError('weights.incomplete_file', path=path, size=size, need=8 + n + end)
     return {k: tuple(t['shape']) for k, t in header.items()}
 
 
@@ -271,48 +278,45 @@ def verify_weights_folder(path: str | Path, name: str | None = None) -> dict[str
     folder = Path(path)
     name = name or (folder.name if folder.name in PRETRAINED else None)
     if not (folder / CONFIG_FILE).is_file():
-        raise WeightsError(f'{folder} has no {CONFIG_FILE}{_by_hand_hint(name)}')
+        raise _missing_file(folder, CONFIG_FILE, name)
     hf = read_hf_config(folder)
     if name is not None:
         _check_preset_config(hf, name, folder)
     cfg = config_from_hf(hf)
     file = _weights_file(folder)
     if file is None:
-        raise WeightsError(f'{folder} has no {WEIGHTS_FILE}{_by_hand_hint(name)}')
+        raise _missing_file(folder, WEIGHTS_FILE, name)
     have = {_hf_name(k): v for k, v in _file_shapes(file).items() if not _BUFFERS.search(_hf_name(k))}
     want = hf_tensor_shapes(cfg)
     missing = [k for k in want if k not in have]
     wrong = [f'{k} {have[k]} (want {want[k]})' for k in want if k in have and have[k] != want[k]]
     if missing or wrong:
-        raise WeightsError(f'{file} is incomplete or for another model: {_key_problems(missing, [], wrong)}')
+        raise WeightsError('weights.incomplete', path=file, problems=_key_problems(missing, [], wrong))
     return {'folder': str(folder), 'file': file.name, 'tensors': len(want), 'config': cfg.nanogpt_args()}
 
 
 def _check_preset_config(hf: Mapping[str, Any], name: str, folder: Path) -> None:
     if name not in PRESETS:
-        raise WeightsError(f"model '{name}' is not one of {', '.join(PRETRAINED)}")
+        raise WeightsError('weights.unknown_model', name=name, pretrained=', '.join(PRETRAINED))
     want = {**PRESETS[name], 'n_positions': GPT2_BLOCK_SIZE, 'vocab_size': GPT2_VOCAB_SIZE}
     bad = [f'{k}={hf.get(k)!r} (want {v})' for k, v in want.items() if hf.get(k) != v]
     if bad:
-        raise WeightsError(f'{folder / CONFIG_FILE} is not the config of {name}: {", ".join(bad)}')
+        raise WeightsError('weights.wrong_config', path=folder / CONFIG_FILE, name=name, bad=', '.join(bad))
 
 
 # --- downloading --------------------------------------------------------------------------------------------------
 
 
-def _by_hand_hint(name: str | None) -> str:
+def _missing_file(folder: Path, file: str, name: str | None) -> WeightsError:
     if name is None:
-        return ''
-    return f': run `nanogpt-lab download-weights {name}` or place the files by hand ({by_hand_instructions(name)})'
+        return WeightsError('weights.missing_file', path=folder, file=file)
+    return WeightsError('weights.missing_file_hint', path=folder, file=file, name=name, by_hand=by_hand(name))
 
 
-def by_hand_instructions(name: str) -> str:
-    """Where to put weights fetched on another machine, for the offline message and the docs."""
+def by_hand(name: str) -> dict:
+    """Where to put weights fetched on another machine, for the offline message (a message ref)."""
     repo = HF_REPOS[name]
-    return (
-        f'download {CONFIG_FILE} and {WEIGHTS_FILE} from https://huggingface.co/{repo}/tree/main and put both in '
-        f'{weights_dir(name)}; the lab verifies them before use'
-    )
+    return ref('weights.by_hand', config=CONFIG_FILE, weights=WEIGHTS_FILE, repo=repo, folder=str(weights_dir(name)))
 
 
 def _offline() -> bool:
@@ -330,23 +334,23 @@ def download_weights(name: str, emit: Emit = null_emit, should_stop: Callable[[]
     instructions for placing the files by hand.
     """
     if name not in PRETRAINED:
-        raise WeightsError(f"model '{name}' is not one of {', '.join(PRETRAINED)}")
+        raise WeightsError('weights.unknown_model', name=name, pretrained=', '.join(PRETRAINED))
     folder = weights_dir(name)
     try:
         summary = verify_weights_folder(folder, name)
-        emit('log', level='info', message=f'{name} is already in {folder} and verified ({summary["tensors"]} tensors)')
+        emit_log(emit, 'log.weights_present', name=name, path=folder, tensors=summary['tensors'])
         return folder
     except WeightsError as e:  # not there yet, or incomplete: download what is missing
-        placed = f' (the files already there do not verify: {e})' if (folder / CONFIG_FILE).is_file() else ''
+        placed = ref(e.code, **e.params) if (folder / CONFIG_FILE).is_file() else None
+    if _offline() and placed:
+        raise WeightsError('download.hf_offline_placed', name=name, by_hand=by_hand(name), placed=placed)
     if _offline():
-        raise WeightsError(
-            f'cannot download {name}: offline mode is on (HF_HUB_OFFLINE); {by_hand_instructions(name)}{placed}'
-        )
+        raise WeightsError('download.hf_offline', name=name, by_hand=by_hand(name))
     folder.mkdir(parents=True, exist_ok=True)
     for filename in (CONFIG_FILE, WEIGHTS_FILE):
         _download_file(name, filename, folder, emit, should_stop)
     summary = verify_weights_folder(folder, name)
-    emit('log', level='info', message=f'{name} downloaded to {folder} and verified ({summary["tensors"]} tensors)')
+    emit_log(emit, 'log.weights_downloaded', name=name, path=folder, tensors=summary['tensors'])
     return folder
 
 
@@ -362,9 +366,7 @@ def _hub_metadata(name: str, filename: str) -> Any:
         return get_hf_file_metadata(url, timeout=HUB_TIMEOUT_S, endpoint=endpoint)
     except Exception as e:  # offline mode, DNS, refused, timeout, HTTP errors: all mean "not reachable from here"
         reason = f'{e.__class__.__name__}: {str(e).splitlines()[0][:160]}' if str(e) else e.__class__.__name__
-        raise WeightsError(
-            f'cannot reach the Hugging Face Hub for {name} ({reason}); {by_hand_instructions(name)}'
-        ) from None
+        raise WeightsError('download.hub_unreachable', name=name, reason=reason, by_hand=by_hand(name)) from None
 
 
 def _resolve(host: str, timeout: float) -> None:
@@ -416,14 +418,13 @@ def _download_file(name: str, filename: str, folder: Path, emit: Emit, should_st
         except Exception as e:
             done = f.tell()
             raise WeightsError(
-                f'download of {label} stopped at {done:,} of {meta.size or 0:,} bytes ({e.__class__.__name__}); '
-                f'run `nanogpt-lab download-weights {name}` again to resume'
+                'download.stopped', label=label, done=done, size=meta.size or 0, reason=e.__class__.__name__, name=name
             ) from None
         f.flush()
         os.fsync(f.fileno())
     if not _hash_ok(part, meta):
         part.unlink()
-        raise WeightsError(f'{label} failed its sha256 check (the Hub said {meta.etag}); run the command again')
+        raise WeightsError('download.hub_checksum', label=label, etag=meta.etag)
     os.replace(part, target)
     state.unlink(missing_ok=True)
 
@@ -466,7 +467,7 @@ def _progress_class(emit: Emit, label: str, size: int | None, should_stop: Calla
                 self.last = now
                 emit('progress', done=self.done, total=self.size, unit='B', label=label)
             if should_stop():
-                raise Cancelled(f'download of {label} cancelled at {self.done:,} bytes; run it again to resume')
+                raise Cancelled('download.cancelled', label=label, done=self.done)
             return None
 
     return EmitProgress

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nanogpt_lab.config import GPT2_BLOCK_SIZE, GPT2_VOCAB_SIZE, PRESETS, ModelConfig
+from nanogpt_lab.errors import LabError
 
 DTYPE_BYTES = {'float32': 4, 'bfloat16': 2, 'float16': 2}
 ACTIVATIONS_SOURCE = (
@@ -34,7 +35,7 @@ def _cfg(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
 def preset_config(name: str, **overrides: Any) -> ModelConfig:
     """The shape OpenAI released as `name` (vocab 50257, 1024 positions, biases on), e.g. 'gpt2-medium'."""
     if name not in PRESETS:
-        raise ValueError(f"model '{name}' is not one of {', '.join(PRESETS)}")
+        raise LabError('weights.unknown_model', name=name, pretrained=', '.join(PRESETS))
     values = dict(PRESETS[name], vocab_size=GPT2_VOCAB_SIZE, block_size=GPT2_BLOCK_SIZE, bias=True)
     return ModelConfig(**{**values, **overrides})
 
@@ -192,7 +193,7 @@ def activation_bytes(
     """
     c = _cfg(cfg)
     if dtype not in DTYPE_BYTES:
-        raise ValueError(f"dtype '{dtype}' is not one of {', '.join(DTYPE_BYTES)}")
+        raise LabError('config.pydantic.literal_error', key='dtype', value=repr(dtype), allowed=', '.join(DTYPE_BYTES))
     s, b, h, a, V = block_size, batch_size, c.n_embd, c.n_head, c.vocab_size
     e = DTYPE_BYTES[dtype]
     sbh = s * b * h

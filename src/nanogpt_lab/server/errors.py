@@ -1,11 +1,12 @@
-"""Every API error is JSON `{"error": {"code", "message", "field"}}` with a 4xx; a true bug is a generic 500, logged.
+"""Every API error is JSON `{"error": {"code", "message", "field", "params"}}` with a 4xx; a bug is a generic 500.
 
-Engine errors are `ValueError` subclasses written for people, so their message goes to the caller as-is.
+`code` names a template in the message catalogs (`nanogpt_lab/messages/`) and `params` fill it, so a client can
+word the error itself; `message` is already worded in the request's language: `Accept-Language: zh-CN` (q-values
+honoured) answers in Chinese, anything else in English. Engine errors (`LabError`) go out with their own code.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,41 +17,40 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from nanogpt_lab.config import ConfigError
+from nanogpt_lab.config import ConfigError, config_error
+from nanogpt_lab.errors import Coded, LabError
 from nanogpt_lab.jobs.manager import JobConflict, JobNotFound
+from nanogpt_lab.messages import DEFAULT_LANGUAGE, from_accept_language, render
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
-_HTTP_CODES = {
-    400: 'bad_request',
-    401: 'token_required',
-    403: 'forbidden',
-    404: 'not_found',
-    405: 'method_not_allowed',
-    409: 'conflict',
-    413: 'too_large',
-    415: 'unsupported_media_type',
-    422: 'invalid',
-}
+# HTTP errors the framework raises itself (an unknown path, a wrong method), by status
+_HTTP_CODES = {404: 'api.http.not_found', 405: 'api.http.method_not_allowed'}
 
 
-class ApiError(Exception):
-    """An error the API reports as-is: HTTP status, a stable code the UI can translate, a message, the field."""
+class ApiError(LabError):
+    """An error the API reports as-is: HTTP status, a catalog code with its parameters, the field at fault."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+    def __init__(self, status: int, code: str, /, field: str | None = None, **params: Any) -> None:
+        self.status, self.field = status, field
+        super().__init__(code, **params)
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict:
+def language(headers: Any) -> str:
+    """The language an answer speaks: the request's Accept-Language where we have it, else English."""
+    return from_accept_language(headers.get('accept-language')) or DEFAULT_LANGUAGE
+
+
+def error_body(code: str, message: str, field: str | None = None, params: dict[str, Any] | None = None) -> dict:
     """The one error shape every endpoint returns."""
-    return {'error': {'code': code, 'message': message, 'field': field}}
+    return {'error': {'code': code, 'message': message, 'field': field, 'params': params or {}}}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    """An error as a JSON response (for the handlers and for streaming endpoints that fail before streaming)."""
-    return JSONResponse(error_body(code, message, field), status_code=status)
+def coded_response(request: Request, status: int, e: Coded, field: str | None = None) -> JSONResponse:
+    """A coded error as a JSON response in the request's language (also for streams that fail before streaming)."""
+    body = error_body(e.code, e.message(language(request.headers)), field, e.params)
+    return JSONResponse(body, status_code=status)
 
 
 def _is_api(request: Request) -> bool:
@@ -58,46 +58,49 @@ def _is_api(request: Request) -> bool:
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, exc.field)
+    return coded_response(request, exc.status, exc, exc.field)
 
 
 async def _config_error(request: Request, exc: ConfigError) -> JSONResponse:
-    return error_response(422, 'invalid_config', str(exc), exc.key)
+    return coded_response(request, 422, exc, exc.key)
+
+
+async def _lab_error(request: Request, exc: LabError) -> JSONResponse:
+    return coded_response(request, 422, exc, exc.params.get('key'))
 
 
 async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-    # engine errors (DataError, CheckpointError, bad names) are ValueErrors written for the person asking
-    return error_response(422, 'invalid', str(exc) or exc.__class__.__name__, getattr(exc, 'key', None))
+    # a ValueError without a code (a library's): its own words, in English
+    body = error_body('invalid', str(exc) or exc.__class__.__name__, getattr(exc, 'key', None))
+    return JSONResponse(body, status_code=422)
 
 
 async def _not_found(request: Request, exc: JobNotFound) -> JSONResponse:
-    return error_response(404, 'not_found', str(exc), None)
+    return coded_response(request, 404, exc)
 
 
 async def _conflict(request: Request, exc: JobConflict) -> JSONResponse:
-    return error_response(409, 'conflict', str(exc), exc.field)
+    return coded_response(request, 409, exc, exc.params.get('field'))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     err = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in err.get('loc', ()) if p not in ('body', 'query', 'path', 'header')]
-    field = '.'.join(loc) or None
     if err.get('type') == 'json_invalid':
-        return error_response(400, 'malformed_json', f'the request body is not valid JSON: {err.get("msg")}')
-    message = f'{field}: {err.get("msg", "invalid")}' if field else str(err.get('msg', 'invalid request'))
-    return error_response(422, 'invalid', message, field)
+        return coded_response(request, 400, ApiError(400, 'api.malformed_json', detail=str(err.get('msg'))))
+    e = config_error(err)
+    return coded_response(request, 422, e, e.key)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = _HTTP_CODES.get(exc.status_code, 'error')
-    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=getattr(exc, 'headers', None))
+    code = _HTTP_CODES.get(exc.status_code, 'api.http.other')
+    body = error_body(code, render(code, {'status': exc.status_code}, language(request.headers)))
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, 'headers', None))
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     # only true bugs land here: log the traceback for the developer, show the caller no internals
     log.exception('unhandled error in %s %s', request.method, request.url.path)
-    return error_response(500, 'internal_error', 'the lab hit an unexpected error; the server log has the details')
+    return JSONResponse(error_body('api.internal', render('api.internal', {}, language(request.headers))), 500)
 
 
 def _scoped(app: FastAPI, key: int | type[Exception], handler: Handler) -> None:
@@ -125,6 +128,7 @@ def install_error_handlers(app: FastAPI) -> None:
         (ConfigError, _config_error),
         (JobNotFound, _not_found),
         (JobConflict, _conflict),
+        (LabError, _lab_error),
         (ValueError, _value_error),
         (RequestValidationError, _validation_error),
         (StarletteHTTPException, _http_error),

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import ConfigError, SampleConfig
+from nanogpt_lab.config import ConfigError, SampleConfig, build
+from nanogpt_lab.errors import describe
 from nanogpt_lab.jobs.params import _readable
 from nanogpt_lab.server.http import sse_message
 from nanogpt_lab.server.schemas import GenerateIn
@@ -54,12 +55,12 @@ def sample_config(req: GenerateIn, local: bool) -> SampleConfig:
     """The request's SampleConfig, with a run id turned into its folder (absolute paths: local callers only)."""
     values = req.model_dump(exclude={'prompt', 'alternatives', 'probabilities', 'stream'})
     if values['init_from'] == 'resume':
-        values['out_dir'] = _readable(values['out_dir'], 'out_dir', workspace.runs_root(), local, 'a run')
+        values['out_dir'] = _readable(values['out_dir'], 'out_dir', workspace.runs_root(), local, 'run')
     if values.get('data_dir'):
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'a data folder')
+        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     if values['start'].startswith('FILE:'):
-        raise ConfigError('start: FILE: prompts are for the CLI; send the prompt text in `prompt`', key='start')
-    return SampleConfig(**values)
+        raise ConfigError('api.file_prompt', key='start')
+    return build(SampleConfig, values)
 
 
 def prompt_ids(loaded: Any, prompt: str) -> list[int]:
@@ -68,7 +69,7 @@ def prompt_ids(loaded: Any, prompt: str) -> list[int]:
     if not prompt and eot is not None:
         return [eot]
     if not prompt:
-        raise ConfigError('prompt is empty: give at least one character', key='prompt')
+        raise ConfigError('api.empty_prompt', key='prompt')
     return loaded.tokenizer.encode(prompt)
 
 
@@ -108,7 +109,10 @@ async def token_events(cache: ModelCache, loaded: Any, req: GenerateIn, ids: lis
             _produce(loaded, req, ids, put, stop, cache.run_lock)
             put({'type': 'done', 'source': str(getattr(loaded, 'source', '') or '')})
         except Exception as e:  # reported in the stream: the response has already started
-            put({'type': 'error', 'error': {'code': 'generation_failed', 'message': str(e) or type(e).__name__}})
+            message, code, params = describe(e)
+            if code is None:
+                code, params = 'api.generation_failed', {'detail': message}
+            put({'type': 'error', 'error': {'code': code, 'message': message, 'params': params}})
 
     worker = loop.run_in_executor(None, run)
     try:

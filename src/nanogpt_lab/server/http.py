@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
+from nanogpt_lab.config import config_error
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.security import is_loopback
 
@@ -28,12 +29,12 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it grows past `limit` (a declared length is checked first)."""
     declared = request.headers.get('content-length')
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, 'too_large', f'the request body is {int(declared):,} bytes; the limit is {limit:,}')
+        raise ApiError(413, 'api.too_large_declared', size=int(declared), limit=limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, 'too_large', f'the request body is larger than the limit of {limit:,} bytes')
+            raise ApiError(413, 'api.too_large', limit=limit)
         chunks.append(chunk)
     return b''.join(chunks)
 
@@ -43,17 +44,17 @@ async def json_body(request: Request, *, required: bool = False) -> dict[str, An
     raw = await read_limited(request, MAX_JSON_BYTES)
     if not raw.strip():
         if required:
-            raise ApiError(422, 'invalid', 'this endpoint needs a JSON object body')
+            raise ApiError(422, 'api.body_required')
         return {}
     ctype = request.headers.get('content-type', '').split(';')[0].strip().lower()
     if ctype != 'application/json' and not ctype.endswith('+json'):
-        raise ApiError(415, 'unsupported_media_type', f"send JSON with 'Content-Type: application/json', not {ctype!r}")
+        raise ApiError(415, 'api.not_json', content_type=ctype)
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError) as e:
-        raise ApiError(400, 'malformed_json', f'the request body is not valid JSON: {e}') from None
+        raise ApiError(400, 'api.malformed_json', detail=str(e)) from None
     if not isinstance(value, dict):
-        raise ApiError(422, 'invalid', f'the request body must be a JSON object, not {type(value).__name__}')
+        raise ApiError(422, 'api.not_object', type=type(value).__name__)
     return value
 
 
@@ -62,10 +63,7 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors(include_url=False)[0]
-        field = '.'.join(str(p) for p in err.get('loc', ())) or None
-        msg = str(err.get('msg', 'invalid')).removeprefix('Value error, ')
-        raise ApiError(422, 'invalid', f'{field}: {msg}' if field else msg, field) from None
+        raise config_error(e.errors(include_url=False)[0], data) from None
 
 
 def sse_message(data: Any, *, event: str | None = None, id: int | None = None) -> str:

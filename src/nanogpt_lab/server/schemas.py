@@ -83,13 +83,14 @@ class _Open(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
+    code: str = Field(description='a stable code, the key of its message in the catalogs (e.g. config.divisible)')
+    message: str = Field(description="the message in the request's Accept-Language (zh-CN or English)")
+    field: str | None = Field(None, description='the request key at fault, when there is one')
+    params: dict[str, Any] = Field(default_factory=dict, description="the message's parameters, by name")
 
 
 class ErrorOut(BaseModel):
-    """Every error: `{"error": {"code", "message", "field"}}`."""
+    """Every error: `{"error": {"code", "message", "field", "params"}}`."""
 
     error: ErrorDetail
 

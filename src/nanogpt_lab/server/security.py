@@ -18,6 +18,9 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import DEFAULT_LANGUAGE, from_accept_language
+
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = 'nanogpt_lab_token'
@@ -112,28 +115,24 @@ class Guard:
         if self.token is None:
             problem = self._foreign_origin(headers)
             if problem:
-                return await _refuse(scope, send, 403, 'forbidden_origin', problem)
+                return await _refuse(scope, send, 403, problem, headers)
             return await self.app(scope, receive, send)
         given, from_query = _token_in_request(scope, headers)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
-            message = (
-                'this lab needs its access token: open the address printed where the server started '
-                '(…/?token=…), or send "Authorization: Bearer <token>"'
-            )
-            return await _refuse(scope, send, 401, 'token_required', message)
+            return await _refuse(scope, send, 401, LabError('api.token_required'), headers)
         if from_query and scope['type'] == 'http':
             send = _with_cookie(send, self.token)
         return await self.app(scope, receive, send)
 
     @staticmethod
-    def _foreign_origin(headers: dict[str, str]) -> str | None:
+    def _foreign_origin(headers: dict[str, str]) -> LabError | None:
         """Without a token the server trusts only this machine: a page elsewhere must not drive it."""
         host = _host_of(headers.get('host', 'localhost'))
         if not _local_name(host):
-            return f'host {host!r} is not this machine; a token-less lab answers only to localhost'
+            return LabError('api.forbidden_host', host=host)
         origin = headers.get('origin')
         if origin and origin != 'null' and not _local_name(urlsplit(origin).hostname):
-            return f'requests from web pages at {origin} are refused'
+            return LabError('api.forbidden_origin', origin=origin)
         return None
 
 
@@ -149,12 +148,14 @@ def _with_cookie(send: Send, token: str) -> Send:
     return wrapped
 
 
-async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+async def _refuse(scope: Scope, send: Send, status: int, problem: LabError, headers: dict[str, str]) -> None:
     """Answer with the API's JSON error (pages get it too: it says what to do), or close a websocket."""
     if scope['type'] == 'websocket':
         await send({'type': 'websocket.close', 'code': 1008})
         return
-    body = json.dumps({'error': {'code': code, 'message': message, 'field': None}}).encode()
+    lang = from_accept_language(headers.get('accept-language')) or DEFAULT_LANGUAGE
+    error = {'code': problem.code, 'message': problem.message(lang), 'field': None, 'params': problem.params}
+    body = json.dumps({'error': error}, ensure_ascii=False).encode()
     headers = [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]
     if status == 401:
         headers.append((b'www-authenticate', b'Bearer'))

@@ -83,21 +83,19 @@ class _FilePart:
         elif self.current == 'file' and self.problem is None:
             self.size += len(chunk)
             if self.size > self.limit:
-                raise ApiError(413, 'too_large', f'the file is larger than the upload limit of {self.limit:,} bytes')
+                raise ApiError(413, 'api.upload_too_large', limit=self.limit)
             self._check_text(chunk)
             os.write(self.fd, chunk)
 
     def _check_text(self, chunk: bytes) -> None:
         if b'\x00' in chunk:
-            self.problem = ApiError(422, 'binary_file', 'the file holds NUL bytes: it is binary, not text', 'file')
+            self.problem = ApiError(422, 'api.binary_file', 'file')
             return
         try:
             self.decoder.decode(chunk)
         except UnicodeDecodeError as e:
             offset = self.size - len(chunk) + e.start
-            self.problem = ApiError(
-                422, 'not_utf8', f'the file is not UTF-8 text (a bad byte at offset {offset})', 'file'
-            )
+            self.problem = ApiError(422, 'api.not_utf8', 'file', offset=offset)
 
 
 def _target_name(raw_filename: str, requested: str) -> str:
@@ -112,11 +110,11 @@ async def receive_upload(request: Request) -> dict:
     """Stream a multipart `file` (plus an optional `name`) into the workspace's uploads/; return where it went."""
     ctype, opts = parse_options_header(request.headers.get('content-type', ''))
     if ctype != b'multipart/form-data' or not opts.get(b'boundary'):
-        raise ApiError(415, 'unsupported_media_type', "send the file as multipart/form-data with a field named 'file'")
+        raise ApiError(415, 'api.not_multipart')
     limit = upload_limit()
     declared = request.headers.get('content-length', '')
     if declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise ApiError(413, 'too_large', f'the upload is {int(declared):,} bytes; the limit is {limit:,}')
+        raise ApiError(413, 'api.too_large_declared', size=int(declared), limit=limit)
     folder = uploads_root()
     folder.mkdir(parents=True, exist_ok=True)
     part = _FilePart(folder, limit)
@@ -126,8 +124,10 @@ async def receive_upload(request: Request) -> dict:
             parser.write(chunk)
         parser.finalize()
         return _store(part)
+    except ApiError:
+        raise
     except ValueError as e:  # python-multipart's parse errors
-        raise ApiError(400, 'malformed_multipart', f'the multipart body cannot be parsed: {e}') from None
+        raise ApiError(400, 'api.malformed_multipart', detail=str(e)) from None
     finally:
         os.close(part.fd)
         if os.path.exists(part.tmp):
@@ -136,15 +136,15 @@ async def receive_upload(request: Request) -> dict:
 
 def _store(part: _FilePart) -> dict:
     if part.filename is None:
-        raise ApiError(422, 'missing_file', "the form has no field named 'file'", 'file')
+        raise ApiError(422, 'api.missing_file', 'file')
     if part.problem:
         raise part.problem
     if part.size == 0:
-        raise ApiError(422, 'empty_file', 'the file is empty: upload some text', 'file')
+        raise ApiError(422, 'api.empty_file', 'file')
     try:
         part.decoder.decode(b'', final=True)
     except UnicodeDecodeError:
-        raise ApiError(422, 'not_utf8', 'the file ends in the middle of a UTF-8 character', 'file') from None
+        raise ApiError(422, 'api.utf8_cut', 'file') from None
     name = _target_name(part.filename, part.name_field.decode('utf-8', 'replace').strip())
     target = workspace.inside(uploads_root(), name)
     os.fsync(part.fd)

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab.errors import LabError
+
 ASSETS_DIR = Path(__file__).resolve().parent / 'assets'
 MANIFEST = 'manifest.json'
 PROVENANCE = 'provenance.json'
@@ -31,7 +33,7 @@ KINDS = ('run', 'dataset', 'model')
 LABEL_TEMPLATE = 'simulated: {asset} recorded {date} on {device}'
 
 
-class AssetError(ValueError):
+class AssetError(LabError):
     """An asset name that is not recorded, or an asset folder that is incomplete."""
 
 
@@ -64,14 +66,16 @@ def load_manifest(root: str | Path | None = None) -> dict:
         return {'version': FORMAT_VERSION, 'assets': []}
     manifest = _manifest_cached(str(path), path.stat().st_mtime)
     if manifest.get('version') != FORMAT_VERSION:
-        raise AssetError(f'{path} has format version {manifest.get("version")!r}; this lab reads {FORMAT_VERSION}')
+        raise AssetError(
+            'simulation.manifest_version', path=path, version=repr(manifest.get('version')), latest=FORMAT_VERSION
+        )
     return manifest
 
 
 def list_assets(kind: str | None = None, group: str | None = None, root: str | Path | None = None) -> list[AssetInfo]:
     """Every recorded asset, in manifest order, optionally only one kind or group."""
     if kind is not None and kind not in KINDS:
-        raise AssetError(f"asset kind '{kind}' is not one of {', '.join(KINDS)}")
+        raise AssetError('simulation.kind', kind=kind, allowed=', '.join(KINDS))
     base = _root(root)
     out = []
     for entry in load_manifest(root)['assets']:
@@ -97,15 +101,16 @@ def get_asset(name: str, root: str | Path | None = None) -> AssetInfo:
     for info in assets:
         if info.name == name:
             return info
-    known = ', '.join(a.name for a in assets) or 'none (run `nanogpt-lab sim record`)'
-    raise AssetError(f"no simulation asset named '{name}'; recorded assets: {known}")
+    if not assets:
+        raise AssetError('simulation.none_recorded', name=name)
+    raise AssetError('simulation.no_asset', name=name, known=', '.join(a.name for a in assets))
 
 
 def load_provenance(name: str, root: str | Path | None = None) -> dict:
     """How the asset was made: command, commit, torch, device, threads, date, wall time, results."""
     path = get_asset(name, root).path / PROVENANCE
     if not path.exists():
-        raise AssetError(f"asset '{name}' has no {PROVENANCE} at {path}")
+        raise AssetError('simulation.missing_file', name=name, file=PROVENANCE)
     return json.loads(path.read_text(encoding='utf-8'))
 
 
@@ -114,7 +119,7 @@ def load_events(name: str, types: tuple[str, ...] | None = None, root: str | Pat
     info = get_asset(name, root)
     path = info.path / EVENTS
     if not path.exists():
-        raise AssetError(f"asset '{name}' ({info.kind}) has no recorded events")
+        raise AssetError('simulation.no_events', name=name, kind=info.kind)
     with gzip.open(path, 'rt', encoding='utf-8') as f:
         events = [json.loads(line) for line in f if line.strip()]
     return [e for e in events if types is None or e.get('type') in types]
@@ -138,7 +143,7 @@ def read_json(name: str, filename: str, root: str | Path | None = None) -> Any:
     """Another JSON file of an asset (a dataset's stats.json, a fine-tuning run's comparison.json)."""
     path = get_asset(name, root).path / filename
     if not path.exists():
-        raise AssetError(f"asset '{name}' has no {filename}")
+        raise AssetError('simulation.missing_file', name=name, file=filename)
     opener = gzip.open if path.suffix == '.gz' else open
     with opener(path, 'rt', encoding='utf-8') as f:
         return json.load(f)
@@ -166,7 +171,7 @@ def dataset_stats(dataset: str, root: str | Path | None = None) -> tuple[dict, d
     from nanogpt_lab.simulation.recipes import DATASET_ASSETS
 
     if dataset not in DATASET_ASSETS:
-        raise AssetError(f"no recorded stats for dataset '{dataset}'; recorded: {', '.join(DATASET_ASSETS)}")
+        raise AssetError('simulation.no_stats', dataset=dataset, known=', '.join(DATASET_ASSETS))
     name = DATASET_ASSETS[dataset]
     provenance = {**load_provenance(name, root), 'asset': name}
     return read_json(name, 'stats.json', root), provenance

@@ -47,7 +47,7 @@ class Recorder:
     def __init__(self, opts: dict[str, Any], argv: list[str], assets_dir: Path | None = None):
         self.threads = int(opts.pop('threads', 1))
         if self.threads < 1:
-            raise ConfigError(f'--threads must be at least 1, got {self.threads}', 'threads')
+            raise ConfigError('config.pydantic.greater_than_equal', key='threads', value=self.threads, ge=1)
         self.work = Path(opts.pop('work', workspace.home() / 'sim-record')).expanduser().resolve()
         self.assets = Path(assets_dir or store.ASSETS_DIR)
         shared = Path(os.environ.get('NANOGPT_LAB_SHARED_DATA', SHARED_DATA))
@@ -59,7 +59,7 @@ class Recorder:
         if not os.environ.get('NANOGPT_LAB_GPT2_BPE_DIR') and (bpe / 'encoder.json').is_file():
             os.environ['NANOGPT_LAB_GPT2_BPE_DIR'] = str(bpe)  # offline GPT-2 BPE (hash-checked by tiktoken)
         if opts:
-            raise ConfigError(f'unknown option --{next(iter(opts))}; see `nanogpt-lab sim --help`', next(iter(opts)))
+            raise ConfigError('cli.unknown_option', key=next(iter(opts)), command='sim')
         self.command = prov.command_line(argv)
         import nanogpt_lab.training.trainer  # noqa: F401 - the code that records, loaded before its commit is read
 
@@ -90,7 +90,7 @@ def prepare_dataset(rec: Recorder, dataset: str) -> Path:
         return folder
     if dataset == 'sotu':
         if rec.inputs['sotu'] is None:
-            raise ConfigError('the sotu recordings need --sotu=PATH (sotu_1946_2026.jsonl, see docs/simulation.md)')
+            raise ConfigError('cli.sim_sotu', key='sotu')
         cfg = DataConfig(dataset='openwebtext', input=str(rec.inputs['sotu']), name='sotu', data_dir=str(rec.data_dir))
     else:
         shakespeare = rec.inputs['shakespeare']  # None: prepare downloads it (sha256-checked)
@@ -368,10 +368,10 @@ def write_manifest(assets_dir: Path) -> dict:
 def record(rec: Recorder, names: list[str]) -> list[dict]:
     """Record the named recipes (all when none are named), in recipe order."""
     if not rec.git['commit']:
-        raise ConfigError('sim record must run in a git checkout of nanogpt-lab: provenance needs the commit')
+        raise ConfigError('cli.sim_git')
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
-        raise ConfigError(f"no recipe named '{unknown[0]}'; recipes: {', '.join(RECIPES)}", 'name')
+        raise ConfigError('cli.sim_recipe', key='name', name=unknown[0], allowed=', '.join(RECIPES))
     chosen = [r for r in RECIPES.values() if not names or r.name in names]
     return [record_dataset(rec, r) if r.kind == 'dataset' else record_run(rec, r) for r in chosen]
 
@@ -431,8 +431,8 @@ def main(args: list[str]) -> int:
         return 0
     if command == 'verify':
         if len(names) != 1 or names[0] not in RECIPES:
-            raise ConfigError(f'verify needs one recorded run: NAME is one of {", ".join(RECIPES)}', 'name')
+            raise ConfigError('cli.sim_verify', key='name', allowed=', '.join(RECIPES))
         result = verify(names[0], int(opts.pop('iters', 100)), opts.pop('work', None), inputs=opts)
         print(json.dumps(result))
         return 0 if result.get('skipped') or (result['max_abs_diff'] or 0) <= 1e-3 else 1
-    raise ConfigError(f'unknown command {" ".join(args)!r}\n{USAGE}', 'command')
+    raise ConfigError('cli.unknown_command', key='command', command=' '.join(args), usage=USAGE)

@@ -32,9 +32,9 @@ def parse_speed(speed: float | str) -> float:
         try:
             speed = float(key.removesuffix('x'))
         except ValueError:
-            raise AssetError(f"speed '{speed}' is not one of 1x, 10x, instant or a positive number") from None
+            raise AssetError('simulation.speed', key='speed', value=repr(speed)) from None
     if speed != speed or speed < 0:  # NaN or negative
-        raise AssetError(f'speed {speed} must be a positive factor, or 0 for instant')
+        raise AssetError('simulation.speed', key='speed', value=repr(speed))
     return 0.0 if speed in (0, float('inf')) else float(speed)
 
 
@@ -43,7 +43,7 @@ def _wait(seconds: float, should_stop: Callable[[], bool]) -> None:
     end = time.monotonic() + seconds
     while True:
         if should_stop():
-            raise Cancelled('replay cancelled by the user')
+            raise Cancelled('simulation.cancelled')
         left = end - time.monotonic()
         if left <= 0:
             return
@@ -83,7 +83,7 @@ def replay(
         if factor and previous_t is not None and t is not None:
             _wait(min(max(t - previous_t, 0.0), _MAX_GAP_S) / factor, should_stop)
         elif should_stop():
-            raise Cancelled('replay cancelled by the user')
+            raise Cancelled('simulation.cancelled')
         previous_t = t if t is not None else previous_t
         if event.get('type') == 'end':
             end = event

@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from nanogpt_lab.errors import LabError
+
 # Hoffmann et al. 2022, Approach 3 (parametric fit of the loss), as published.
 CHINCHILLA = {'E': 1.69, 'A': 406.4, 'B': 410.7, 'alpha': 0.34, 'beta': 0.28}
 CHINCHILLA_SOURCE = 'Chinchilla scaling law (Hoffmann et al. 2022, arXiv:2203.15556, Approach 3)'
@@ -52,7 +54,7 @@ def gpt2_params(model: str) -> int:
     from nanogpt_lab.model.sizes import count_params, preset_config  # torch-free arithmetic
 
     if model not in BASELINE_VAL:
-        raise ValueError(f"model '{model}' is not one of {', '.join(BASELINE_VAL)}")
+        raise LabError('weights.unknown_model', name=model, pretrained=', '.join(BASELINE_VAL))
     return count_params(preset_config(model))
 
 
@@ -113,9 +115,9 @@ def predicted_loss(n_params: float, tokens: float, shift_tokens: float, offset: 
 def predicted_curve(model: str, points: int = 200, end_tokens: float = END_TOKENS) -> PredictedCurve:
     """The predicted val-loss curve of a GPT-2 size trained on OpenWebText, from ln 50257 to its baseline."""
     if model not in BASELINE_VAL:
-        raise ValueError(f"model '{model}' is not one of {', '.join(BASELINE_VAL)}")
+        raise LabError('weights.unknown_model', name=model, pretrained=', '.join(BASELINE_VAL))
     if points < 2:
-        raise ValueError(f'points must be at least 2, got {points}')
+        raise LabError('config.pydantic.greater_than_equal', key='points', value=points, ge=2)
     n = gpt2_params(model)
     anchor = BASELINE_VAL[model]
     shift = _solve_shift(START_LOSS - anchor, end_tokens)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nanogpt_lab.errors import LabError
 
-class TokenizerError(ValueError):
+
+class TokenizerError(LabError):
     """A tokenizer cannot do what was asked (unknown character, missing vocabulary files, bad id)."""
 
 

@@ -108,9 +108,9 @@ def _pieces(text: str, pattern: str | None, max_bytes: int | None = None) -> lis
 
 def _check(text: str, num_merges: int) -> None:
     if len(text) > MAX_REPLAY_CHARS:
-        raise TokenizerError(f'text has {len(text):,} characters; the BPE replay takes at most {MAX_REPLAY_CHARS:,}')
+        raise TokenizerError('tokenizer.replay.too_long', n=len(text), max=MAX_REPLAY_CHARS)
     if not 0 <= num_merges <= MAX_MERGES:
-        raise TokenizerError(f'num_merges ({num_merges}) must be between 0 and {MAX_MERGES:,}')
+        raise TokenizerError('tokenizer.replay.merges', key='num_merges', num_merges=num_merges, max=MAX_MERGES)
 
 
 def bpe_merge_replay(text: str, num_merges: int, pattern: str | None = GPT2_PATTERN) -> Iterator[MergeStep]:

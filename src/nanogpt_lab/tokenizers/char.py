@@ -20,9 +20,9 @@ class CharTokenizer(Tokenizer):
 
     def __init__(self, chars: Sequence[str]):
         if any(not isinstance(c, str) or len(c) != 1 for c in chars):
-            raise TokenizerError('a char vocabulary must be a list of single characters')
+            raise TokenizerError('tokenizer.char.not_single')
         if len(set(chars)) != len(chars):
-            raise TokenizerError('a char vocabulary must not repeat a character')
+            raise TokenizerError('tokenizer.char.repeat')
         self.chars = list(chars)
         # itos and stoi share the same string objects, as nanoGPT's do: pickle then writes each character once
         self.itos = dict(enumerate(self.chars))
@@ -45,7 +45,7 @@ class CharTokenizer(Tokenizer):
         """Rebuild from a nanoGPT meta dict ({'vocab_size', 'itos', 'stoi'})."""
         itos = meta.get('itos')
         if not isinstance(itos, Mapping) or sorted(itos) != list(range(len(itos))):
-            raise TokenizerError("meta.pkl has no 'itos' mapping ids 0..vocab_size-1 to characters")
+            raise TokenizerError('tokenizer.char.no_itos')
         return cls([itos[i] for i in range(len(itos))])
 
     def meta(self) -> dict:
@@ -72,7 +72,7 @@ class CharTokenizer(Tokenizer):
     def _unknown(self, text: str) -> TokenizerError:
         i, c = next((i, c) for i, c in enumerate(text) if c not in self.stoi)
         return TokenizerError(
-            f'character {c!r} (U+{ord(c):04X}) at position {i} is not in this {self.vocab_size}-character vocabulary'
+            'tokenizer.char.unknown', char=repr(c), codepoint=f'U+{ord(c):04X}', position=i, vocab_size=self.vocab_size
         )
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -80,9 +80,7 @@ class CharTokenizer(Tokenizer):
         try:
             return ''.join(self.itos[int(i)] for i in ids)
         except KeyError as e:
-            raise TokenizerError(
-                f'token id {e.args[0]} is outside this vocabulary (0..{self.vocab_size - 1})'
-            ) from None
+            raise TokenizerError('tokenizer.bad_id', id=e.args[0], max=self.vocab_size - 1) from None
 
     def token_bytes(self, id: int) -> bytes:
         """The character's UTF-8 bytes."""
@@ -93,7 +91,7 @@ class _MetaUnpickler(pickle.Unpickler):
     """meta.pkl holds only dicts, ints and strings; refusing every class keeps a crafted pickle from running code."""
 
     def find_class(self, module: str, name: str) -> type:
-        raise TokenizerError(f'meta.pkl refers to {module}.{name}; a nanoGPT meta.pkl holds only dicts, ints and str')
+        raise TokenizerError('tokenizer.char.meta_refers', name=f'{module}.{name}')
 
 
 def read_meta(path: str | Path) -> dict:
@@ -105,9 +103,11 @@ def read_meta(path: str | Path) -> dict:
         # a corrupt pickle fails in many ways (a huge length: OverflowError, MemoryError); each is a bad file
         if isinstance(e, TokenizerError):
             raise
-        raise TokenizerError(f'{path} is not a readable meta.pkl ({e.__class__.__name__}: {e})') from None
+        raise TokenizerError(
+            'tokenizer.char.meta_unreadable', path=path, detail=f'{e.__class__.__name__}: {e}'
+        ) from None
     if not isinstance(meta, dict) or not {'vocab_size', 'itos', 'stoi'} <= set(meta):
-        raise TokenizerError(f'{path} is not a nanoGPT meta.pkl: it needs the keys vocab_size, itos and stoi')
+        raise TokenizerError('tokenizer.char.meta_keys', path=path)
     return meta
 
 

@@ -39,7 +39,9 @@ class Comparison:
     chars_per_token: float | None  # None for empty text (no tokens to divide by)
     bytes_per_token: float | None
     tokens: list[TokenInfo] = field(default_factory=list)
-    error: str | None = None  # e.g. a char vocabulary that lacks a character of the text
+    error: str | None = None  # e.g. a char vocabulary that lacks a character of the text (in English)
+    error_code: str | None = None  # the error's catalog code and parameters, for a page in another language
+    error_params: dict | None = None
 
     def as_dict(self) -> dict:
         """Plain JSON-ready dict (for the API and the UI)."""
@@ -64,6 +66,11 @@ def _token_info(tok: Tokenizer, id: int, b0: int, b1: int, starts: list[int]) ->
     return TokenInfo(id, tok.token_text(id), raw.hex(' '), start, end, b0, b1, partial)
 
 
+def error_fields(e: TokenizerError) -> tuple[str, str, dict]:
+    """A Comparison's error, error_code and error_params for a tokenizer that cannot cut this text."""
+    return str(e), e.code, e.params
+
+
 def compare_one(text: str, tok: Tokenizer, name: str | None = None) -> Comparison:
     """Tokenize `text` with `tok` and report each token and the compression ratios."""
     name = name or tok.name
@@ -71,7 +78,7 @@ def compare_one(text: str, tok: Tokenizer, name: str | None = None) -> Compariso
     try:
         spans = tok.byte_spans(text)
     except TokenizerError as e:
-        return Comparison(name, tok.vocab_size, n_chars, n_bytes, 0, None, None, [], str(e))
+        return Comparison(name, tok.vocab_size, n_chars, n_bytes, 0, None, None, [], *error_fields(e))
     starts = _char_starts(text)
     tokens = [_token_info(tok, i, b0, b1, starts) for i, b0, b1 in spans]
     n = len(tokens)

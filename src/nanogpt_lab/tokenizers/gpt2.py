@@ -30,17 +30,12 @@ SHA256 = {
     'encoder.json': '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783',
     'vocab.bpe': '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5',
 }
-HOW_TO_PLACE = (
-    f'To work offline, put gpt2.tiktoken (or encoder.json and vocab.bpe) in a folder and set {ENV_BPE_DIR} to it, '
-    'or copy encoder.json and vocab.bpe into $TIKTOKEN_CACHE_DIR under the sha1 of their URLs '
-    '(6c7ea1a7e38e3a7f062df639a5b80947f075ffe6 and 6d1cbeee0f20b3d9449abfede4726ed8212e3aee); see docs/tokenizers.md'
-)
 
 
 def _read_checked(path: Path) -> bytes:
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != SHA256[path.name]:
-        raise TokenizerError(f'{path} is not the GPT-2 {path.name} (its sha256 differs from the one tiktoken pins)')
+        raise TokenizerError('tokenizer.gpt2.sha256', path=path, name=path.name)
     return data
 
 
@@ -82,7 +77,7 @@ def _encoding_from_folder(folder: Path) -> Any:
     elif (folder / 'encoder.json').is_file() and (folder / 'vocab.bpe').is_file():
         ranks = _ranks_from_encoder_json(folder)
     else:
-        raise TokenizerError(f'{ENV_BPE_DIR}={folder} holds neither gpt2.tiktoken nor encoder.json + vocab.bpe')
+        raise TokenizerError('tokenizer.gpt2.no_files', env=ENV_BPE_DIR, path=folder)
     return tiktoken.Encoding(
         name='gpt2',
         pat_str=GPT2_PATTERN,
@@ -101,9 +96,7 @@ def _cached_encoding(folder: str | None, cache_dir: str | None) -> Any:
     try:
         return tiktoken.get_encoding('gpt2')
     except (OSError, ValueError) as e:  # requests' ConnectionError is an OSError; a bad download a ValueError
-        raise TokenizerError(
-            f'GPT-2 BPE files are not cached and could not be downloaded ({e.__class__.__name__}). {HOW_TO_PLACE}'
-        ) from None
+        raise TokenizerError('tokenizer.gpt2.offline', reason=e.__class__.__name__, env=ENV_BPE_DIR) from None
 
 
 def gpt2_encoding() -> Any:
@@ -138,11 +131,11 @@ class GPT2Tokenizer(Tokenizer):
         try:
             return self.enc.decode([int(i) for i in ids])
         except (KeyError, ValueError, OverflowError):
-            raise TokenizerError(f'token ids must lie in 0..{VOCAB_SIZE - 1}') from None
+            raise TokenizerError('tokenizer.gpt2.bad_ids', max=VOCAB_SIZE - 1) from None
 
     def token_bytes(self, id: int) -> bytes:
         """The bytes one token stands for; some are only part of a multi-byte character."""
         try:
             return self.enc.decode_single_token_bytes(int(id))
         except (KeyError, ValueError, OverflowError):
-            raise TokenizerError(f'token id {id} is outside GPT-2 BPE (0..{VOCAB_SIZE - 1})') from None
+            raise TokenizerError('tokenizer.gpt2.bad_id', id=id, max=VOCAB_SIZE - 1) from None

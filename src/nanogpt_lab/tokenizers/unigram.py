@@ -36,12 +36,10 @@ class UnigramTokenizer(Tokenizer):
         import sentencepiece as spm
 
         if vocab_size < MIN_VOCAB:
-            raise TokenizerError(
-                f'vocab_size {vocab_size} is too small for a unigram tokenizer; use at least {MIN_VOCAB}'
-            )
+            raise TokenizerError('tokenizer.unigram.vocab_small', vocab_size=vocab_size, min=MIN_VOCAB)
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines:
-            raise TokenizerError('a unigram tokenizer needs some non-blank text to train on')
+            raise TokenizerError('tokenizer.unigram.no_text')
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
@@ -60,7 +58,7 @@ class UnigramTokenizer(Tokenizer):
                 minloglevel=2,  # quiet: SentencePiece otherwise logs every training step to stderr
             )
         except RuntimeError as e:
-            raise TokenizerError(f'SentencePiece could not train on this text: {e}') from None
+            raise TokenizerError('tokenizer.unigram.train_failed', detail=str(e)) from None
         return cls(model.getvalue())
 
     def save(self, path: str | Path) -> None:
@@ -90,7 +88,7 @@ class UnigramTokenizer(Tokenizer):
     def _check(self, ids: list[int]) -> None:
         bad = next((i for i in ids if not 0 <= i < self.vocab_size), None)
         if bad is not None:
-            raise TokenizerError(f'token id {bad} is outside this unigram vocabulary (0..{self.vocab_size - 1})')
+            raise TokenizerError('tokenizer.bad_id', id=bad, max=self.vocab_size - 1)
 
     def token_bytes(self, id: int) -> bytes:
         """A byte piece <0xNN> is that byte; control pieces are empty; '▁' stands for a space."""

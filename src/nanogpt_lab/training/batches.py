@@ -10,7 +10,7 @@ import torch
 
 from nanogpt_lab.config import PADDED_VOCAB_SIZE, TrainConfig
 from nanogpt_lab.data import DataError, dataset_dir, get_batch, load_meta
-from nanogpt_lab.training.faults import TrainingError, missing_data_message
+from nanogpt_lab.training.faults import TrainingError, missing_data
 
 EVAL_SEED_OFFSET = 7919  # eval batches come from their own stream, so evaluating never shifts training batches
 
@@ -39,16 +39,19 @@ def open_data(cfg: TrainConfig) -> RunData:
     try:
         folder = dataset_dir(cfg.dataset, cfg.data_dir)
     except DataError as e:
-        raise TrainingError(f'dataset ({cfg.dataset!r}): {e}') from None
+        raise TrainingError(e.code, **e.params) from None
     for name in ('train.bin', 'val.bin'):
         if not (folder / name).is_file():
-            raise TrainingError(missing_data_message(cfg, str(folder), name))
+            raise missing_data(cfg, str(folder), name)
     for name in ('train.bin', 'val.bin'):
         tokens = (folder / name).stat().st_size // 2  # uint16 tokens
         if tokens <= cfg.block_size:
             raise TrainingError(
-                f'{folder / name} has {tokens:,} tokens but block_size {cfg.block_size} needs at least '
-                f'{cfg.block_size + 1:,}: lower block_size or prepare more text (val_fraction sets the val share)'
+                'training.too_few_tokens',
+                path=folder / name,
+                tokens=tokens,
+                block_size=cfg.block_size,
+                need=cfg.block_size + 1,
             )
     meta = load_meta(folder)
     return RunData(folder, folder / 'train.bin', folder / 'val.bin', int(meta['vocab_size']) if meta else None)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from nanogpt_lab.config import SampleConfig
+from nanogpt_lab.messages import ref
 from nanogpt_lab.training.evaluate import full_val_loss, perplexity
 from nanogpt_lab.training.faults import TrainingError
 
@@ -73,8 +74,12 @@ def compare_models(
     for name, item in loaded.items():
         if (item.tokenizer.name, item.tokenizer.vocab_size) != (data_tokenizer.name, data_tokenizer.vocab_size):
             raise TrainingError(
-                f'{name} model ({item.source.get("path") or base}) reads {item.tokenizer.name} tokens but '
-                f'{folder.name} is tokenized with {data_tokenizer.name}: compare models on data of their tokenizer'
+                'training.compare_tokenizer',
+                which=ref(f'training.compare_which.{name}'),
+                model=item.source.get('path') or base,
+                tokenizer=item.tokenizer.name,
+                dataset=folder.name,
+                data_tokenizer=data_tokenizer.name,
             )
     block = min(item.model.config.block_size for item in loaded.values())  # the same windows for both
     models = []

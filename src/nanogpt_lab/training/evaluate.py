@@ -34,7 +34,7 @@ def _windows(path: Path, block_size: int, max_tokens: int | None) -> tuple[np.nd
         data = data[: max_tokens + 1]
     n = (len(data) - 1) // block_size  # windows of block_size inputs, each with its next-token targets
     if n < 1:
-        raise DataError(f'{path} has {len(data):,} tokens: too few for one window of {block_size} + 1')
+        raise DataError('data.eval_too_few', path=path, tokens=len(data), block_size=block_size)
     return data, n
 
 

@@ -6,20 +6,22 @@ import errno
 import math
 
 from nanogpt_lab.config import DATASETS, TrainConfig
+from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import ref
 
 
-class TrainingError(ValueError):
+class TrainingError(LabError):
     """A run cannot start or cannot go on; the message names the cause and the setting to change."""
 
 
-def missing_data_message(cfg: TrainConfig, folder: str, missing: str) -> str:
-    """The `prepare` command that makes the dataset a run asks for."""
+def missing_data(cfg: TrainConfig, folder: str, missing: str) -> TrainingError:
+    """The dataset a run asks for is not prepared: the `prepare` command that makes it."""
     where = f' --data_dir={cfg.data_dir}' if cfg.data_dir else ''
     if cfg.dataset in DATASETS and cfg.dataset != 'custom':
         command = f'nanogpt-lab prepare {cfg.dataset}{where}'
     else:
         command = f'nanogpt-lab prepare custom --input=YOUR_TEXT --name={cfg.dataset}{where}'
-    return f"dataset '{cfg.dataset}' is not prepared: {folder} has no {missing}. Run `{command}` first"
+    return TrainingError('training.not_prepared', dataset=cfg.dataset, path=folder, missing=missing, command=command)
 
 
 def is_out_of_memory(e: BaseException) -> bool:
@@ -32,26 +34,22 @@ def is_out_of_memory(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and ("can't allocate memory" in text or 'out of memory' in text)
 
 
-def oom_message(cfg: TrainConfig, device: str, where: str) -> str:
+def out_of_memory(cfg: TrainConfig, device: str, where: dict) -> TrainingError:
     """Out of memory: the four settings that shrink what a step holds, with the values this run used."""
     tips = [
-        f'lower batch_size (now {cfg.batch_size}) and raise gradient_accumulation_steps '
-        f'(now {cfg.gradient_accumulation_steps}) to keep the tokens per step',
-        f'shorten block_size (now {cfg.block_size})',
+        ref('training.oom.batch', batch_size=cfg.batch_size, accumulation=cfg.gradient_accumulation_steps),
+        ref('training.oom.block', block_size=cfg.block_size),
     ]
     if device.startswith('cuda'):
-        tips.insert(1, f'use dtype=bfloat16 or float16 (now {cfg.dtype}) to halve activations')
+        tips.insert(1, ref('training.oom.dtype', dtype=cfg.dtype))
     else:
-        tips.append('or use a smaller model (n_layer, n_embd)')
-    return f'out of memory on {device} while {where}: ' + '; '.join(tips)
+        tips.append(ref('training.oom.model'))
+    return TrainingError('training.oom.message', device=device, where=where, tips=tips)
 
 
-def non_finite_message(what: str, value: float, it: int, kept: str) -> str:
+def non_finite(what: dict, value: float, it: int, kept: dict) -> TrainingError:
     """The loss became NaN or infinite: stop, say what to change, and which checkpoint is still good."""
-    return (
-        f'{what} became {value} at iteration {it}: training stopped. {kept} '
-        'Lower learning_rate, keep grad_clip on (e.g. 1.0), or use dtype=bfloat16 instead of float16.'
-    )
+    return TrainingError('training.non_finite', what=what, value=str(value), iter=it, kept=kept)
 
 
 def is_finite(value: float) -> bool:
@@ -59,10 +57,7 @@ def is_finite(value: float) -> bool:
     return math.isfinite(value)
 
 
-def save_failed_message(path: str, e: OSError) -> str:
+def save_failed(path: str, e: OSError) -> TrainingError:
     """A checkpoint could not be written (a full disk, most often); the previous one is intact (atomic write)."""
-    reason = 'the disk is full' if e.errno == errno.ENOSPC else (e.strerror or e.__class__.__name__)
-    return (
-        f'could not save the checkpoint to {path}: {reason}. The previous checkpoint there is unchanged and '
-        'still loads; free some space and resume with --init_from=resume'
-    )
+    reason = ref('training.disk_full') if e.errno == errno.ENOSPC else (e.strerror or e.__class__.__name__)
+    return TrainingError('training.save_failed', path=path, reason=reason)

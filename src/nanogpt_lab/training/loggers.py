@@ -57,9 +57,6 @@ def _start_wandb(cfg: TrainConfig, out_dir: Path) -> Any:
     try:
         import wandb
     except ImportError:
-        raise TrainingError(
-            'wandb_log=True but the wandb package is not installed: `pip install wandb` (set WANDB_MODE=offline '
-            'to log without an account or network), or run with --wandb_log=False'
-        ) from None
+        raise TrainingError('training.no_wandb', key='wandb_log') from None
     log.info('wandb: project %s, run %s, mode %s', cfg.wandb_project, cfg.wandb_run_name, os.environ.get('WANDB_MODE'))
     return wandb.init(project=cfg.wandb_project, name=cfg.wandb_run_name, config=cfg.model_dump(), dir=str(out_dir))

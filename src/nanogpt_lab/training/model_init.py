@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from nanogpt_lab.config import GPT2_VOCAB_SIZE, PRETRAINED, ConfigError, ModelConfig, TrainConfig, build
+from nanogpt_lab.messages import ref
 from nanogpt_lab.model.checkpoint import (
     CheckpointError,
     checkpoint_path,
@@ -100,32 +101,28 @@ def load_source(source: str, dropout: float | None = None) -> GPT:
         if path.is_file() or (path / 'ckpt.pt').is_file():
             return model_from_checkpoint(load_checkpoint(path), dropout=dropout)
     except (WeightsError, CheckpointError) as e:
-        raise TrainingError(f'init_from ({source!r}): {e}') from None
-    raise TrainingError(
-        f'init_from ({source!r}) is not scratch, resume, one of {", ".join(PRETRAINED)}, a run folder or ckpt.pt, '
-        'or a Hugging Face GPT-2 folder (config.json + model.safetensors)'
-    )
+        raise TrainingError(
+            'training.init_from_failed', key='init_from', source=source, reason=ref(e.code, **e.params)
+        ) from None
+    raise TrainingError('training.init_from_unknown', key='init_from', source=source, pretrained=', '.join(PRETRAINED))
 
 
 def _resume(cfg: TrainConfig, data: RunData) -> Start:
     """Continue a run from `out_dir/ckpt.pt`, refusing a config that asks for another model shape."""
     if not cfg.out_dir:
-        raise TrainingError('init_from=resume needs --out_dir=RUN_FOLDER: the run to continue')
+        raise TrainingError('training.resume_needs_out_dir', key='out_dir')
     try:
         ckpt = load_checkpoint(cfg.out_dir)
         args = model_args_of(ckpt)
     except CheckpointError as e:
-        raise TrainingError(f'init_from=resume: {e}') from None
+        raise TrainingError('training.resume_failed', reason=ref(e.code, **e.params)) from None
     differ = [
-        f'{k}: checkpoint {getattr(args, k)!r}, config {getattr(cfg, k)!r}'
+        ref('training.resume_differs', key=k, checkpoint=repr(getattr(args, k)), config=repr(getattr(cfg, k)))
         for k in SHAPE_KEYS
         if k in cfg.model_fields_set and getattr(cfg, k) != getattr(args, k)
     ]
     if differ:
-        raise TrainingError(
-            f'cannot resume {checkpoint_path(cfg.out_dir)} with a different model: {"; ".join(differ)}. '
-            'Drop those settings, or start a new run (another --out_dir)'
-        )
+        raise TrainingError('training.resume_shape', path=checkpoint_path(cfg.out_dir), differ=differ)
     model = model_from_checkpoint(ckpt, dropout=cfg.dropout)
     state = (ckpt.get('config') or {}).get('resume_state') or {}
     return Start(
@@ -146,8 +143,11 @@ def _crop(model: GPT, cfg: TrainConfig) -> None:
         model.crop_block_size(cfg.block_size)
     elif cfg.block_size > model.config.block_size and 'block_size' in cfg.model_fields_set:
         raise TrainingError(
-            f'block_size ({cfg.block_size}) is longer than the {model.config.block_size} positions '
-            f'{cfg.init_from} was trained with; use block_size <= {model.config.block_size}'
+            'training.block_too_long',
+            key='block_size',
+            block_size=cfg.block_size,
+            positions=model.config.block_size,
+            source=cfg.init_from,
         )
 
 
@@ -155,8 +155,5 @@ def check_vocab(args: ModelConfig, data: RunData) -> None:
     """The data's token ids must all have a row in the model's embedding."""
     need = data.meta_vocab_size or GPT2_VOCAB_SIZE
     if need > args.vocab_size:
-        kind = f'a {need}-token char vocabulary (meta.pkl)' if data.meta_vocab_size else 'GPT-2 BPE (50257 tokens)'
-        raise TrainingError(
-            f"dataset '{data.folder.name}' uses {kind} but the model has only {args.vocab_size} tokens: "
-            'fine-tune a model on data tokenized the way it was trained'
-        )
+        kind = ref('training.vocab.char', n=need) if data.meta_vocab_size else ref('training.vocab.gpt2')
+        raise TrainingError('training.vocab_mismatch', dataset=data.folder.name, kind=kind, vocab_size=args.vocab_size)

@@ -52,7 +52,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
     """`auto`: bfloat16 on GPUs that have it, else float16 on CUDA; float32 on CPU and MPS (faster at lab sizes)."""
     if dtype != 'auto':
         if dtype == 'bfloat16' and device.startswith('cuda') and not torch.cuda.is_bf16_supported():
-            raise TrainingError(f'dtype bfloat16: this GPU ({torch.cuda.get_device_name()}) lacks it; use float16')
+            raise TrainingError('training.no_bf16', key='dtype', gpu=torch.cuda.get_device_name())
         return dtype
     if device.startswith('cuda'):
         return 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
@@ -63,8 +63,10 @@ def make_runtime(cfg: TrainConfig, dist: Distributed, device: str) -> Runtime:
     """Resolve device type, dtype, per-rank accumulation and the GradScaler; set threads and fast matmuls."""
     if cfg.gradient_accumulation_steps % dist.world_size:
         raise TrainingError(
-            f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be divisible by the number of '
-            f'processes ({dist.world_size}): each process runs an equal share of the micro-steps'
+            'training.accumulation_world',
+            key='gradient_accumulation_steps',
+            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+            world_size=dist.world_size,
         )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -22,8 +22,9 @@ import torch
 
 from nanogpt_lab import hardware
 from nanogpt_lab.config import TrainConfig
-from nanogpt_lab.events import Cancelled, Emit, null_emit
+from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
+from nanogpt_lab.messages import ref, render
 from nanogpt_lab.model.checkpoint import CKPT_NAME, save_checkpoint
 from nanogpt_lab.training import ddp, state
 from nanogpt_lab.training.batches import Batches, eval_batches, open_data
@@ -32,9 +33,9 @@ from nanogpt_lab.training.faults import (
     TrainingError,
     is_finite,
     is_out_of_memory,
-    non_finite_message,
-    oom_message,
-    save_failed_message,
+    non_finite,
+    out_of_memory,
+    save_failed,
 )
 from nanogpt_lab.training.loggers import MetricLoggers
 from nanogpt_lab.training.model_init import inherit_resume_settings, init_model
@@ -56,20 +57,15 @@ def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bo
     device = ddp.setup(dist, hardware.resolve_device(cfg.device), cfg.backend)
     cfg, inherited = inherit_resume_settings(cfg)
     if inherited and dist.master:
-        emit(
-            'log',
-            level='info',
-            code='resume_settings',
-            message=f"resuming with the checkpoint's {', '.join(inherited)}",
-        )
+        emit_log(emit, 'log.resume_settings', keys=', '.join(inherited))
     trainer = None
     try:
         trainer = Trainer(cfg, dist, device, emit if dist.master else null_emit, should_stop)
         return trainer.run()
     except Exception as e:
         if is_out_of_memory(e):
-            where = trainer.phase if trainer else 'building the model'
-            raise TrainingError(oom_message(cfg, device, where)) from None
+            where = trainer.phase if trainer else ref('training.phase.building')
+            raise out_of_memory(cfg, device, where) from None
         raise
     finally:
         if trainer is not None:
@@ -85,7 +81,7 @@ class Trainer:
         self, cfg: TrainConfig, dist: ddp.Distributed, device: str, emit: Emit, should_stop: Callable[[], bool]
     ):
         self.cfg, self.dist, self.emit, self.should_stop = cfg, dist, emit, should_stop
-        self.phase = 'building the model'
+        self.phase = ref('training.phase.building')  # what the run was doing, for an out-of-memory message
         self.rt = make_runtime(cfg, dist, device)
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._remove_stale_temps()
@@ -107,7 +103,7 @@ class Trainer:
         if own_stream is not None or dist.rank:  # nanoGPT's stream continues from the model's initialisation
             torch.manual_seed(cfg.seed + dist.rank)  # the dropout stream, different on each rank as in nanoGPT
         self._restore(start.resume_state)
-        self.stop_reason: str | None = None
+        self.stop_reason: dict | None = None  # a message ref: why a run stopped early
         self.last = {'train_loss': None, 'val_loss': None}
         self.model, self.compiled = self._wrap(self._decide_compile())
         self.peak = peak_flops(self.rt) if dist.master else None
@@ -123,13 +119,13 @@ class Trainer:
         removed = [p.name for name in RUN_FILES for p in remove_stale_temp_files(self.out_dir / name)]
         if removed:
             log.info('removed stale temp files in %s: %s', self.out_dir, ', '.join(removed))
-            self.emit('log', level='info', message=f'removed {len(removed)} stale temp file(s) left by a killed run')
+            emit_log(self.emit, 'log.stale_temps', n=len(removed))
 
     def _load_optimizer(self, saved: dict) -> None:
         try:
             state.load_optimizer_state(self.optimizer, saved, (self.cfg.beta1, self.cfg.beta2), self.cfg.weight_decay)
         except (ValueError, KeyError) as e:
-            raise TrainingError(f'the checkpoint optimizer state does not fit this model: {e}') from None
+            raise TrainingError('training.optimizer_mismatch', detail=str(e)) from None
 
     def _restore(self, resume_state: dict[str, Any]) -> None:
         """RNG streams and counters of an interrupted run, or fresh streams for a checkpoint without them."""
@@ -147,7 +143,7 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + self.dist.rank + self.iter_num)
             log.info('checkpoint has no RNG state for this world size: batches reseeded')
 
-    def _decide_compile(self) -> tuple[bool, str]:
+    def _decide_compile(self) -> tuple[bool, dict]:
         """Whether to torch.compile, and why: `compile=auto` times a micro-step and weighs it against compile time."""
         remaining = self.cfg.max_iters - self.iter_num
         step_s = None
@@ -156,10 +152,9 @@ class Trainer:
         yes = compile_pays_off(self.cfg, self.rt.device_type, remaining, step_s) and not self.cfg.eval_only
         yes = bool(ddp.agree(int(yes), self.dist, self.rt.device))  # every rank must wrap the same way
         if self.cfg.compile != 'auto':
-            why = f'compile={self.cfg.compile}'
-        else:
-            why = f'compile=auto: {remaining} steps of ~{1000 * (step_s or 0):.0f} ms on {self.rt.device_type}'
-        return yes, why
+            return yes, ref('log.compile.fixed', value=self.cfg.compile)
+        ms = round(1000 * (step_s or 0))
+        return yes, ref('log.compile.auto', steps=remaining, ms=ms, device=self.rt.device_type)
 
     def _probe_step_time(self) -> float:
         """Seconds per eager forward+backward micro-step, on a throwaway batch, leaving every RNG stream untouched."""
@@ -176,12 +171,12 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return seconds
 
-    def _wrap(self, decision: tuple[bool, str]) -> tuple[torch.nn.Module, bool]:
+    def _wrap(self, decision: tuple[bool, dict]) -> tuple[torch.nn.Module, bool]:
         """The module the loop calls: compiled if decided, inside DDP under torchrun."""
         compiled, why = decision
         model: torch.nn.Module = self.raw_model
         if compiled:
-            self.emit('log', level='info', code='compiling', message=f'compiling the model ({why})')
+            emit_log(self.emit, 'log.compiling', why=why)
             model = torch.compile(model)
         if self.dist.active:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -200,7 +195,7 @@ class Trainer:
             'device': self.rt.device,
             'dtype': self.rt.dtype,
             'compile': self.compiled,
-            'compile_why': self.compile_why,
+            'compile_why': render(self.compile_why['code'], self.compile_why['params']),
             'world_size': self.dist.world_size,
             'grad_accum_per_rank': self.rt.grad_accum,
             'tokens_per_iter': self.tokens_per_iter,
@@ -219,13 +214,17 @@ class Trainer:
                 if meta.is_file():  # a run folder that carries its vocabulary samples and exports without the data
                     atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
             except OSError as e:
-                raise TrainingError(f'cannot write to the run folder {self.out_dir}: {e.strerror or e}') from None
-        self.emit(
-            'log',
-            level='info',
-            message=f'{source}: {n_params / 1e6:.2f}M parameters, '
-            f'{self.tokens_per_iter:,} tokens per iteration, {self.rt.device} {self.rt.dtype}, '
-            f'{"compiled" if self.compiled else "not compiled"} ({self.compile_why})',
+                raise TrainingError('training.run_folder', path=self.out_dir, reason=e.strerror or str(e)) from None
+        emit_log(
+            self.emit,
+            'log.model_built',
+            source=source,
+            millions=f'{n_params / 1e6:.2f}',
+            tokens=self.tokens_per_iter,
+            device=self.rt.device,
+            dtype=self.rt.dtype,
+            why=self.compile_why,
+            compiled=ref('log.compile.compiled' if self.compiled else 'log.compile.not_compiled'),
         )
 
     # --- the loop -------------------------------------------------------------------------------------------------
@@ -240,18 +239,18 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group['lr'] = lr
             if self._eval_due():
-                self.phase = f'evaluating at iteration {self.iter_num}'
+                self.phase = ref('training.phase.evaluating', iter=self.iter_num)
                 self._evaluate(lr)
                 if cfg.eval_only:
-                    return self._summary('eval_only: evaluated once')
+                    return self._summary(ref('training.stop.eval_only'))
             if self.iter_num >= cfg.max_iters:
                 return self._summary()
             stop = ddp.agree(STOP_EARLY if self.stop_reason else int(self.should_stop()), self.dist, self.rt.device)
             if stop == STOP_EARLY:
-                return self._summary(self.stop_reason or 'early stopping (decided on rank 0)')
+                return self._summary(self.stop_reason or ref('training.stop.rank0'))
             if stop == STOP_CANCEL:
                 self._cancel()
-            self.phase = f'training iteration {self.iter_num}'
+            self.phase = ref('training.phase.training', iter=self.iter_num)
             loss_sum, grad_norm = self._step()
             self.tokens += self.tokens_per_iter
             if self.iter_num % cfg.log_interval == 0 and self.dist.master:
@@ -296,7 +295,7 @@ class Trainer:
         """A `train` event: loss, speed (averaged since the last one, evaluations excluded), MFU, memory."""
         lossf = float(loss_sum.item())  # a device sync: timings below are real, not queued work
         if not is_finite(lossf):
-            raise TrainingError(non_finite_message('the training loss', lossf, self.iter_num, self._kept()))
+            raise non_finite(ref('training.loss.train'), lossf, self.iter_num, self._kept())
         now = time.perf_counter()
         iters = max(1, self.iter_num + 1 - self.clock_iter)
         dt = (now - self.clock) / iters
@@ -332,7 +331,7 @@ class Trainer:
         losses = {split: self._estimate(split) for split in ('train', 'val')}
         for split, value in losses.items():
             if not is_finite(value):
-                raise TrainingError(non_finite_message(f'the {split} loss', value, it, self._kept()))
+                raise non_finite(ref(f'training.loss.{split}'), value, it, self._kept())
         improved = losses['val'] < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, losses['val'])
         self.evals_since_best = 0 if improved else self.evals_since_best + 1
@@ -354,9 +353,12 @@ class Trainer:
             self._sample()
         patience = cfg.early_stopping_patience
         if patience and self.evals_since_best >= patience and it < cfg.max_iters:
-            self.stop_reason = (
-                f'early stopping: val loss has not improved for {patience} evaluations '
-                f'(best {self.best_val_loss:.4f}; now {losses["val"]:.4f} at iteration {it})'
+            self.stop_reason = ref(
+                'training.stop.early',
+                patience=patience,
+                best=f'{self.best_val_loss:.4f}',
+                now=f'{losses["val"]:.4f}',
+                iter=it,
             )
         self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
 
@@ -392,31 +394,32 @@ class Trainer:
                 config=config,
             )
         except OSError as e:
-            raise TrainingError(save_failed_message(str(self.out_dir / CKPT_NAME), e)) from None
+            raise save_failed(str(self.out_dir / CKPT_NAME), e) from None
 
-    def _kept(self) -> str:
+    def _kept(self) -> dict:
         """Which checkpoint survives a failed run."""
         path = self.out_dir / CKPT_NAME if self.out_dir else None
         if path is not None and path.is_file():
-            return f'The last good checkpoint, {path}, is kept.'
-        return 'No checkpoint had been saved yet.'
+            return ref('training.kept.checkpoint', path=str(path))
+        return ref('training.kept.none')
 
     def _cancel(self) -> None:
         """A stop request: save where we are (if anything was trained) so `init_from=resume` continues; raise."""
         rng = ddp.gather(state.rng_states(self.batches.generator, self.rt.device), self.dist)
-        message = f'stopped at iteration {self.iter_num}'
+        kept, saved = None, None
         trained = self.iter_num > self.start_iter
         if self.dist.master and trained and is_finite(float(self.last_loss.item())) and self.out_dir is not None:
             best = self.out_dir / CKPT_NAME
             if not self.cfg.always_save_checkpoint and best.is_file():
                 # ckpt.pt held the best val loss; keep that model as best.pt, since the stop point replaces it
                 atomic_write_bytes(self.out_dir / BEST_NAME, best.read_bytes())
-                message += f'; the best-val checkpoint is kept as {BEST_NAME}'
+                kept = ref('training.stopped.best_kept', name=BEST_NAME)
             self._save(rng)
-            message += (
-                f'; checkpoint saved to {self.out_dir}, continue with --init_from=resume --out_dir={self.out_dir}'
-            )
-        raise Cancelled(message)
+            saved = ref('training.stopped.saved', path=str(self.out_dir))
+        parts = [p for p in (kept, saved) if p]
+        if parts:
+            raise Cancelled('training.stopped.with', iter=self.iter_num, parts=parts)
+        raise Cancelled('training.stopped.plain', iter=self.iter_num)
 
     def _sample(self) -> None:
         """A `sample` event: a short continuation from the model as it is now, without touching training's RNG."""
@@ -441,7 +444,7 @@ class Trainer:
         self.raw_model.train()
         self.emit('sample', iter=self.iter_num, text=tokenizer.decode(out[0, 1:].tolist()))
 
-    def _summary(self, reason: str | None = None) -> dict:
+    def _summary(self, reason: dict | None = None) -> dict:
         """What the worker puts in the `end` event."""
         out = {
             'out_dir': str(self.out_dir) if self.out_dir else None,
@@ -453,9 +456,9 @@ class Trainer:
             'dtype': self.rt.dtype,
             'compiled': self.compiled,
         }
-        if reason:
-            out['reason'] = reason
-            self.emit('log', level='info', code='stopped', message=reason)
+        if reason:  # the English for the API and the CLI, the code for pages
+            out['reason'], out['reason_code'], out['reason_params'] = render(**reason), reason['code'], reason['params']
+            emit_log(self.emit, reason['code'], **reason['params'])
         self._warn_if_nothing_kept()
         return out
 
@@ -464,16 +467,7 @@ class Trainer:
         or the learner looks for a model that was never written."""
         if self.out_dir is None or not self.dist.master or self.cfg.eval_only or (self.out_dir / CKPT_NAME).is_file():
             return
-        self.emit(
-            'log',
-            level='warning',
-            code='no_checkpoint',
-            message=(
-                f'no checkpoint was saved in {self.out_dir}: the validation loss never went below its first value '
-                f'({self.best_val_loss:.4f}), and only improvements are saved (always_save_checkpoint=False). '
-                'Lower learning_rate, train longer, or set --always_save_checkpoint=True'
-            ),
-        )
+        emit_log(self.emit, 'log.no_checkpoint', 'warning', path=str(self.out_dir), best=f'{self.best_val_loss:.4f}')
 
 
 def _first_id(tokenizer: Any) -> int:

@@ -80,9 +80,9 @@ def serve(
     """Start the lab: check the bind address, mount the API, register the pages, print the URL, serve."""
     if extra:
         key = next(iter(extra))
-        raise ConfigError(f'serve has no option --{key}; options: --host --port --no-browser --mode --token', key)
+        raise ConfigError('cli.serve_option', key=key)
     if mode not in MODES:
-        raise ConfigError(f"mode '{mode}' is not one of {', '.join(MODES)}", 'mode')
+        raise ConfigError('cli.serve_mode', key='mode', value=mode, allowed=', '.join(MODES))
     token = _check_bind(host, token)
     install_api(token)
     build(LabSettings(default_mode=mode, token=token))
@@ -123,7 +123,7 @@ def _check_bind(host: str, token: str | None) -> str | None:
         from nanogpt_lab.server.security import check_bind
     except ImportError:
         if host not in ('127.0.0.1', 'localhost', '::1'):
-            raise ConfigError(f'binding {host} needs the server package (nanogpt_lab.server)', 'host') from None
+            raise ConfigError('cli.serve_no_server', key='host', host=host) from None
         return token
     checked = check_bind(host, token)
     return checked if isinstance(checked, str) else token

@@ -23,7 +23,7 @@ def _dataset_dir(name: str):
     try:
         return workspace.inside(workspace.data_root(), name)
     except ValueError:
-        raise ApiError(404, 'not_found', f'no dataset {name!r}: names are folder names under data/') from None
+        raise ApiError(404, 'api.no_dataset', name=name) from None
 
 
 def _describe(folder) -> dict[str, Any]:
@@ -78,7 +78,7 @@ async def dataset_stats(name: str) -> dict:
     """A prepared dataset's stats.json (counts, vocabulary histogram, split)."""
     folder = _dataset_dir(name)
     if not (folder / 'stats.json').is_file():
-        raise ApiError(404, 'not_found', f"dataset '{name}' is not prepared here (no stats.json): prepare it first")
+        raise ApiError(404, 'api.dataset_not_prepared', name=name)
     from nanogpt_lab.data import load_stats
 
     return await run_in_threadpool(load_stats, folder)
@@ -92,7 +92,7 @@ def _tokenizers(req: schemas.TokenizeIn) -> dict[str, Any]:
         if name == 'char' and req.dataset:
             meta = _dataset_dir(req.dataset) / 'meta.pkl'
             if not meta.is_file():
-                raise ApiError(404, 'not_found', f"dataset '{req.dataset}' has no meta.pkl (not char-level)", 'dataset')
+                raise ApiError(404, 'api.no_meta', 'dataset', name=req.dataset)
             chosen[name] = tk.CharTokenizer.from_meta(tk.read_meta(meta))
         elif name == 'char':
             chosen[name] = tk.CharTokenizer.from_text(req.text or ' ')
@@ -101,7 +101,7 @@ def _tokenizers(req: schemas.TokenizeIn) -> dict[str, Any]:
         elif name == 'unigram':
             chosen[name] = tk.UnigramTokenizer.train(req.text, req.unigram_vocab_size)
         else:
-            raise ApiError(422, 'invalid', f"tokenizer '{name}' is not one of {', '.join(TOKENIZERS)}", 'tokenizers')
+            raise ApiError(422, 'api.unknown_tokenizer', 'tokenizers', name=name, allowed=', '.join(TOKENIZERS))
     return chosen
 
 

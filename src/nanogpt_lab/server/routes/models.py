@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from nanogpt_lab.config import PRESETS, ConfigError, ModelConfig
+from nanogpt_lab.config import PRESETS, ConfigError, ModelConfig, config_error
 from nanogpt_lab.server import generation, schemas
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import SSE_HEADERS, is_local, json_body, validate
@@ -44,7 +44,7 @@ async def model_sizes(
     try:
         cfg = sizes.preset_config(model, **overrides) if model in PRESETS else ModelConfig(**overrides)
     except ValidationError as e:
-        raise ConfigError(str(e.errors(include_url=False)[0]['msg']).removeprefix('Value error, ')) from None
+        raise config_error(e.errors(include_url=False)[0], overrides) from None
     out = {
         'config': cfg.model_dump(),
         'params': sizes.param_breakdown(cfg).as_dict(),
@@ -95,11 +95,11 @@ def _load(cfg: Any) -> Any:
     try:
         return _CACHE.load(cfg)
     except (FileNotFoundError, OSError) as e:
-        raise ApiError(404, 'not_found', f'the model cannot be loaded: {e}') from None
+        raise ApiError(404, 'api.model_unloadable', detail=str(e)) from None
     except ConfigError:
         raise
     except ImportError as e:
-        raise ApiError(422, 'unavailable', f'this model needs a package that is not installed: {e}') from None
+        raise ApiError(422, 'api.package_missing', detail=str(e)) from None
 
 
 async def _collect(events: Any) -> dict[str, Any]:
@@ -110,5 +110,5 @@ async def _collect(events: Any) -> dict[str, Any]:
         elif item['type'] == 'sample':
             samples.append(item['text'])
         elif item['type'] == 'error':
-            raise ApiError(422, item['error']['code'], item['error']['message'])
+            raise ApiError(422, item['error']['code'], **item['error']['params'])
     return {'samples': samples, 'tokens': tokens}

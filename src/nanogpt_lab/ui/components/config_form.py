@@ -241,7 +241,9 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
         if self.config is not None and self.extra_check is not None:
             self.error = self.extra_check(self.config)
             self.config = None if self.error else self.config
-        self.problem.set_text(self.tr('components.config.invalid', message=str(self.error)) if self.error else '')
+        self.problem.set_text(
+            self.tr('components.config.invalid', message=self.tr.error(self.error)) if self.error else ''
+        )
         for key in self._keys_at_fault():  # outlined in red; the message itself is the alert under the form
             control = self.controls[key]
             if hasattr(control, 'error'):
@@ -261,7 +263,7 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
         line = torchrun_line(self.kind, self.values, self.nproc, self.base)
         _, problem = check({**self.values, 'nproc_per_node': self.nproc})
         if problem is not None and self.error is None:
-            line += '\n# ' + self.tr('components.config.torchrun_problem', message=str(problem))
+            line += '\n# ' + self.tr('components.config.torchrun_problem', message=self.tr.error(problem))
         self.torchrun.set_text(line)
 
     def request(self) -> dict[str, Any]:

@@ -29,11 +29,11 @@ def job_manager() -> Any:
 class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
     """Progress bar + status line + error for one job at a time."""
 
-    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str, str | None], str] | None = None) -> None:
+    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[dict], str] | None = None) -> None:
         super().__init__()
         self.tr = tr
-        # explain(message, error_code): the failure in the page's words (the end event's code names the problem)
-        self.explain = explain or (lambda message, _code: tr('components.job.error', message=message))
+        # explain(event): a failed job's end (or error log) event in the page's words, by its code and parameters
+        self.explain = explain or (lambda event: tr('components.job.error', message=tr.event_message(event)))
         self.job_id: str | None = None
         self.classes('w-full gap-1').mark(marker)
         with self:
@@ -65,7 +65,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
                 on_event(event)
         if end is None:  # the stream stopped without an end event: job.json still says how it ended
             final = manager.get(job['id'])
-            end = {'type': 'end', 'status': final.get('status'), 'error': final.get('error')}
+            end = {'type': 'end', **{k: final.get(k) for k in ('status', 'error', 'error_code', 'error_params')}}
             self._end(end)
         self.cancel_button.set_visibility(False)
         return end
@@ -79,7 +79,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         elif kind == 'train' and event.get('max_iters'):
             self._iterations(event)
         elif kind == 'log' and event.get('level') == 'error':
-            self.error.set_text(self.explain(event.get('message', ''), None))
+            self.error.set_text(self.explain(event))
         elif kind == 'end':
             self._end(event)
             return event
@@ -99,8 +99,10 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
             self.bar.props(remove='indeterminate')
         else:
             self.bar.props('indeterminate')
-        what = event.get('label') or self.tr('components.job.working')
-        amount = f'{done:,} / {total:,} {event.get("unit", "")}' if total else f'{done:,} {event.get("unit", "")}'
+        what = self.tr.coded(event.get('label_code'), event.get('label_params'), event.get('label'))
+        what = what or self.tr('components.job.working')
+        unit = self.tr.coded(f'progress.unit.{event.get("unit")}', None, event.get('unit', ''))
+        amount = f'{done:,} / {total:,} {unit}' if total else f'{done:,} {unit}'
         self.status.set_text(f'{what}: {amount}')
 
     def _iterations(self, event: dict) -> None:
@@ -117,7 +119,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
             self.bar.set_value(1.0)
         self.status.set_text(self.tr(f'components.job.{status}') if status else '')
         if event.get('error'):
-            self.error.set_text(self.explain(event['error'], event.get('error_code')))
+            self.error.set_text(self.explain(event))
 
     def _cancel(self) -> None:
         if self.manager is None or self.job_id is None:

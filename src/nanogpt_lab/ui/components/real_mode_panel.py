@@ -25,7 +25,8 @@ def log_line(event: dict[str, Any], tr: Translator) -> str | None:
     kind = event.get('type')
     stamp = time.strftime('%H:%M:%S', time.localtime(event['t'])) if isinstance(event.get('t'), (int, float)) else ''
     if kind == 'log':
-        return f'{stamp} [{event.get("level", "info")}] {event.get("message", "")}'
+        level = tr.message(f'log.level.{event.get("level", "info")}')
+        return f'{stamp} [{level}] {tr.event_message(event)}'
     if kind == 'eval':
         saved = ' · ' + tr('components.panel.saved') if event.get('saved') else ''
         return (
@@ -41,9 +42,12 @@ def log_line(event: dict[str, Any], tr: Translator) -> str | None:
     if kind == 'start':
         return f'{stamp} ' + tr('components.panel.started', kind=event.get('kind', ''), run=event.get('run_id', ''))
     if kind == 'end':
-        reason = (event.get('summary') or {}).get('reason')
-        line = f'{stamp} ' + tr('components.panel.ended', status=event.get('status', ''))
-        return line + (f' · {reason}' if reason else '') + (f' · {event["error"]}' if event.get('error') else '')
+        summary = event.get('summary') or {}
+        reason = tr.coded(summary.get('reason_code'), summary.get('reason_params'), summary.get('reason'))
+        line = f'{stamp} ' + tr('components.panel.ended', status=tr.message(f'job.status.{event.get("status")}'))
+        return (
+            line + (f' · {reason}' if reason else '') + (f' · {tr.event_message(event)}' if event.get('error') else '')
+        )
     return None
 
 
@@ -60,7 +64,7 @@ def device_of(event: dict[str, Any]) -> str | None:
 class real_mode_panel(ui.card):  # noqa: N801 - a NiceGUI component
     """`real_mode_panel(tr=..., marker=...)`: hidden until `follow` shows a job."""
 
-    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[str, str | None], str] | None = None) -> None:
+    def __init__(self, *, tr: Translator, marker: str, explain: Callable[[dict], str] | None = None) -> None:
         super().__init__()
         self.tr, self.marker = tr, marker
         self.classes(theme.CARD).props('flat bordered').mark(marker)

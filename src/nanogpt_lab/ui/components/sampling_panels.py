@@ -113,7 +113,7 @@ class chat_panel(ui.column):  # noqa: N801 - a NiceGUI component
             ids = await run.io_bound(host.session.encode, self.transcript[-TRANSCRIPT_CHARS:])
         except ValueError as e:
             with reply:
-                ui.label(self.tr('inference.prompt_error', message=str(e)))
+                ui.label(self.tr('inference.prompt_error', message=self.tr.error(e)))
             return
         await self._reply(ids, reply)
 

@@ -1,71 +1,40 @@
 """Every string the lab shows, in English and Simplified Chinese: `en.json` and `zh_CN.json` hold the same keys.
 
 Keys are namespaced by where they appear (`shell.`, `stages.`, `components.`, `data.`, `tokenizers.`,
-`architecture.`, `pretraining.`, `finetuning.`, `inference.`, `errors.`); a stage adds keys only to its own
-namespace. `Translator(lang)('data.title', n=3)` looks a key up and fills its `{placeholders}`.
+`architecture.`, `pretraining.`, `finetuning.`, `inference.`); a stage adds keys only to its own namespace.
+`Translator(lang)('data.title', n=3)` looks a key up and fills its `{placeholders}`. What the engine, the jobs and
+the server say (errors, log lines) lives once, by code, in `nanogpt_lab/messages/`: `tr.error(e)`,
+`tr.message(code, params)` and `tr.event_message(event)` say it in the page's language.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab import messages
+from nanogpt_lab.errors import describe
+from nanogpt_lab.messages import DEFAULT_LANGUAGE, LANGUAGES, from_accept_language, normalize
+
 log = logging.getLogger(__name__)
 
-LANGUAGES = {'en': 'English', 'zh-CN': '简体中文'}  # code -> the language's own name, as the switch shows it
-DEFAULT_LANGUAGE = 'en'
-_FILES = {'en': 'en.json', 'zh-CN': 'zh_CN.json'}
+__all__ = [
+    'DEFAULT_LANGUAGE',
+    'LANGUAGES',
+    'Translator',
+    'catalog',
+    'from_accept_language',
+    'normalize',
+    'pick_language',
+]
 
 
-def flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, str]:
-    """{'a': {'b': 'x'}} -> {'a.b': 'x'}: nested JSON is easier to edit, dotted keys easier to use."""
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        name = f'{prefix}{key}'
-        if isinstance(value, dict):
-            flat.update(flatten(value, f'{name}.'))
-        else:
-            flat[name] = str(value)
-    return flat
-
-
-@lru_cache(maxsize=len(_FILES))  # the files ship with the package and never change while the lab runs
+@lru_cache(maxsize=len(LANGUAGES))  # the files ship with the package and never change while the lab runs
 def catalog(lang: str) -> dict[str, str]:
-    """All strings of one language, with dotted keys."""
-    if lang not in _FILES:
-        raise ValueError(f"language '{lang}' is not one of {', '.join(_FILES)}")
-    path = Path(__file__).with_name(_FILES[lang])
-    return flatten(json.loads(path.read_text(encoding='utf-8')))
-
-
-def normalize(code: str | None) -> str | None:
-    """Map 'zh', 'zh-cn', 'zh_CN', 'zh-Hans' to 'zh-CN' and 'en-GB' to 'en'; None for languages we lack."""
-    if not code:
-        return None
-    code = code.strip().replace('_', '-').lower()
-    if code.startswith('zh'):
-        return 'zh-CN'
-    if code.startswith('en'):
-        return 'en'
-    return None
-
-
-def from_accept_language(header: str | None) -> str | None:
-    """The first language we have among a browser's Accept-Language preferences, in its order of quality."""
-    choices: list[tuple[float, int, str]] = []
-    for i, part in enumerate((header or '').split(',')):
-        code, _, q = part.strip().partition(';q=')
-        try:
-            quality = float(q) if q else 1.0
-        except ValueError:
-            quality = 0.0
-        lang = normalize(code)
-        if lang and quality > 0:
-            choices.append((-quality, i, lang))
-    return min(choices)[2] if choices else None
+    """All UI strings of one language, with dotted keys."""
+    return messages.load_catalog(Path(__file__).parent, lang)
 
 
 def pick_language(query: str | None, stored: str | None, accept_language: str | None) -> str:
@@ -90,6 +59,26 @@ class Translator:
     def has(self, key: str) -> bool:
         """Whether a key exists (for optional texts such as a stable error code's translation)."""
         return key in self.strings
+
+    def message(self, code: str, params: dict[str, Any] | None = None) -> str:
+        """An engine message (`messages/` catalog: errors, log lines) by its code, in this page's language."""
+        return messages.render(code, params, self.lang)
+
+    def error(self, e: BaseException) -> str:
+        """What went wrong, in this page's language: a coded error by its code, anything else as it says."""
+        return describe(e, self.lang)[0]
+
+    def coded(self, code: str | None, params: dict[str, Any] | None, fallback: str | None) -> str:
+        """An engine message by code in this language; `fallback` (its English words) when it has no known code."""
+        if code and code in messages.catalog(self.lang):
+            return messages.render(code, params, self.lang)
+        return fallback or ''
+
+    def event_message(self, event: dict[str, Any]) -> str:
+        """A log event's message, or an end event's error, in this language when it carries a code."""
+        if event.get('type') == 'end':
+            return self.coded(event.get('error_code'), event.get('error_params'), event.get('error'))
+        return self.coded(event.get('code'), event.get('params'), event.get('message'))
 
     def number(self, value: float, digits: int = 0) -> str:
         """A number with thousands separators (both languages group digits in threes)."""

@@ -104,7 +104,7 @@ class ArchitecturePage:
             return build(ModelConfig, values)
         except ConfigError as e:
             key = e.key if e.key in s.custom else 'n_embd'
-            s.errors[key] = self.tr('architecture.custom.invalid', message=str(e))
+            s.errors[key] = self.tr('architecture.custom.invalid', message=self.tr.error(e))
             return None
 
     def _size_controls(self) -> None:

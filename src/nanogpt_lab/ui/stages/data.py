@@ -26,6 +26,17 @@ from nanogpt_lab.ui.view import View
 UPLOAD_TYPES = '.txt,.md,.jsonl'
 BATCH_ROWS = 4
 TOP_SHOWN = 30
+HEADLINES = {  # engine error code -> the data.errors.<kind> line that says what to do about it on this page
+    'data.empty': 'empty',
+    'data.binary': 'binary',
+    'data.nul_byte': 'binary',
+    'data.utf16': 'not_utf8',
+    'data.not_utf8': 'not_utf8',
+    'data.too_small': 'too_small',
+    'data.char_vocab': 'char_vocab',
+    'data.jsonl_invalid': 'jsonl',
+    'data.jsonl_no_text': 'jsonl',
+}
 
 
 def create(view: View) -> None:
@@ -167,10 +178,12 @@ class DataPage:
         )
         upload.props(f'accept="{UPLOAD_TYPES}" flat bordered').classes('w-full').mark('upload')
 
-    def _explain(self, message: str, code: str | None) -> str:
-        """A failed preparation, in the page's language: the problem by the engine's code, then its own words."""
-        headline = self.tr(f'data.errors.{code}') if code else self.tr('data.errors.other')
-        return self.tr('data.errors.detail', headline=headline, message=message)
+    def _explain(self, event: dict) -> str:
+        """A failed preparation, in the page's language: what to do about this kind of problem, then the details."""
+        kind = HEADLINES.get(event.get('error_code') or event.get('code') or '', 'other')
+        return self.tr(
+            'data.errors.detail', headline=self.tr(f'data.errors.{kind}'), message=self.tr.event_message(event)
+        )
 
     def _rejected(self, limit: int) -> None:
         self.upload_error.set_text(self.tr('data.upload.too_large', mb=f'{limit / 1e6:,.0f}', types=UPLOAD_TYPES))
@@ -198,7 +211,7 @@ class DataPage:
         try:
             job = manager.submit('prepare-data', params)  # as a remote caller: workspace names only, no paths
         except ValueError as e:  # ConfigError: a key the engine rejects
-            self.upload_error.set_text(self.tr('components.job.error', message=str(e)))
+            self.upload_error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
         end = await self.job.follow(manager, job)
         if end and end.get('status') == 'succeeded' and not self.job.is_deleted:

@@ -127,7 +127,7 @@ class FinetuningPage:
         try:
             job = self.manager.submit('download-weights', {'model': name})
         except ValueError as e:
-            ui.notify(self.tr('components.job.error', message=str(e)), type='negative')
+            ui.notify(self.tr('components.job.error', message=self.tr.error(e)), type='negative')
             return
         end = await self.download.follow(self.manager, job)
         if end and end.get('status') == 'succeeded' and not self.download.is_deleted:
@@ -177,9 +177,9 @@ class FinetuningPage:
 
     def _check(self, cfg: TrainConfig) -> ConfigError | None:
         if datasets.workspace_dir(cfg.dataset) is None:
-            return ConfigError(self.tr('pretraining.not_prepared', dataset=cfg.dataset), 'dataset')
+            return ConfigError('config.dataset_not_prepared', key='dataset', dataset=cfg.dataset)
         if cfg.init_from in PRETRAINED and not weights_present(cfg.init_from):
-            return ConfigError(self.tr('finetuning.base.not_downloaded', name=cfg.init_from), 'init_from')
+            return ConfigError('config.weights_not_downloaded', key='init_from', name=cfg.init_from)
         return None
 
     # --- the run ----------------------------------------------------------------------------------------------------
@@ -237,12 +237,12 @@ class FinetuningPage:
 
     def _event(self, event: dict[str, Any]) -> None:
         self.monitor.add(event)
-        if event.get('type') == 'log' and event.get('code') == 'stopped':  # the trainer's early-stopping reason
+        if event.get('type') == 'log' and str(event.get('code')).startswith('training.stop.'):  # why it stopped early
             self.stopped.set_visibility(True)
             self.stopped.clear()
             with self.stopped:
                 ui.icon('flag').style(f'color: {theme.OK}')
-                ui.label(self.tr('finetuning.run.stopped', reason=event.get('message', ''))).classes('text-sm')
+                ui.label(self.tr('finetuning.run.stopped', reason=self.tr.event_message(event))).classes('text-sm')
 
     async def _start(self) -> None:
         if self.job is not None or self.manager is None:
@@ -256,7 +256,7 @@ class FinetuningPage:
         try:
             job = self.manager.submit(kind, params)
         except ValueError as e:
-            self.start_error.set_text(self.tr('components.job.error', message=str(e)))
+            self.start_error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
         self.start_error.set_text('')
         self.job = job
@@ -336,14 +336,14 @@ class FinetuningPage:
             base = str(self.manager.run_dir(base))
         folder = datasets.workspace_dir(dataset)
         if folder is None:
-            self.compare_status.set_text(self.tr('pretraining.not_prepared', dataset=dataset))
+            self.compare_status.set_text(self.tr.message('config.dataset_not_prepared', {'dataset': dataset}))
             return
         self.compare_button.set_enabled(False)
         self.compare_status.set_text(self.tr('finetuning.compare.measuring'))
         try:
             comparison = await run.io_bound(measure, base, str(self.manager.run_dir(run_id)), folder)
         except Exception as e:  # a base that no longer loads, a tokenizer mismatch: say so here
-            self.compare_status.set_text(self.tr('components.job.error', message=str(e)))
+            self.compare_status.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
         finally:
             if not self.compare_button.is_deleted:

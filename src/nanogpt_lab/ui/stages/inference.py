@@ -192,7 +192,7 @@ class InferencePage:
         except Exception as e:  # a missing run, weights that do not verify: say so where the learner looks
             log.info('model %s did not load: %s', self.model_id, e)
             if not self.status.is_deleted:
-                self.status.set_text(self.tr('inference.model.failed', message=str(e)))
+                self.status.set_text(self.tr('inference.model.failed', message=self.tr.error(e)))
                 self.status.classes(replace=theme.ERROR_TEXT)
                 self._no_model(self.tr('inference.model.unavailable'))
             return
@@ -204,7 +204,7 @@ class InferencePage:
         self._set_enabled()
         self.prompt_ids = ids
         if ids is None:
-            self._unreadable(str(first))
+            self._unreadable(self.tr.error(first))
         else:
             await self._draw(first)
             if self._pending:  # a control moved while the model loaded
@@ -222,7 +222,7 @@ class InferencePage:
             self.prompt_ids = await run.io_bound(self.session.encode, self.prompt or '\n')
             self.prompt_error.set_text('')
         except ValueError as e:  # a character the model never saw
-            self._unreadable(str(e))
+            self._unreadable(self.tr.error(e))
             return
         await self.redraw()
 
@@ -338,7 +338,7 @@ class InferencePage:
         try:
             await streamed(work, show)
         except Exception as e:
-            self.last.set_text(self.tr('components.job.error', message=str(e)))
+            self.last.set_text(self.tr('components.job.error', message=self.tr.error(e)))
         finally:
             self.set_busy(False)
             if not self.text.is_deleted:

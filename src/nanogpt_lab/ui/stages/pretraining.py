@@ -89,7 +89,7 @@ class PretrainingPage:
     def _prepared(self, cfg: TrainConfig) -> ConfigError | None:
         """Real mode trains on data prepared here: say so on the field before Start, not as a failed job after."""
         if datasets.workspace_dir(cfg.dataset) is None:
-            return ConfigError(self.tr('pretraining.not_prepared', dataset=cfg.dataset), 'dataset')
+            return ConfigError('config.dataset_not_prepared', key='dataset', dataset=cfg.dataset)
         return None
 
     def _form_changed(self) -> None:
@@ -233,7 +233,7 @@ class PretrainingPage:
         try:
             job = self.manager.submit(kind, params)
         except ValueError as e:  # ConfigError: the key the job rejects
-            self.start_error.set_text(self.tr('components.job.error', message=str(e)))
+            self.start_error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
         self.start_error.set_text('')
         self.job = job
@@ -351,7 +351,7 @@ class LnComparison:
         try:
             jobs = [self.manager.submit(kind, params) for kind, params in requests]
         except ValueError as e:
-            ui.notify(self.tr('components.job.error', message=str(e)), type='negative')
+            ui.notify(self.tr('components.job.error', message=self.tr.error(e)), type='negative')
             return
         self.curves = [Curves(), Curves()]
         if self.view.real:

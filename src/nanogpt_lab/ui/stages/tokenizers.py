@@ -120,7 +120,9 @@ class TokenizersPage:
         """Tokenize the current text three ways and replay BPE on it, off the event loop; then redraw."""
         self._generation += 1
         generation, text, merges = self._generation, self.state.text, self.state.merges
-        comparisons, replay = await asyncio.gather(run.io_bound(_compare, text), run.io_bound(_replay, text, merges))
+        comparisons, replay = await asyncio.gather(
+            run.io_bound(_compare, text), run.io_bound(_replay, text, merges, self.tr.lang)
+        )
         if generation != self._generation or self.textbox.is_deleted:
             return  # the learner typed on; a newer result is on its way
         s = self.state
@@ -183,7 +185,8 @@ class TokenizersPage:
             lane['context'].set_text(
                 tr('tokenizers.lanes.context', n=CONTEXT, chars=f'{holds:,}', vocab=f'{report.vocab_size:,}')
             )
-            lane['error'].set_text(tr('tokenizers.lanes.error', message=report.error) if report.error else '')
+            problem = tr.coded(report.error_code, report.error_params, report.error)
+            lane['error'].set_text(tr('tokenizers.lanes.error', message=problem) if report.error else '')
             chips = [TokenChip(t.text, t.id, t.bytes, t.partial) for t in report.tokens]
             lane['chips'].show(chips, show_whitespace=s.show_ws)
         self._draw_ratio_chart()
@@ -409,7 +412,7 @@ def _compare(text: str) -> list[Any]:
     carries the engine's reason instead of tokens; the other lanes still show.
     """
     from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, TokenizerError, UnigramTokenizer, compare
-    from nanogpt_lab.tokenizers.compare import Comparison
+    from nanogpt_lab.tokenizers.compare import Comparison, error_fields
 
     builders = {
         'char': lambda: CharTokenizer.from_text(text),
@@ -421,18 +424,18 @@ def _compare(text: str) -> list[Any]:
         try:
             out += compare(text, {name: build()})
         except TokenizerError as e:
-            out.append(Comparison(name, 0, len(text), len(text.encode('utf-8')), 0, None, None, [], str(e)))
+            out.append(Comparison(name, 0, len(text), len(text.encode('utf-8')), 0, None, None, [], *error_fields(e)))
     return out
 
 
-def _replay(text: str, merges: int) -> tuple[list[Any], str | None]:
-    """Every merge step of a small BPE trained on the text, or the engine's reason it cannot."""
+def _replay(text: str, merges: int, lang: str) -> tuple[list[Any], str | None]:
+    """Every merge step of a small BPE trained on the text, or the engine's reason it cannot (in `lang`)."""
     from nanogpt_lab.tokenizers import TokenizerError, bpe_merge_replay
 
     try:
         return list(bpe_merge_replay(text, merges)), None
     except TokenizerError as e:
-        return [], str(e)
+        return [], e.message(lang)
 
 
 def _chip(vocab: dict[int, bytes], token_id: int) -> TokenChip:
