@@ -60,7 +60,7 @@ def test_device_jobs_queue_and_watchers_see_everything(char_data_dir: Path) -> N
     second = _train(manager, char_data_dir, max_iters=10, lr_decay_iters=10, eval_interval=10)
     assert second['status'] == 'queued' and second['queue_position'] == 1
     queued = next(read_events(manager.root / second['id'] / 'events.jsonl'))
-    assert queued['type'] == 'log' and queued['code'] == 'queued' and queued['position'] == 1
+    assert queued['type'] == 'log' and queued['code'] == 'log.queued' and queued['params']['position'] == 1
     events = _collect(manager, second['id'])  # subscribes while queued, follows it to its end
     statuses = [e['job']['status'] for e in events if e['type'] == 'status']
     assert statuses[0] == 'queued' and 'running' in statuses
@@ -105,7 +105,7 @@ def test_a_resume_job_inherits_the_checkpoints_settings(char_data_dir: Path) -> 
     ended = _ended(manager, first['id'])
     assert ended['status'] == 'succeeded', ended['error']
     events = _collect(manager, first['id'])
-    inherited = [e['message'] for e in events if e.get('code') == 'resume_settings']
+    inherited = [e['message'] for e in events if e.get('code') == 'log.resume_settings']
     assert inherited and all(k in inherited[0] for k in ('batch_size', 'n_layer', 'data_dir', 'lr_decay_iters'))
     assert [e['iter'] for e in events if e.get('type') == 'train'] == [4, 5]
     row = next(r for r in manager.runs() if r['id'] == first['id'])  # the run list shows what it trained with

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import EventLog, read_events
 from nanogpt_lab.jobs import registry
 from nanogpt_lab.jobs.worker import write_job
@@ -52,14 +53,15 @@ def test_torn_line_is_cut_before_the_end_is_appended(tmp_path: Path) -> None:
         emit('train', iter=0, loss=4.2)
     with open(run / 'events.jsonl', 'a') as f:
         f.write('{"seq": 3, "t": 1, "type": "tra')  # the kill came mid-write
-    job = registry.finish(run, 'failed', 'the worker died')
+    job = registry.finish(run, 'failed', LabError('job.worker_gone', pid=12))
     events = list(read_events(run / 'events.jsonl'))
     assert [e['seq'] for e in events] == [1, 2, 3] and events[-1]['type'] == 'end'
-    assert events[-1]['error'] == 'the worker died' and job['status'] == 'failed' and job['ended']
+    assert events[-1]['error'].startswith('the worker (pid 12) is gone') and job['status'] == 'failed' and job['ended']
+    assert (events[-1]['error_code'], events[-1]['error_params']) == ('job.worker_gone', {'pid': 12})
     # a second finish (a second watcher) finds the end already there and keeps it
-    registry.finish(run, 'failed', 'something else')
+    registry.finish(run, 'failed', LabError('job.exit_unknown'))
     assert [e['type'] for e in read_events(run / 'events.jsonl')].count('end') == 1
-    assert json.loads((run / 'job.json').read_text())['error'] == 'the worker died'
+    assert json.loads((run / 'job.json').read_text())['error_code'] == 'job.worker_gone'
 
 
 def test_end_written_by_a_worker_that_died_before_job_json_wins(tmp_path: Path) -> None:
@@ -67,7 +69,7 @@ def test_end_written_by_a_worker_that_died_before_job_json_wins(tmp_path: Path) 
     write_job(run, id='r', kind='train', status='running', first_seq=1)
     with EventLog(run / 'events.jsonl') as emit:
         emit('end', status='cancelled', error='cancelled by the user')
-    job = registry.finish(run, 'failed', 'worker exited')
+    job = registry.finish(run, 'failed', LabError('job.exit_unknown'))
     assert job['status'] == 'cancelled'
 
 

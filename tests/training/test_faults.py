@@ -118,11 +118,11 @@ def test_a_best_only_run_that_never_improves_says_no_checkpoint_was_saved(tiny, 
     """A learning rate far too high makes val worse than at iteration 0; best-only saving then keeps nothing."""
     settings = dict(always_save_checkpoint=False, learning_rate=0.5, decay_lr=False, max_iters=4, eval_interval=2)
     _, events = run_train(tiny(**settings))
-    warned = [e for e in events.of('log') if e.get('code') == 'no_checkpoint']
+    warned = [e for e in events.of('log') if e.get('code') == 'log.no_checkpoint']
     assert not (tmp_path / 'run' / 'ckpt.pt').exists()
     assert len(warned) == 1 and '--always_save_checkpoint=True' in warned[0]['message']
     _, events = run_train(tiny(**{**settings, 'learning_rate': 3e-3}))  # one that improves is silent
-    assert (tmp_path / 'run' / 'ckpt.pt').is_file() and not any(e.get('code') == 'no_checkpoint' for e in events)
+    assert (tmp_path / 'run' / 'ckpt.pt').is_file() and not any(e.get('code') == 'log.no_checkpoint' for e in events)
 
 
 def test_stop_request_saves_and_resumes_exactly(tiny, run_train, tmp_path):

@@ -123,7 +123,7 @@ def test_nanogpts_checkpoint_resumes_under_our_trainer(nanogpt_baby_ckpt, char_d
     assert all(e['lr'] == pytest.approx(1e-4) for e in trains)  # past lr_decay_iters: the floor
     # nanoGPT's run saved only on improvement (always_save_checkpoint=False in its config): the resumed run keeps
     # that setting, and 6 more steps at the floor lr do not beat its best val loss, so ckpt.pt is untouched
-    inherited = [e['message'] for e in events.of('log') if e.get('code') == 'resume_settings']
+    inherited = [e['message'] for e in events.of('log') if e.get('code') == 'log.resume_settings']
     assert inherited and 'always_save_checkpoint' in inherited[0]
     assert load_checkpoint(run)['iter_num'] == 2000
     assert summary['best_val_loss'] == pytest.approx(1.8857, abs=1e-4)
