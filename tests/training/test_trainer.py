@@ -16,7 +16,8 @@ TRAIN_FIELDS = {'iter', 'max_iters', 'loss', 'lr', 'dt_ms', 'tokens_per_s', 'mfu
 EVAL_FIELDS = {'iter', 'train_loss', 'val_loss', 'best_val_loss', 'tokens', 'saved'}
 
 
-def test_events_checkpoint_and_config(tiny, run_train, tmp_path):
+def test_events_checkpoint_and_config(tiny, run_train, tmp_path, monkeypatch):
+    monkeypatch.setenv('NANOGPT_LAB_CPU_PEAK_TFLOPS', '0.1')  # a fixed peak: measuring one on a busy CI is unknown
     cfg = tiny(max_iters=10, eval_interval=5)
     summary, events = run_train(cfg)
     trains, evals = events.of('train'), events.of('eval')
@@ -26,7 +27,7 @@ def test_events_checkpoint_and_config(tiny, run_train, tmp_path):
     assert [e['lr'] for e in trains] == pytest.approx([get_lr(i, cfg) for i in range(10)])
     assert trains[-1]['tokens'] == 10 * 4 * 32
     assert all(e['tokens_per_s'] > 0 and e['mem_bytes'] > 0 and e['grad_norm'] > 0 for e in trains)
-    assert all(0 < e['mfu'] < 1 for e in trains)  # against this CPU's measured matmul peak
+    assert all(0 < e['mfu'] < 1 for e in trains)  # against the configured peak
     assert [e['iter'] for e in evals] == [0, 5, 10]  # the last iteration is evaluated too
     assert all(set(e) - {'type'} == EVAL_FIELDS for e in evals)
     assert evals[0]['saved'] is False  # nanoGPT never saves at iteration 0
@@ -43,6 +44,17 @@ def test_events_checkpoint_and_config(tiny, run_train, tmp_path):
     assert config['resolved']['device'] == 'cpu' and config['resolved']['dtype'] == 'float32'
     with open(tmp_path / 'run' / 'meta.pkl', 'rb') as f:
         assert pickle.load(f)['vocab_size'] == 65  # the run carries its vocabulary
+
+
+def test_a_peak_the_run_beats_reads_unknown_and_is_measured_again(tiny, run_train, monkeypatch, workspace_home):
+    from nanogpt_lab import hardware
+
+    slow = hardware.PeakSession(1e6, 1.0)  # a peak measured as if the machine were a thousand times busier
+    monkeypatch.setattr(hardware, '_measure_session', lambda dtype: slow)
+    _, events = run_train(tiny(max_iters=3))
+    assert [e['mfu'] for e in events.of('train')] == [None] * 3
+    assert [e['code'] for e in events.of('log') if e.get('level') == 'warning'] == ['peak_exceeded']
+    assert json.loads((workspace_home / 'cache' / hardware.CPU_PEAK_FILE).read_text()) == {}
 
 
 def test_best_only_saving_keeps_the_best(tiny, run_train, tmp_path):

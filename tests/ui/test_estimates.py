@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nanogpt_lab import hardware
+from nanogpt_lab.cpu_threads import usable_cores
 from nanogpt_lab.ui import estimates
 
 
@@ -12,11 +14,18 @@ def test_gpu_peak_comes_from_the_datasheet_table() -> None:
 
 
 def test_cpu_peak_is_measured_or_configured(monkeypatch) -> None:
+    sessions = iter([hardware.PeakSession(80e9, 1.0), hardware.PeakSession(84e9, 0.9)])
+    monkeypatch.setattr(hardware, '_measure_session', lambda dtype: next(sessions))
     measured = estimates.cpu_peak('float32')
-    assert measured.source == 'measured' and measured.flops > 1e8 and 'GFLOP/s' in measured.detail
+    assert measured.source == 'measured' and measured.flops == 84e9 * usable_cores()  # the peak training uses
+    assert f'{usable_cores()} × 84.0 GFLOP/s · float32 · ±5%' == measured.detail
     monkeypatch.setenv('NANOGPT_LAB_CPU_PEAK_TFLOPS', '2.5')
     configured = estimates.cpu_peak('float32')
     assert configured.flops == 2.5e12 and configured.source == 'configured'
+    monkeypatch.delenv('NANOGPT_LAB_CPU_PEAK_TFLOPS')
+    hardware.distrust_cpu_peak('float32')
+    monkeypatch.setattr(hardware, '_measure_session', lambda dtype: hardware.PeakSession(50e9, 0.0))
+    assert estimates.cpu_peak('float32').source == 'unknown'  # a saturated machine: no estimate, not a wrong one
 
 
 def test_time_per_iteration_is_flops_over_achieved_rate() -> None:

@@ -305,6 +305,9 @@ class Trainer:
         if self.peak:
             flops = self.raw_model.flops_per_token(self.block_size) * tokens_per_s
             mfu = flops / (self.peak * self.dist.world_size)
+            if mfu > 1:  # faster than the peak: the peak is wrong, and an MFU of 100% or more would be nonsense
+                self._drop_peak(flops)
+                mfu = None
         self.emit(
             'train',
             iter=self.iter_num,
@@ -319,6 +322,19 @@ class Trainer:
             grad_norm=float(grad_norm) if grad_norm is not None else None,
         )
         self.loggers.train(self.iter_num, lossf, lr, mfu)
+
+    def _drop_peak(self, flops: float) -> None:
+        """Stop reporting MFU against a peak this run beat; a measured CPU peak is measured afresh next time."""
+        self.emit(
+            'log',
+            level='warning',
+            code='peak_exceeded',
+            message=f'this run computes {flops / 1e9:.1f} GFLOP/s, more than the peak it was measured against '
+            f'({self.peak / 1e9:.1f} GFLOP/s): MFU is shown as unknown, and the peak is measured again next run',
+        )
+        if self.rt.device_type == 'cpu':
+            hardware.distrust_cpu_peak(self.rt.dtype)
+        self.peak = None
 
     # --- evaluation and checkpoints -------------------------------------------------------------------------------
 

@@ -34,12 +34,17 @@ def gpu_peak(name: str, dtype: str) -> Throughput:
 
 
 def cpu_peak(dtype: str) -> Throughput:
-    """A configured CPU peak ($NANOGPT_LAB_CPU_PEAK_TFLOPS) or the one hardware.py measures (imports torch)."""
-    flops = hardware.peak_flops('cpu', dtype)
-    if os.environ.get(hardware.ENV_CPU_PEAK):
-        return Throughput(flops, 'configured', f'{hardware.ENV_CPU_PEAK}={os.environ[hardware.ENV_CPU_PEAK]}')
-    detail = f'torch {dtype} 1024×1024 matmul: {flops / 1e9:.1f} GFLOP/s' if flops else dtype
-    return Throughput(flops, 'measured' if flops else 'unknown', detail)
+    """This CPU's peak on all the cores training would use: configured, or hardware.cpu_peak's measurement (the
+    same figure training divides by for MFU; imports torch); unknown while its measurements disagree."""
+    from nanogpt_lab.cpu_threads import usable_cores
+
+    peak = hardware.cpu_peak(dtype, usable_cores())
+    if peak.source == 'configured':
+        return Throughput(peak.flops, 'configured', f'{hardware.ENV_CPU_PEAK}={os.environ[hardware.ENV_CPU_PEAK]}')
+    if peak.flops is None or peak.per_core is None:
+        return Throughput(None, 'unknown', f'CPU {dtype}')
+    spread = f' · ±{100 * peak.spread:.0f}%' if peak.spread is not None else ''
+    return Throughput(peak.flops, 'measured', f'{peak.threads} × {peak.per_core / 1e9:.1f} GFLOP/s · {dtype}{spread}')
 
 
 def seconds_per_iter(flops_per_token: float, tokens_per_iter: int, peak: float, mfu: float) -> float:

@@ -1,0 +1,65 @@
+"""The CPU threading a computing process chooses at start: free cores, the user's settings first, no import effect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from nanogpt_lab import cpu_threads
+from nanogpt_lab.cpu_threads import decide
+
+
+def test_an_idle_machine_keeps_every_core_and_libgomps_default_waiting() -> None:
+    choice = decide(cores=2, free=1.9, environ={})
+    assert (choice.threads, choice.wait_policy) == (2, 'default')
+    assert '1.9 of 2 cores free' in choice.reason
+
+
+def test_a_busy_core_costs_a_thread_and_shared_cores_wait_passively() -> None:
+    assert decide(cores=2, free=1.0, environ={}).threads == 1
+    assert decide(cores=2, free=0.0, environ={}).threads == 1  # never zero
+    shared = decide(cores=16, free=11.7, environ={})
+    assert (shared.threads, shared.wait_policy) == (12, 'PASSIVE')
+
+
+def test_what_the_user_set_wins() -> None:
+    env = decide(cores=2, free=0.0, environ={'OMP_NUM_THREADS': '2', 'OMP_WAIT_POLICY': 'active'})
+    assert (env.threads, env.wait_policy) == (2, 'ACTIVE') and 'from the environment' in env.reason
+    flag = decide(cores=2, free=0.2, environ={}, threads=2)
+    assert (flag.threads, flag.wait_policy) == (2, 'PASSIVE') and '--threads=2' in flag.reason
+    assert decide(cores=4, free=None, environ={}).threads == 4  # unmeasurable: torch's default
+
+
+def test_free_cores_is_a_share_of_this_process_cpus() -> None:
+    free = cpu_threads.free_cores(0.05)
+    assert free is not None and 0.0 <= free <= len(os.sched_getaffinity(0))
+
+
+def _child(code: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith('OMP_')}
+    out = subprocess.run(
+        [sys.executable, '-c', code], env={**clean, **env}, capture_output=True, text=True, check=True, timeout=120
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_lab_leaves_the_environment_alone() -> None:
+    code = (
+        'import json, os; import nanogpt_lab.training, nanogpt_lab.cli, nanogpt_lab.jobs.worker; '
+        'print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("OMP_")}))'
+    )
+    assert _child(code) == {}
+
+
+def test_configure_before_torch_sets_threads_and_keeps_the_users_policy() -> None:
+    code = (
+        'import json, os; from nanogpt_lab import cpu_threads; c = cpu_threads.configure(); import torch; '
+        'print(json.dumps({"threads": torch.get_num_threads(), "chosen": c.threads, '
+        '"policy": os.environ.get("OMP_WAIT_POLICY"), "reason": c.reason}))'
+    )
+    mine = _child(code, OMP_NUM_THREADS='1', OMP_WAIT_POLICY='ACTIVE')
+    assert mine['threads'] == mine['chosen'] == 1 and mine['policy'] == 'ACTIVE'
+    chosen = _child(code)
+    assert chosen['threads'] == chosen['chosen'] >= 1 and 'cores free at start' in chosen['reason']
