@@ -20,6 +20,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from nanogpt_lab.messages import ref, render
 
 ENV_THREADS = 'OMP_NUM_THREADS'
 ENV_WAIT = 'OMP_WAIT_POLICY'
@@ -29,13 +32,24 @@ IDLE_MARGIN = 0.5  # a core counts as free when at most this much of it worked f
 
 @dataclass(frozen=True)
 class Choice:
-    """What this process chose, and why, for the run's log and config.json."""
+    """What this process chose, and why (as catalog messages, so the run's log reads in the page's language)."""
 
     threads: int  # OpenMP/torch intra-op threads
     wait_policy: str  # 'PASSIVE', 'ACTIVE' or 'default' (libgomp's: spin a little, then sleep)
-    free_cores: float | None  # cores idle during the sample (None: not measurable here)
+    free_cores: float | None  # cores idle during the sample (None: not measured)
     cores: int  # cores this process may use
-    reason: str  # one line, shown at the start of a run
+    why: dict[str, Any]  # messages.ref: where the thread count comes from
+    waiting: dict[str, Any]  # messages.ref: how the threads wait
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters of the `log.cpu_threads.chosen` message."""
+        return {'threads': self.threads, 'why': self.why, 'waiting': self.waiting}
+
+    @property
+    def reason(self) -> str:
+        """The choice in English, for config.json."""
+        return render('log.cpu_threads.chosen', self.params)
 
 
 _chosen: Choice | None = None
@@ -92,48 +106,44 @@ def decide(cores: int, free: float | None, environ: dict[str, str], threads: int
     at most `cores`). Waiting: OMP_WAIT_POLICY, else libgomp's default on an idle machine, else PASSIVE.
     """
     if environ.get(ENV_THREADS, '').strip().isdigit() and int(environ[ENV_THREADS]) > 0:
-        n, why = int(environ[ENV_THREADS]), f'{ENV_THREADS}={environ[ENV_THREADS]} (from the environment)'
+        n, why = (
+            int(environ[ENV_THREADS]),
+            ref('log.cpu_threads.from_env', name=ENV_THREADS, value=environ[ENV_THREADS]),
+        )
     elif threads > 0:
-        n, why = threads, f'--threads={threads}'
+        n, why = threads, ref('log.cpu_threads.from_flag', value=threads)
     elif free is None:
-        n, why = cores, f'{cores} cores (how busy they are is not measurable here)'
+        n, why = cores, ref('log.cpu_threads.unmeasured', cores=cores)
     else:
         n = max(1, min(cores, math.floor(free + IDLE_MARGIN)))
-        why = f'{free:.1f} of {cores} cores free at start'
+        why = ref('log.cpu_threads.free', free=f'{free:.1f}', cores=cores)
     idle = free is None or free >= cores - IDLE_MARGIN
     if environ.get(ENV_WAIT):
-        policy = environ[ENV_WAIT].upper()
-        why += f'; {ENV_WAIT}={environ[ENV_WAIT]} (from the environment)'
+        policy, waiting = environ[ENV_WAIT].upper(), ref('log.cpu_threads.wait_env', value=environ[ENV_WAIT])
     elif n > 1 and not idle:
-        policy = 'PASSIVE'
-        why += '; threads sleep while they wait, since other work shares the cores'
+        policy, waiting = 'PASSIVE', ref('log.cpu_threads.wait_passive')
     else:
-        policy = 'default'
-    return Choice(n, policy, free, cores, f'{n} thread{"s" * (n != 1)}: {why}')
+        policy, waiting = 'default', ref('log.cpu_threads.wait_default')
+    return Choice(n, policy, free, cores, why, waiting)
 
 
-def configure(threads: int = 0) -> Choice:
+def configure(threads: int = 0) -> Choice | None:
     """Measure, decide and apply the CPU threading for this process; call it before torch is imported.
 
     Sets OMP_NUM_THREADS, and OMP_WAIT_POLICY=PASSIVE when the cores are shared and the environment names no
-    policy. If torch is already loaded, only the thread count can still change.
-    Returns the choice, which `chosen()` hands to the trainer for its log.
+    policy. Where torch is already loaded (a notebook, a test) it changes nothing and returns None: that process
+    chose already. Otherwise returns the choice, which `chosen()` hands to the trainer for its log.
     """
     global _chosen
-    cores = usable_cores()
+    if 'torch' in sys.modules:
+        return None
     user_threads = ENV_THREADS in os.environ or threads > 0
     free = None if user_threads and ENV_WAIT in os.environ else free_cores()
-    choice = decide(cores, free, dict(os.environ), threads)
-    if 'torch' in sys.modules:  # too late for OpenMP's environment: set what torch can still change
-        import torch
-
-        torch.set_num_threads(choice.threads)
-    else:
-        os.environ[ENV_THREADS] = str(choice.threads)
-        if choice.wait_policy == 'PASSIVE' and ENV_WAIT not in os.environ:
-            os.environ[ENV_WAIT] = 'PASSIVE'
-    _chosen = choice
-    return choice
+    _chosen = decide(usable_cores(), free, dict(os.environ), threads)
+    os.environ[ENV_THREADS] = str(_chosen.threads)
+    if _chosen.wait_policy == 'PASSIVE' and ENV_WAIT not in os.environ:
+        os.environ[ENV_WAIT] = 'PASSIVE'
+    return _chosen
 
 
 def chosen() -> Choice | None:

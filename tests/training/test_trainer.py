@@ -53,7 +53,7 @@ def test_a_peak_the_run_beats_reads_unknown_and_is_measured_again(tiny, run_trai
     monkeypatch.setattr(hardware, '_measure_session', lambda dtype: slow)
     _, events = run_train(tiny(max_iters=3))
     assert [e['mfu'] for e in events.of('train')] == [None] * 3
-    assert [e['code'] for e in events.of('log') if e.get('level') == 'warning'] == ['peak_exceeded']
+    assert [e['code'] for e in events.of('log') if e.get('level') == 'warning'] == ['log.peak_exceeded']
     assert json.loads((workspace_home / 'cache' / hardware.CPU_PEAK_FILE).read_text()) == {}
 
 

@@ -106,6 +106,15 @@ RUNNERS: dict[str, Callable[[Any, Emit, Callable[[], bool]], Any]] = {
 }
 # these poll should_stop and end cleanly; the others stop at the signal (their writes are atomic)
 GRACEFUL = ('train', 'finetune', 'sample', 'simulate', 'download-weights')
+COMPUTING = ('train', 'finetune', 'sample')  # torch-heavy kinds: their process picks its CPU threads at start
+
+
+def choose_cpu_threads(kind: str, cfg: Any) -> None:
+    """Before torch loads, a computing job's process picks its threads and OpenMP waiting (nanogpt_lab.cpu_threads)."""
+    if kind in COMPUTING:
+        from nanogpt_lab import cpu_threads
+
+        cpu_threads.configure(getattr(cfg, 'threads', 0) or 0)
 
 
 def run_dir_for(kind: str, cfg: Any) -> Path:
@@ -228,6 +237,7 @@ def run_foreground(kind: str, cfg: Any) -> int:
     """Run a job in this terminal with a progress bar; exit status 0 succeeded, 1 failed, 130 cancelled."""
     from nanogpt_lab.terminal import TerminalProgress
 
+    choose_cpu_threads(kind, cfg)
     if int(os.environ.get('RANK', '0')) > 0:  # a torchrun rank other than 0 trains silently: rank 0 records the run
         from nanogpt_lab.events import null_emit
 
@@ -259,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = job['kind']
     should_stop = stop_on_signals(graceful=kind in GRACEFUL or job.get('runner') == 'nanogpt-checkout')
     cfg = load_config(kind, job['config'])
+    choose_cpu_threads(kind, cfg)
     runner = None
     if job.get('runner') == 'nanogpt-checkout':
         from nanogpt_lab.jobs import nanogpt_checkout

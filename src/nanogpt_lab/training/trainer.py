@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab import hardware
+from nanogpt_lab import cpu_threads, hardware
 from nanogpt_lab.config import TrainConfig
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
@@ -200,6 +200,7 @@ class Trainer:
             'grad_accum_per_rank': self.rt.grad_accum,
             'tokens_per_iter': self.tokens_per_iter,
             'threads': torch.get_num_threads(),
+            'cpu_threads': choice.reason if (choice := cpu_threads.chosen()) else None,
             'init_from': source,
             'model_args': self.raw_model.config.model_dump(),
             'parameters': n_params,
@@ -215,6 +216,8 @@ class Trainer:
                     atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
             except OSError as e:
                 raise TrainingError('training.run_folder', path=self.out_dir, reason=e.strerror or str(e)) from None
+        if choice and self.rt.device_type == 'cpu':
+            emit_log(self.emit, 'log.cpu_threads.chosen', **choice.params)
         emit_log(
             self.emit,
             'log.model_built',
@@ -325,13 +328,8 @@ class Trainer:
 
     def _drop_peak(self, flops: float) -> None:
         """Stop reporting MFU against a peak this run beat; a measured CPU peak is measured afresh next time."""
-        self.emit(
-            'log',
-            level='warning',
-            code='peak_exceeded',
-            message=f'this run computes {flops / 1e9:.1f} GFLOP/s, more than the peak it was measured against '
-            f'({self.peak / 1e9:.1f} GFLOP/s): MFU is shown as unknown, and the peak is measured again next run',
-        )
+        achieved, peak = f'{flops / 1e9:.1f}', f'{self.peak / 1e9:.1f}'
+        emit_log(self.emit, 'log.peak_exceeded', level='warning', achieved=achieved, peak=peak)
         if self.rt.device_type == 'cpu':
             hardware.distrust_cpu_peak(self.rt.dtype)
         self.peak = None
