@@ -205,7 +205,7 @@ def _mfu(values: dict[str, Any], tokens_per_s: float, threads: int) -> float | N
     from nanogpt_lab.model.sizes import flops_per_token
 
     args = ModelConfig(**{k: values[k] for k in ('n_layer', 'n_head', 'n_embd', 'block_size')}, vocab_size=65)
-    peak = hardware.measured_cpu_peak('float32', threads)
+    peak = hardware.cpu_peak('float32', threads).flops
     return flops_per_token(args, args.block_size) * tokens_per_s / peak if peak else None
 
 
