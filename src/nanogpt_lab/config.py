@@ -28,12 +28,22 @@ PRESETS: dict[str, dict[str, int]] = {
     'gpt2-xl': dict(n_layer=48, n_head=25, n_embd=1600),
 }
 PRETRAINED = tuple(PRESETS)
+# GPT-1 (Radford et al. 2018, "Improving Language Understanding by Generative Pre-Training"): post-LN blocks
+# (LayerNorm after each residual add), learned positions, GELU, biases. `gpt1` is the paper's 12 x 768 x 12 with
+# 512 positions: 116.5M parameters with its 40,478-token BPE. `gpt1-mini` is the lab plan's GPT-1 module: about 11M
+# (6 x 384 x 6, the shape of nanoGPT's Shakespeare char model) with context 128. The shape is fixed; the context
+# (block_size) is a default a flag may change; the vocabulary comes from the data.
+GPT1_PRESETS: dict[str, dict[str, Any]] = {
+    'gpt1-mini': dict(n_layer=6, n_head=6, n_embd=384, ln_position='post', bias=True, block_size=128),
+    'gpt1': dict(n_layer=12, n_head=12, n_embd=768, ln_position='post', bias=True, block_size=512),
+}
+GPT1_VOCAB_SIZE = 40478  # GPT-1's BPE: 40,000 merges plus its base characters
 GPT2_VOCAB_SIZE = 50257
 GPT2_BLOCK_SIZE = 1024
 PADDED_VOCAB_SIZE = 50304  # 50257 rounded up to a multiple of 64, as nanoGPT does for speed
-DATASETS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom')
+DATASETS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom', 'tang_poems', 'dialogue')
 
-ModelPreset = Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl']
+ModelPreset = Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', 'gpt1-mini', 'gpt1']
 Dtype = Literal['auto', 'float32', 'bfloat16', 'float16']
 _DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 
@@ -177,9 +187,16 @@ class TrainConfig(_Config):
     @model_validator(mode='before')
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        """A named model size fixes the shape, as the plan's `modelSize` does."""
-        if isinstance(data, Mapping) and data.get('model', 'custom') in PRESETS:
-            data = {**data, **PRESETS[data['model']]}
+        """A named model size fixes the shape, as the plan's `modelSize` does (a GPT-1 preset's context only
+        where no block_size is given)."""
+        if not isinstance(data, Mapping):
+            return data
+        model = data.get('model', 'custom')
+        if model in PRESETS:
+            data = {**data, **PRESETS[model]}
+        elif model in GPT1_PRESETS:
+            shape = {k: v for k, v in GPT1_PRESETS[model].items() if k != 'block_size'}
+            data = {'block_size': GPT1_PRESETS[model]['block_size'], **data, **shape}
         return data
 
     @model_validator(mode='after')
@@ -225,7 +242,10 @@ class DataConfig(_Config):
     data_dir: str | None = None  # where <dataset>/ goes; None: the workspace's data/
     name: str | None = None  # the output folder name for `custom` (default: from the input's name)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    tokenizer: Literal['char', 'gpt2'] = 'char'  # only for `custom`
+    tokenizer: Literal['char', 'gpt2', 'sentencepiece', 'bpe'] = 'char'  # custom, tang_poems, dialogue
+    vocab_size: int | None = Field(None, gt=0, le=1_000_000)  # sentencepiece | bpe; None: 8000
+    lang: Literal['en', 'zh', 'all'] = 'all'  # dialogue: which chatterbot-corpus languages
+    simplified: bool = False  # tang_poems: convert traditional characters to simplified (OpenCC t2s)
     num_proc: int = Field(0, ge=0, le=256)  # tokenizer processes; 0 picks from the CPU count
     block_size: int = Field(64, gt=0, le=65536)  # val must hold at least block_size + 1 tokens
 

@@ -1,4 +1,4 @@
-"""Dataset folders: `nanogpt-lab prepare DATASET` for the four datasets, and locating and loading what it wrote."""
+"""Dataset folders: `nanogpt-lab prepare DATASET` for every dataset, and locating and loading what it wrote."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from nanogpt_lab.data.download import SHAKESPEARE_SHA256, SHAKESPEARE_URL, downl
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.sources import Source, resolve_input
 from nanogpt_lab.data.stats import STATS_VERSION, stats_from_bins
-from nanogpt_lab.data.text import prepare_text
+from nanogpt_lab.data.text import check_vocab_size, prepare_text
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_with
-from nanogpt_lab.tokenizers import TokenizerError, read_meta, tokenizer_for_dataset
+from nanogpt_lab.tokenizers import TokenizerError, load_vocab_file, read_meta, tokenizer_for_dataset, vocab_file
 
 STATS_FILE = 'stats.json'
 
@@ -38,6 +38,18 @@ def load_meta(folder: str | Path) -> dict | None:
         return None
     try:
         return read_meta(path)
+    except TokenizerError as e:
+        raise DataError(e.code, **e.params) from None
+
+
+def vocab_size_of(folder: str | Path) -> int | None:
+    """The size of the vocabulary the dataset's own file defines (meta.pkl, tokenizer.model, tokenizer.json);
+    None when it has none, i.e. GPT-2 BPE."""
+    path = vocab_file(folder)
+    if path is None:
+        return None
+    try:
+        return load_vocab_file(path).vocab_size
     except TokenizerError as e:
         raise DataError(e.code, **e.params) from None
 
@@ -93,15 +105,20 @@ def _text_source(cfg: DataConfig) -> Source:
 
 
 FIXED_TOKENIZER = {'shakespeare_char': 'char', 'shakespeare': 'gpt2', 'openwebtext': 'gpt2'}
+OPTION_OF = {'lang': 'dialogue', 'simplified': 'tang_poems'}  # options that only one dataset reads
 
 
-def _check_tokenizer(cfg: DataConfig) -> None:
-    """--tokenizer chooses only for `custom`; asking another dataset for a different one is an error, not ignored."""
+def _check_options(cfg: DataConfig) -> None:
+    """--tokenizer chooses only where the dataset lets it, and --lang / --simplified only for their dataset: asking
+    anything else is an error, not ignored."""
     fixed = FIXED_TOKENIZER.get(cfg.dataset)
     if fixed and 'tokenizer' in cfg.model_fields_set and cfg.tokenizer != fixed:
         raise DataError(
             'data.fixed_tokenizer', key='tokenizer', tokenizer=cfg.tokenizer, dataset=cfg.dataset, fixed=fixed
         )
+    for key, dataset in OPTION_OF.items():
+        if key in cfg.model_fields_set and cfg.dataset != dataset:
+            raise DataError('data.option_elsewhere', key=key, owner=dataset, dataset=cfg.dataset)
 
 
 def _prepare_into(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
@@ -113,12 +130,19 @@ def _prepare_into(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
         source, origin = _shakespeare_source(cfg, folder, emit)
         tokenizer = 'char' if cfg.dataset == 'shakespeare_char' else 'gpt2'
         return prepare_text(cfg, source, folder, tokenizer, emit, origin)
+    if cfg.dataset in ('tang_poems', 'dialogue'):
+        from nanogpt_lab.data import dialogue, tang_poems
+
+        check_vocab_size(cfg.tokenizer, cfg.vocab_size)  # before any download or conversion
+        module = tang_poems if cfg.dataset == 'tang_poems' else dialogue
+        path, origin = module.write_input(cfg, folder, emit)
+        return prepare_text(cfg, Source('file', path, [path]), folder, cfg.tokenizer, emit, origin)
     return prepare_text(cfg, _text_source(cfg), folder, cfg.tokenizer, emit, {})
 
 
 def prepare(cfg: DataConfig, emit: Emit = null_emit) -> Path:
     """Prepare `cfg.dataset` into `<data_dir>/<name>/` (train.bin, val.bin, meta.pkl for char, stats.json)."""
-    _check_tokenizer(cfg)
+    _check_options(cfg)
     folder = dataset_dir(_output_name(cfg), cfg.data_dir)
     started = time.time()
     try:

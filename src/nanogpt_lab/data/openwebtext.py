@@ -158,7 +158,7 @@ def _write(cfg: DataConfig, folder: Path, tokenized: dict, info: dict, emit: Emi
     _check_sizes(lens, cfg)
     tok = GPT2Tokenizer()
     counts = np.zeros(tok.vocab_size, dtype=np.int64)
-    with dataset_output(folder, with_meta=False) as out:
+    with dataset_output(folder, vocab_file=None) as out:
         head: list[int] = []
         for split in ('train', 'val'):
             arr = memmap_output(getattr(out, split), lens[split])

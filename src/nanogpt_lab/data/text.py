@@ -5,10 +5,14 @@ each part is encoded on its own (nanoGPT: `data[:int(n*0.9)]`, `data[int(n*0.9):
 keep memory bounded: the first counts characters (and collects the char vocabulary), the second encodes and
 appends to the .bin files. Several documents (a folder, a JSONL) are joined by a blank line for the char
 tokenizer, and each is followed by <|endoftext|> (50256) for GPT-2 BPE, as in nanoGPT's OpenWebText.
+
+`sentencepiece` (unigram) and `bpe` (byte-level BPE) are trained between the two passes, on the training split's
+text only, so val stays text the tokenizer never saw; their model file is written beside the .bin files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +26,25 @@ from nanogpt_lab.data.stats import build_stats
 from nanogpt_lab.data.writer import Outputs, TokenWriter, dataset_output
 from nanogpt_lab.events import Emit, emit_log
 from nanogpt_lab.messages import ref
-from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, Tokenizer, TokenizerError
+from nanogpt_lab.tokenizers import (
+    BPETokenizer,
+    CharTokenizer,
+    GPT2Tokenizer,
+    Tokenizer,
+    TokenizerError,
+    UnigramTokenizer,
+)
+from nanogpt_lab.tokenizers.bpe import FILE_NAME as BPE_FILE
 from nanogpt_lab.tokenizers.char import meta_bytes
+from nanogpt_lab.tokenizers.lookup import META_FILE
+from nanogpt_lab.tokenizers.unigram import FILE_NAME as UNIGRAM_FILE
 
 MAX_CHAR_VOCAB = 65_535  # ids are stored as uint16
+MAX_VOCAB = 65_535  # the largest vocabulary whose ids fit nanoGPT's uint16 .bin files
+DEFAULT_TRAINED_VOCAB = 8000  # --tokenizer sentencepiece|bpe without --vocab_size
+TRAINED = ('sentencepiece', 'bpe')  # the tokenizers prepare trains on the training split
+VOCAB_FILE = {'char': META_FILE, 'sentencepiece': UNIGRAM_FILE, 'bpe': BPE_FILE, 'gpt2': None}
+TRAIN_LINE_CHARS = 4096  # training lines are cut to this length (SentencePiece skips sentences over 64 KiB)
 DOC_SEPARATOR = '\n\n'  # between documents, for the char tokenizer (it has no end-of-text token)
 BPE_CHUNK_CHARS = 1 << 20  # GPT-2 BPE encodes about 1M characters at a time
 BPE_FORCE_CUT = 8  # text with no whitespace for 8 chunks running is cut anyway, to bound memory
@@ -48,7 +67,7 @@ class _Joined:
                 self.documents += 1
                 if self.multi and self.tokenizer == 'gpt2':
                     yield EOT
-                pending_sep = self.multi and self.tokenizer == 'char'
+                pending_sep = self.multi and self.tokenizer != 'gpt2'
                 continue
             if pending_sep:
                 yield DOC_SEPARATOR
@@ -87,15 +106,17 @@ class _CharEncoder:
         pass
 
 
-class _BPEEncoder:
-    """Buffers text and encodes it in big pieces cut where GPT-2's pre-tokenizer would cut anyway.
+class _ChunkEncoder:
+    """Buffers text and encodes it in big pieces, cut only where the tokenizer would cut anyway (`cut`).
 
-    A cut just before whitespace that follows a non-whitespace character never changes the tokens: no regex
-    piece spans such a boundary, so encoding the parts gives exactly the ids of encoding the whole.
+    GPT-2's and the trained byte-level BPE's pre-tokenizer never joins a non-whitespace character to the
+    whitespace after it (`_safe_cut`); the unigram tokenizer's newline is a piece of its own (`_after_newline`).
+    So encoding the parts gives exactly the ids of encoding the whole.
     """
 
-    def __init__(self, tok: GPT2Tokenizer, out: TokenWriter, chunk_chars: int | None = None):
+    def __init__(self, tok: Tokenizer, out: TokenWriter, chunk_chars: int | None = None):
         self.tok, self.out, self.chunk_chars = tok, out, chunk_chars or BPE_CHUNK_CHARS
+        self.cut = _after_newline if isinstance(tok, UnigramTokenizer) else _safe_cut
         self.parts: list[str] = []
         self.size = 0
 
@@ -104,22 +125,30 @@ class _BPEEncoder:
         self.size += len(text)
         if self.size >= self.chunk_chars:
             buf = ''.join(self.parts)
-            cut = _safe_cut(buf)
+            cut = self.cut(buf)
             if cut == 0 and self.size >= BPE_FORCE_CUT * self.chunk_chars:
                 cut = self.chunk_chars  # no safe place in 8M characters: tokens may differ at this one cut
             if cut > 0:
-                self.out.write(self.tok.encode_ordinary(buf[:cut]))
+                self.out.write(self._encode(buf[:cut]))
                 buf = buf[cut:]
             self.parts, self.size = [buf], len(buf)
 
+    def _encode(self, text: str) -> list[int]:
+        return self.tok.encode_ordinary(text) if isinstance(self.tok, GPT2Tokenizer) else self.tok.encode(text)
+
     def finish(self) -> None:
         if self.size:
-            self.out.write(self.tok.encode_ordinary(''.join(self.parts)))
+            self.out.write(self._encode(''.join(self.parts)))
         self.parts, self.size = [], 0
 
     def eot(self) -> None:
         self.finish()
         self.out.write([self.tok.eot_token])
+
+
+def _after_newline(buf: str) -> int:
+    """Just after the last newline; 0 if there is none."""
+    return buf.rfind('\n') + 1
 
 
 def _safe_cut(buf: str) -> int:
@@ -184,7 +213,7 @@ def _check_sizes(tokens: dict[str, int], block_size: int, val_fraction: float, p
 def _encode(stream: _Joined, tok: Tokenizer, split_at: int, out: Outputs, emit: Emit, total: int) -> dict:
     """Pass 2 into the open outputs; returns the train and val writers (counts, frequencies, first ids)."""
     writers = {s: TokenWriter(getattr(out, s), tok.vocab_size) for s in ('train', 'val')}
-    make = _CharEncoder if isinstance(tok, CharTokenizer) else _BPEEncoder
+    make = _CharEncoder if isinstance(tok, CharTokenizer) else _ChunkEncoder
     try:
         _encode_pass(stream, split_at, {s: make(tok, w) for s, w in writers.items()}, emit, total)
     except TokenizerError as e:  # pass 1 saw every character: only a file changed in between gets here
@@ -192,8 +221,68 @@ def _encode(stream: _Joined, tok: Tokenizer, split_at: int, out: Outputs, emit: 
     return writers
 
 
+def _train_lines(stream: _Joined, split_at: int) -> Iterator[str]:
+    """The training split's text (characters [0, split_at)) as lines with their newlines, long lines cut."""
+    pos, carry = 0, ''
+    for piece in stream:
+        if piece is EOT:
+            continue
+        piece = piece[: split_at - pos]
+        pos += len(piece)
+        *lines, carry = (carry + piece).split('\n')
+        for line in lines:
+            yield from _cut(line + '\n')
+        if pos >= split_at:
+            break
+    yield from _cut(carry)
+
+
+def _cut(line: str) -> Iterator[str]:
+    for i in range(0, len(line), TRAIN_LINE_CHARS):
+        yield line[i : i + TRAIN_LINE_CHARS]
+
+
+def check_vocab_size(tokenizer: str, vocab_size: int | None) -> None:
+    """--vocab_size is for the trained tokenizers, and their ids must fit nanoGPT's uint16 token files."""
+    if vocab_size is None:
+        return
+    if tokenizer not in TRAINED:
+        raise DataError('data.vocab_size_fixed', key='vocab_size', vocab_size=vocab_size, tokenizer=tokenizer)
+    if vocab_size > MAX_VOCAB:
+        raise DataError('data.vocab_too_big', key='vocab_size', vocab_size=vocab_size, max=MAX_VOCAB)
+
+
+def _train_tokenizer(cfg: DataConfig, stream: _Joined, split_at: int, emit: Emit) -> Tokenizer:
+    """Train the chosen unigram or BPE tokenizer on the training split only."""
+    asked = cfg.vocab_size or DEFAULT_TRAINED_VOCAB
+    emit_log(emit, 'log.tokenizer_training', tokenizer=cfg.tokenizer, vocab_size=asked)
+    started = time.time()
+    lines = _train_lines(stream, split_at)
+    try:
+        tok = (
+            UnigramTokenizer.train(lines, asked)
+            if cfg.tokenizer == 'sentencepiece'
+            else BPETokenizer.train(lines, asked)
+        )
+    except TokenizerError as e:
+        raise DataError('data.tokenizer_training', tokenizer=cfg.tokenizer, detail=ref(e.code, **e.params)) from None
+    seconds = round(time.time() - started, 1)
+    emit_log(emit, 'log.tokenizer_trained', tokenizer=cfg.tokenizer, vocab_size=tok.vocab_size, seconds=seconds)
+    return tok
+
+
+def _vocab_bytes(tok: Tokenizer) -> bytes:
+    """The vocabulary file's content: meta.pkl for char, the trained tokenizer's own model file otherwise."""
+    if isinstance(tok, CharTokenizer):
+        return meta_bytes(tok)
+    if isinstance(tok, UnigramTokenizer):
+        return tok.model_proto
+    return tok.hf.to_str().encode('utf-8')
+
+
 def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, emit: Emit, origin: dict) -> dict:
-    """Prepare a text source with the char or GPT-2 tokenizer into `folder`; return its stats."""
+    """Prepare a text source with the char, GPT-2, or a freshly trained unigram / BPE tokenizer into `folder`."""
+    check_vocab_size(tokenizer, cfg.vocab_size)
     started, total = time.time(), source.bytes
     stream = _Joined(TextReader(source), tokenizer, multi=source.kind in ('folder', 'jsonl'))
     scan = _scan(stream, emit, total)
@@ -203,15 +292,20 @@ def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, 
     if tokenizer == 'char':  # characters are tokens: reject a too-small input before encoding anything
         sizes = {'train': split_at, 'val': scan.characters - split_at}
         _check_sizes(sizes, cfg.block_size, cfg.val_fraction, source.path)
-    tok = _tokenizer(tokenizer, scan, source.path)
-    with dataset_output(folder, with_meta=tokenizer == 'char') as out:
+    if tokenizer in TRAINED:
+        tok = _train_tokenizer(cfg, stream, split_at, emit)
+    else:
+        tok = _tokenizer(tokenizer, scan, source.path)
+    vocab_name = VOCAB_FILE[tokenizer]
+    with dataset_output(folder, vocab_name) as out:
         writers = _encode(stream, tok, split_at, out, emit, total)
         tokens = {s: w.n for s, w in writers.items()}
         _check_sizes(tokens, cfg.block_size, cfg.val_fraction, source.path)
         for split, n in tokens.items():
             emit_log(emit, 'log.split_tokens', split=split, tokens=n)
-        if out.meta:
-            out.meta.write(meta_bytes(tok))
+        vocab = _vocab_bytes(tok) if out.vocab else b''
+        if out.vocab:
+            out.vocab.write(vocab)
         stats = build_stats(
             name=folder.name,
             dataset=cfg.dataset,
@@ -225,5 +319,14 @@ def prepare_text(cfg: DataConfig, source: Source, folder: Path, tokenizer: str, 
             source={**source.describe(stream.reader.sha256), **origin},
             started=started,
         )
+        if tokenizer in TRAINED:
+            stats['tokenizer_file'] = {
+                'file': vocab_name,
+                'format': 'sentencepiece' if tokenizer == 'sentencepiece' else 'huggingface-tokenizers',
+                'sha256': hashlib.sha256(vocab).hexdigest(),
+                'vocab_size': tok.vocab_size,
+                'vocab_size_asked': cfg.vocab_size or DEFAULT_TRAINED_VOCAB,
+                'trained_on': {'split': 'train', 'characters': split_at},
+            }
         out.write_stats(stats)
     return stats

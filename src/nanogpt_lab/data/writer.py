@@ -1,9 +1,9 @@
 """Writing a dataset folder so that a crash or a full disk never leaves a file that loads as good.
 
 Every file is written to a temp file beside its target (`nanogpt_lab.fileio.atomic_open`), and the renames
-happen only after everything succeeded, in this order: stale files removed, val.bin, train.bin, meta.pkl, then
-stats.json last, so a folder with a stats.json is a finished dataset. On any error the temp files are deleted
-and the folder keeps what it had.
+happen only after everything succeeded, in this order: stale files removed, val.bin, train.bin, the vocabulary
+file (meta.pkl, tokenizer.model or tokenizer.json), then stats.json last, so a folder with a stats.json is a
+finished dataset. On any error the temp files are deleted and the folder keeps what it had.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import numpy as np
 
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.fileio import atomic_open
+from nanogpt_lab.tokenizers.lookup import VOCAB_FILES
 
 DTYPE = np.uint16  # nanoGPT's token file format: headerless little-endian uint16
-FILES = ('train.bin', 'val.bin', 'meta.pkl', 'stats.json')
 PREVIEW_TOKENS = 64
 
 
@@ -72,7 +72,7 @@ class Outputs:
 
     train: BinaryIO
     val: BinaryIO
-    meta: BinaryIO | None
+    vocab: BinaryIO | None  # meta.pkl, tokenizer.model or tokenizer.json; None for GPT-2 BPE
     stats: BinaryIO
 
     def write_stats(self, stats: dict) -> None:
@@ -81,26 +81,27 @@ class Outputs:
 
 
 @contextlib.contextmanager
-def dataset_output(folder: Path, with_meta: bool) -> Iterator[Outputs]:
-    """Open temp files for a dataset's files; on success put them all in place (stats.json last), else drop them."""
+def dataset_output(folder: Path, vocab_file: str | None) -> Iterator[Outputs]:
+    """Open temp files for a dataset's files (`vocab_file`: the vocabulary's file name, None for GPT-2 BPE); on
+    success put them all in place (stats.json last), else drop them."""
     folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         # entered first, renamed last: ExitStack unwinds in reverse
         stats = stack.enter_context(atomic_open(folder / 'stats.json'))
-        meta = stack.enter_context(atomic_open(folder / 'meta.pkl')) if with_meta else None
+        vocab = stack.enter_context(atomic_open(folder / vocab_file)) if vocab_file else None
         train = stack.enter_context(atomic_open(folder / 'train.bin'))
         val = stack.enter_context(atomic_open(folder / 'val.bin'))
-        stack.push(_remove_stale(folder, with_meta))
-        yield Outputs(train, val, meta, stats)
+        stack.push(_remove_stale(folder, vocab_file))
+        yield Outputs(train, val, vocab, stats)
 
 
-def _remove_stale(folder: Path, with_meta: bool) -> Callable[..., bool]:
-    """Before the renames: drop the old stats.json (the folder is incomplete until the new one lands) and an old
-    meta.pkl when the new dataset has none (else the old characters would be used to decode BPE ids)."""
+def _remove_stale(folder: Path, vocab_file: str | None) -> Callable[..., bool]:
+    """Before the renames: drop the old stats.json (the folder is incomplete until the new one lands) and any other
+    tokenizer's vocabulary file (else an old meta.pkl's characters would be used to decode BPE ids)."""
 
     def on_exit(exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
         if exc_type is None:
-            for name in ('stats.json',) if with_meta else ('stats.json', 'meta.pkl'):
+            for name in ('stats.json', *(f for f in VOCAB_FILES if f != vocab_file)):
                 with contextlib.suppress(FileNotFoundError):
                     (folder / name).unlink()
         return False

@@ -15,7 +15,8 @@ from typing import Any
 from nanogpt_lab import __version__
 from nanogpt_lab.config import GPT2_VOCAB_SIZE
 from nanogpt_lab.errors import LabError
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
+from nanogpt_lab.tokenizers.unigram import FILE_NAME as UNIGRAM_FILE
 
 PROVENANCE = 'provenance.json'
 EXPORT_FORMAT = 'nanogpt-lab-export'
@@ -36,17 +37,23 @@ class Run:
     iter_num: int | None
     best_val_loss: float | None
     dataset: str | None
-    chars: list[str] | None  # a char run's vocabulary (index = id); None for GPT-2 BPE
+    chars: list[str] | None  # a char run's vocabulary (index = id); None otherwise
+    trained: Path | None = None  # a trained tokenizer's file (tokenizer.model or tokenizer.json); None otherwise
 
     @property
     def tokenizer(self) -> str:
-        """'char' or 'gpt2'."""
-        return 'char' if self.chars is not None else 'gpt2'
+        """'char', 'unigram' (SentencePiece), 'bpe' (a trained byte-level BPE) or 'gpt2'."""
+        if self.chars is not None:
+            return 'char'
+        if self.trained is not None:
+            return 'unigram' if self.trained.name == UNIGRAM_FILE else 'bpe'
+        return 'gpt2'
 
 
 def load_run(out_dir: str | Path) -> Run:
-    """The run's model and vocabulary: meta.pkl (the run's copy, or its dataset's) for char runs, else GPT-2 BPE."""
-    from nanogpt_lab.inference.loader import find_meta
+    """The run's model and vocabulary (the run's copy of its dataset's vocabulary file, or the dataset's own):
+    meta.pkl for char runs, tokenizer.model / tokenizer.json for trained tokenizers, else GPT-2 BPE."""
+    from nanogpt_lab.inference.loader import find_vocab
     from nanogpt_lab.model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, model_from_checkpoint
     from nanogpt_lab.tokenizers.char import read_meta
 
@@ -57,12 +64,12 @@ def load_run(out_dir: str | Path) -> Run:
         raise ExportError(e.code, **e.params) from None
     path = checkpoint_path(out_dir)
     config = ckpt.get('config') or {}
-    meta = find_meta(path.parent, config, None)
+    vocab = find_vocab(path.parent, config, None)
     chars = None
-    if meta is not None:
-        itos = read_meta(meta)['itos']
+    if vocab is not None and vocab.name == 'meta.pkl':
+        itos = read_meta(vocab)['itos']
         chars = [itos[i] for i in range(len(itos))]
-    elif model.config.vocab_size < GPT2_VOCAB_SIZE:
+    elif vocab is None and model.config.vocab_size < GPT2_VOCAB_SIZE:
         raise ExportError(
             'export.no_meta',
             path=path,
@@ -71,16 +78,24 @@ def load_run(out_dir: str | Path) -> Run:
             folder=path.parent,
         )
     best = ckpt.get('best_val_loss')
-    return Run(
-        model, path, ckpt.get('iter_num'), float(best) if best is not None else None, config.get('dataset'), chars
-    )
+    trained = vocab if vocab is not None and chars is None else None
+    best_val = float(best) if best is not None else None
+    return Run(model, path, ckpt.get('iter_num'), best_val, config.get('dataset'), chars, trained)
 
 
 def write_tokenizer(run: Run, folder: Path) -> list[str]:
-    """Tokenizer files for `run`: char_vocab.json for char runs, GPT-2's vocab.json + merges.txt for BPE runs."""
+    """Tokenizer files for `run`: char_vocab.json for char runs, the trained tokenizer's own file (tokenizer.model
+    for SentencePiece, tokenizer.json for a trained BPE), GPT-2's vocab.json + merges.txt for GPT-2 BPE runs."""
     if run.chars is not None:
         atomic_write_text(folder / CHAR_VOCAB_FILE, json.dumps({'chars': run.chars}, ensure_ascii=False))
         return [CHAR_VOCAB_FILE]
+    if run.trained is not None:
+        atomic_write_bytes(folder / run.trained.name, run.trained.read_bytes())
+        if run.tokenizer == 'unigram':
+            return [run.trained.name]
+        config = {'tokenizer_class': 'PreTrainedTokenizerFast', 'model_max_length': run.model.config.block_size}
+        atomic_write_text(folder / 'tokenizer_config.json', json.dumps(config, indent=2))
+        return [run.trained.name, 'tokenizer_config.json']
     from nanogpt_lab.export.bpe_files import gpt2_merges, gpt2_vocab
 
     block = run.model.config.block_size

@@ -104,8 +104,28 @@ def readme(run: Run) -> str:
         '```',
         '',
     ]
-    if run.chars is None:
+    if run.tokenizer == 'gpt2':
         lines += ['Tokenizer: GPT-2 BPE (`AutoTokenizer.from_pretrained(".")` reads vocab.json and merges.txt).', '']
+        return '\n'.join(lines)
+    if run.tokenizer == 'bpe':
+        lines += [
+            "Tokenizer: a byte-level BPE trained on the run's own training text, in `tokenizer.json`",
+            '(`AutoTokenizer.from_pretrained(".")` loads it as a fast tokenizer).',
+            '',
+        ]
+        return '\n'.join(lines)
+    if run.tokenizer == 'unigram':
+        lines += [
+            "Tokenizer: a SentencePiece unigram model trained on the run's own training text, in `tokenizer.model`:",
+            '',
+            '```python',
+            'import sentencepiece as spm, torch',
+            "sp = spm.SentencePieceProcessor(model_file='tokenizer.model')",
+            "out = model.generate(torch.tensor([sp.encode('ROMEO:')]), max_new_tokens=200, do_sample=True, top_k=200)",
+            'print(sp.decode(out[0].tolist()))',
+            '```',
+            '',
+        ]
         return '\n'.join(lines)
     lines += [
         f'Tokenizer: one token per character ({len(run.chars)} characters). transformers has no tokenizer class for',

@@ -91,13 +91,21 @@ def _from_folder(name_or_folder: str | Path, kind: str) -> tuple[Any, Any, dict[
         raise LabError('inference.no_bundled', path=folder)
     model = load_pretrained(folder, dropout=0.0)
     chars = read_char_vocab(folder)
-    tokenizer = (
-        CharTokenizer(chars)
-        if chars is not None
-        else _gpt2_tokenizer(model, ref('inference.no_char_vocab', path=str(folder)))
-    )
+    tokenizer = CharTokenizer(chars) if chars is not None else _trained_or_gpt2(folder, model)
     _check_vocab(model, tokenizer, str(folder))
     return model, tokenizer, {'kind': kind, 'path': str(folder), 'tokenizer': tokenizer.name}
+
+
+def _trained_or_gpt2(folder: Path, model: Any) -> Any:
+    """An exported run's own trained tokenizer (tokenizer.model, or tokenizer.json beside a model smaller than
+    GPT-2's vocabulary: a Hub GPT-2 folder also has a tokenizer.json, and tiktoken reads that one), else GPT-2 BPE."""
+    from nanogpt_lab.tokenizers import load_vocab_file
+    from nanogpt_lab.tokenizers.gpt2 import VOCAB_SIZE
+
+    for name in ('tokenizer.model', 'tokenizer.json'):
+        if (folder / name).is_file() and (name == 'tokenizer.model' or model.config.vocab_size < VOCAB_SIZE):
+            return load_vocab_file(folder / name)
+    return _gpt2_tokenizer(model, ref('inference.no_char_vocab', path=str(folder)))
 
 
 def _gpt2_tokenizer(model: Any, why_no_char_vocab: dict) -> Any:
@@ -121,19 +129,18 @@ def _check_vocab(model: Any, tokenizer: Any, where: str) -> None:
 def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
     from nanogpt_lab.alignment.template import load_chat
     from nanogpt_lab.model.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
+    from nanogpt_lab.tokenizers import load_vocab_file
 
     ckpt = load_checkpoint(path)
     model = model_from_checkpoint(ckpt, dropout=0.0)
     chat = load_chat(checkpoint_path(path).parent)  # a chat model's vocabulary: base + special tokens (stage 7)
-    meta = None if chat else find_meta(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
+    vocab = None if chat else find_vocab(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
     if chat is not None:
         tokenizer = chat
-    elif meta is not None:
-        from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
-
-        tokenizer = CharTokenizer.from_meta(read_meta(meta))
+    elif vocab is not None:
+        tokenizer = load_vocab_file(vocab)
     else:
-        tokenizer = _gpt2_tokenizer(model, _meta_help(ckpt.get('config') or {}, data_dir))
+        tokenizer = _gpt2_tokenizer(model, _vocab_help(ckpt.get('config') or {}, data_dir))
     _check_vocab(model, tokenizer, str(checkpoint_path(path)))
     source = {
         'kind': 'checkpoint',
@@ -141,31 +148,34 @@ def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[s
         'iter_num': ckpt.get('iter_num'),
         'best_val_loss': ckpt.get('best_val_loss'),
         'dataset': (ckpt.get('config') or {}).get('dataset'),
-        'tokenizer': f'char ({meta})' if meta else f'chat ({chat.kind})' if chat else tokenizer.name,
+        'tokenizer': f'{tokenizer.name} ({vocab})' if vocab else f'chat ({chat.kind})' if chat else tokenizer.name,
     }
     del ckpt  # the optimizer state can be twice the model: free it before sampling
     return model, tokenizer, source
 
 
-def meta_candidates(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> list[Path]:
-    """Where a checkpoint's meta.pkl may be, in order: --data_dir, the run's own data_dir, the workspace, ./data."""
+def vocab_folders(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> list[Path]:
+    """Where a checkpoint's vocabulary may be, in order: the run itself, then <dataset>/ under --data_dir, the run's
+    own data_dir, the workspace and ./data (nanoGPT's sample.py looks in data/<dataset>/)."""
     dataset = ckpt_config.get('dataset')
-    out = [run_dir / 'meta.pkl']
+    out = [run_dir]
     if isinstance(dataset, str) and dataset:
         roots = [data_dir, ckpt_config.get('data_dir'), str(workspace.data_root()), 'data']  # 'data': nanoGPT's
         for root in dict.fromkeys(r for r in roots if r):
             try:
-                out.append(workspace.inside(Path(root).expanduser().resolve(), dataset) / 'meta.pkl')
+                out.append(workspace.inside(Path(root).expanduser().resolve(), dataset))
             except LabError:
                 continue  # a dataset name that is not a plain folder name is never turned into a path
     return out
 
 
-def find_meta(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> Path | None:
-    """The first meta.pkl that exists among `meta_candidates`, as nanoGPT's sample.py looks in data/<dataset>/."""
-    return next((p for p in meta_candidates(run_dir, ckpt_config, data_dir) if p.is_file()), None)
+def find_vocab(run_dir: Path, ckpt_config: dict[str, Any], data_dir: str | None) -> Path | None:
+    """The vocabulary file (meta.pkl, tokenizer.model, tokenizer.json) of the first of `vocab_folders` with one."""
+    from nanogpt_lab.tokenizers import vocab_file
+
+    return next((f for f in map(vocab_file, vocab_folders(run_dir, ckpt_config, data_dir)) if f), None)
 
 
-def _meta_help(ckpt_config: dict[str, Any], data_dir: str | None) -> dict:
+def _vocab_help(ckpt_config: dict[str, Any], data_dir: str | None) -> dict:
     dataset = ckpt_config.get('dataset', '?')
     return ref('inference.no_meta', dataset=dataset, data_dir=data_dir or '-', root=str(workspace.data_root()))

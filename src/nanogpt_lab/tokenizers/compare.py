@@ -7,6 +7,8 @@ character or an emoji is reported as a partial token (its bytes shown) instead o
 from __future__ import annotations
 
 import bisect
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -38,6 +40,9 @@ class Comparison:
     n_tokens: int
     chars_per_token: float | None  # None for empty text (no tokens to divide by)
     bytes_per_token: float | None
+    # bits per character when each token is coded by its frequency in this text: what a model that sees no
+    # context pays, so it falls as tokens grow longer; None for empty text
+    bits_per_char: float | None = None
     tokens: list[TokenInfo] = field(default_factory=list)
     error: str | None = None  # e.g. a char vocabulary that lacks a character of the text (in English)
     error_code: str | None = None  # the error's catalog code and parameters, for a page in another language
@@ -66,6 +71,15 @@ def _token_info(tok: Tokenizer, id: int, b0: int, b1: int, starts: list[int]) ->
     return TokenInfo(id, tok.token_text(id), raw.hex(' '), start, end, b0, b1, partial)
 
 
+def frequency_bits(ids: Sequence[int]) -> float:
+    """Total bits to code `ids` when each id costs -log2 of its share of them (their 0-order entropy × count).
+
+    Example: [1, 1, 2, 2] -> 4.0 (two equally frequent ids: one bit each).
+    """
+    n = len(ids)
+    return sum(c * math.log2(n / c) for c in Counter(ids).values())
+
+
 def error_fields(e: TokenizerError) -> tuple[str, str, dict]:
     """A Comparison's error, error_code and error_params for a tokenizer that cannot cut this text."""
     return str(e), e.code, e.params
@@ -78,12 +92,13 @@ def compare_one(text: str, tok: Tokenizer, name: str | None = None) -> Compariso
     try:
         spans = tok.byte_spans(text)
     except TokenizerError as e:
-        return Comparison(name, tok.vocab_size, n_chars, n_bytes, 0, None, None, [], *error_fields(e))
+        return Comparison(name, tok.vocab_size, n_chars, n_bytes, 0, None, None, None, [], *error_fields(e))
     starts = _char_starts(text)
     tokens = [_token_info(tok, i, b0, b1, starts) for i, b0, b1 in spans]
     n = len(tokens)
+    bits = frequency_bits([t.id for t in tokens]) / n_chars if n else None
     return Comparison(
-        name, tok.vocab_size, n_chars, n_bytes, n, n_chars / n if n else None, n_bytes / n if n else None, tokens
+        name, tok.vocab_size, n_chars, n_bytes, n, n_chars / n if n else None, n_bytes / n if n else None, bits, tokens
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
@@ -17,6 +17,8 @@ from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
 log = logging.getLogger(__name__)
 MIN_VOCAB = 300  # 256 byte pieces + <unk>, <s>, </s> + a few real pieces
 MAX_SENTENCE_BYTES = 1 << 16
+MAX_SENTENCES = 2_000_000  # SentencePiece holds its training sentences in memory
+FILE_NAME = 'tokenizer.model'  # the name SentencePiece models usually carry (LLaMA's, T5's)
 
 
 class UnigramTokenizer(Tokenizer):
@@ -28,18 +30,21 @@ class UnigramTokenizer(Tokenizer):
         import sentencepiece as spm
 
         self.model_proto = model_proto
-        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        try:
+            self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        except RuntimeError as e:
+            raise TokenizerError('tokenizer.unigram.unreadable', path='-', detail=str(e)) from None
 
     @classmethod
-    def train(cls, text: str, vocab_size: int = 1000) -> UnigramTokenizer:
-        """Train on `text` in memory (no files, no console output); a short text may give a smaller vocabulary."""
+    def train(cls, texts: str | Iterable[str], vocab_size: int = 1000) -> UnigramTokenizer:
+        """Train in memory (no files, no console output) on a text or an iterable of lines; a short text may give a
+        smaller vocabulary than asked. A newline is a piece of its own, so text cut after any newline encodes the
+        same piece by piece."""
         import sentencepiece as spm
 
         if vocab_size < MIN_VOCAB:
             raise TokenizerError('tokenizer.unigram.vocab_small', vocab_size=vocab_size, min=MIN_VOCAB)
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            raise TokenizerError('tokenizer.unigram.no_text')
+        lines = _Lines(texts.splitlines(keepends=True) if isinstance(texts, str) else texts)
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
@@ -52,13 +57,19 @@ class UnigramTokenizer(Tokenizer):
                 add_dummy_prefix=False,
                 remove_extra_whitespaces=False,
                 allow_whitespace_only_pieces=True,
+                user_defined_symbols=['\n'],  # one token per line break, and never a piece across one
                 byte_fallback=True,  # characters never seen in training become byte pieces, never <unk>
                 character_coverage=1.0,
                 max_sentence_length=MAX_SENTENCE_BYTES,
+                input_sentence_size=MAX_SENTENCES,  # a bigger text is sampled: memory stays bounded
+                shuffle_input_sentence=True,
                 minloglevel=2,  # quiet: SentencePiece otherwise logs every training step to stderr
             )
         except RuntimeError as e:
-            raise TokenizerError('tokenizer.unigram.train_failed', detail=str(e)) from None
+            if lines.seen_text:
+                raise TokenizerError('tokenizer.unigram.train_failed', detail=str(e)) from None
+        if not lines.seen_text:
+            raise TokenizerError('tokenizer.unigram.no_text')
         return cls(model.getvalue())
 
     def save(self, path: str | Path) -> None:
@@ -70,7 +81,10 @@ class UnigramTokenizer(Tokenizer):
     @classmethod
     def load(cls, path: str | Path) -> UnigramTokenizer:
         """Read a model written by `save` (or by SentencePiece)."""
-        return cls(Path(path).read_bytes())
+        try:
+            return cls(Path(path).read_bytes())
+        except TokenizerError as e:
+            raise TokenizerError('tokenizer.unigram.unreadable', path=path, detail=e.params['detail']) from None
 
     @property
     def vocab_size(self) -> int:
@@ -110,3 +124,16 @@ class UnigramTokenizer(Tokenizer):
                 spans.append((p.id, p.begin, p.end))
                 pos = p.end
         return spans
+
+
+class _Lines:
+    """The training lines, remembering whether any held more than whitespace (to explain an empty training set)."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines, self.seen_text = lines, False
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            if line.strip():
+                self.seen_text = True
+            yield line

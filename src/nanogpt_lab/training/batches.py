@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from nanogpt_lab.config import PADDED_VOCAB_SIZE, TrainConfig
-from nanogpt_lab.data import DataError, dataset_dir, get_batch, load_meta
+from nanogpt_lab.data import DataError, dataset_dir, get_batch, vocab_size_of
 from nanogpt_lab.training.faults import TrainingError, missing_data
 
 EVAL_SEED_OFFSET = 7919  # eval batches come from their own stream, so evaluating never shifts training batches
@@ -22,11 +22,11 @@ class RunData:
     folder: Path
     train: Path
     val: Path
-    meta_vocab_size: int | None  # from meta.pkl (char datasets); None for GPT-2 BPE data
+    meta_vocab_size: int | None  # from meta.pkl, tokenizer.model or tokenizer.json; None for GPT-2 BPE data
 
     @property
     def vocab_size(self) -> int:
-        """The vocabulary a model trained from scratch gets: meta.pkl's, else GPT-2's padded to 50304 (nanoGPT)."""
+        """The vocabulary a model trained from scratch gets: the dataset's own, else GPT-2's padded to 50304."""
         return self.meta_vocab_size or PADDED_VOCAB_SIZE
 
     def split(self, name: str) -> Path:
@@ -53,8 +53,7 @@ def open_data(cfg: TrainConfig) -> RunData:
                 block_size=cfg.block_size,
                 need=cfg.block_size + 1,
             )
-    meta = load_meta(folder)
-    return RunData(folder, folder / 'train.bin', folder / 'val.bin', int(meta['vocab_size']) if meta else None)
+    return RunData(folder, folder / 'train.bin', folder / 'val.bin', vocab_size_of(folder))
 
 
 class Batches:

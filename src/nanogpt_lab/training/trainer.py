@@ -26,6 +26,7 @@ from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from nanogpt_lab.messages import ref, render
 from nanogpt_lab.model.checkpoint import CKPT_NAME, save_checkpoint
+from nanogpt_lab.tokenizers import VOCAB_FILES, vocab_file
 from nanogpt_lab.training import ddp, state
 from nanogpt_lab.training.batches import Batches, eval_batches, open_data
 from nanogpt_lab.training.evaluate import estimate_loss
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 STOP_NONE, STOP_CANCEL, STOP_EARLY = 0, 1, 2  # agreed across ranks with a max: early stopping outranks a cancel
 BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
-RUN_FILES = (CKPT_NAME, BEST_NAME, RUN_CONFIG_NAME, 'meta.pkl')  # what the trainer writes (atomically) in out_dir
+RUN_FILES = (CKPT_NAME, BEST_NAME, RUN_CONFIG_NAME, *VOCAB_FILES)  # what the trainer writes (atomically) in out_dir
 
 
 def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
@@ -187,7 +188,7 @@ class Trainer:
         return model, compiled
 
     def _announce(self, source: str) -> None:
-        """config.json, the run's own copy of meta.pkl, and the start-up log lines."""
+        """config.json, the run's own copy of its dataset's vocabulary file, and the start-up log lines."""
         if not self.dist.master:
             return
         n_params = self.raw_model.get_num_params()
@@ -211,9 +212,9 @@ class Trainer:
             config = {**self.cfg.model_dump(), 'resolved': resolved}
             try:
                 atomic_write_text(self.out_dir / RUN_CONFIG_NAME, json.dumps(config, indent=2, default=str))
-                meta = self.data.folder / 'meta.pkl'
-                if meta.is_file():  # a run folder that carries its vocabulary samples and exports without the data
-                    atomic_write_bytes(self.out_dir / 'meta.pkl', meta.read_bytes())
+                vocab = vocab_file(self.data.folder)
+                if vocab is not None:  # a run folder that carries its vocabulary samples and exports without the data
+                    atomic_write_bytes(self.out_dir / vocab.name, vocab.read_bytes())
             except OSError as e:
                 raise TrainingError('training.run_folder', path=self.out_dir, reason=e.strerror or str(e)) from None
         if choice and self.rt.device_type == 'cpu':
