@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import pytest
@@ -12,8 +13,20 @@ from nanogpt_lab.config import TrainConfig, build
 from nanogpt_lab.model.checkpoint import CKPT_KEYS, load_checkpoint, model_from_checkpoint
 from nanogpt_lab.training.schedule import get_lr
 
-TRAIN_FIELDS = {'iter', 'max_iters', 'loss', 'lr', 'dt_ms', 'tokens_per_s', 'mfu', 'mem_bytes', 'tokens', 'grad_norm'}
-EVAL_FIELDS = {'iter', 'train_loss', 'val_loss', 'best_val_loss', 'tokens', 'saved'}
+TRAIN_FIELDS = {
+    'iter',
+    'max_iters',
+    'loss',
+    'bpc',
+    'lr',
+    'dt_ms',
+    'tokens_per_s',
+    'mfu',
+    'mem_bytes',
+    'tokens',
+    'grad_norm',
+}
+EVAL_FIELDS = {'iter', 'train_loss', 'val_loss', 'train_bpc', 'val_bpc', 'best_val_loss', 'tokens', 'saved'}
 
 
 def test_events_checkpoint_and_config(tiny, run_train, tmp_path, monkeypatch):
@@ -24,6 +37,7 @@ def test_events_checkpoint_and_config(tiny, run_train, tmp_path, monkeypatch):
     assert [e['iter'] for e in trains] == list(range(10))
     assert all(set(e) - {'type'} == TRAIN_FIELDS for e in trains)
     assert trains[0]['loss'] == pytest.approx(4.17, abs=0.15)  # ln 65: a fresh model guesses uniformly
+    assert trains[0]['bpc'] == pytest.approx(trains[0]['loss'] / math.log(2))  # char data: one character per token
     assert [e['lr'] for e in trains] == pytest.approx([get_lr(i, cfg) for i in range(10)])
     assert trains[-1]['tokens'] == 10 * 4 * 32
     assert all(e['tokens_per_s'] > 0 and e['mem_bytes'] > 0 and e['grad_norm'] > 0 for e in trains)

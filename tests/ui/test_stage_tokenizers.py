@@ -1,4 +1,4 @@
-"""Stage 2: three tokenizers on the learner's text, the dataset-size consequence and the BPE merge replay."""
+"""Stage 2: four tokenizers on the learner's text (two trained on it), the dataset-size consequence and the BPE merge replay."""
 
 from __future__ import annotations
 
@@ -26,6 +26,25 @@ async def test_lanes_count_what_the_tokenizers_count(user: User, until, one) -> 
     assert one(user, 'lane-gpt2-context').text.startswith(f'A 256-token context holds about {round(256 * cpt):,} ch')
     chart = one(user, 'ratio-chart')
     assert [d['value'] for d in chart.options['series'][0]['data']][1] == round(cpt, 2)
+
+
+async def test_every_lane_shows_bits_per_char_in_english_and_chinese(user: User, until, one) -> None:
+    from nanogpt_lab.tokenizers import compare_lanes
+
+    await user.open('/tokenizers?lang=en')
+    await _ready(user, one, until)
+    for sample in ('shakespeare', 'zh'):
+        text = catalog('en')[f'tokenizers.samples.{sample}']
+        if sample == 'zh':
+            user.find(marker='sample-zh').click()
+            await until(lambda text=text: _count(user, one, 'char') == f'{len(text):,}')
+            await until(lambda: _count(user, one, 'unigram') != '…')
+        for report in compare_lanes(text, vocab_size=1000):  # the engine, trained alike: the same numbers
+            await until(lambda r=report: _count(user, one, r.name) == f'{r.n_tokens:,}')
+            assert one(user, f'lane-{report.name}-bpc-value').text == f'{report.bits_per_char:.2f}'
+            assert one(user, f'lane-{report.name}-cpt-value').text == f'{report.chars_per_token:.2f}'
+        rows = one(user, 'ratio').rows
+        assert len(rows) == 4 and all(row['bpc'] and row['cpt'] for row in rows)
 
 
 async def test_chinese_and_emoji_samples_are_one_click_away(user: User, until, one) -> None:

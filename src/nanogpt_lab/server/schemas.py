@@ -160,9 +160,9 @@ class TokenizeIn(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     text: str = Field(max_length=100_000)
-    tokenizers: list[str] = Field(default_factory=lambda: ['char', 'gpt2', 'unigram'], max_length=8)
+    tokenizers: list[str] = Field(default_factory=lambda: ['char', 'gpt2', 'bpe', 'unigram'], max_length=8)
     dataset: str | None = Field(None, description="use this prepared dataset's char vocabulary (meta.pkl)")
-    unigram_vocab_size: int = Field(1000, ge=300, le=8000)
+    unigram_vocab_size: int = Field(1000, ge=300, le=8000, description='the trained lanes (bpe, unigram) size')
 
 
 class GenerateIn(SampleConfig):

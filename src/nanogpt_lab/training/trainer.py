@@ -22,6 +22,7 @@ import torch
 
 from nanogpt_lab import cpu_threads, hardware
 from nanogpt_lab.config import TrainConfig
+from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from nanogpt_lab.messages import ref, render
@@ -109,6 +110,9 @@ class Trainer:
         self.model, self.compiled = self._wrap(self._decide_compile())
         self.peak = peak_flops(self.rt) if dist.master else None
         self.loggers = MetricLoggers(cfg, self.out_dir or Path('.'), enabled=dist.master)
+        # characters per token of each split: losses also go out in bits per character, the unit that compares
+        # tokenizers fairly (evaluation/bits.py); None where the data cannot tell
+        self.chars_per_token = {s: split_chars_per_token(self.data.folder, s) for s in ('train', 'val')}
         self._announce(start.source)
 
     # --- set-up helpers -------------------------------------------------------------------------------------------
@@ -206,6 +210,7 @@ class Trainer:
             'model_args': self.raw_model.config.model_dump(),
             'parameters': n_params,
             'data': str(self.data.folder),
+            'chars_per_token': self.chars_per_token,
             'torch': torch.__version__,
         }
         if self.out_dir is not None:
@@ -317,6 +322,7 @@ class Trainer:
             iter=self.iter_num,
             max_iters=self.cfg.max_iters,
             loss=round(lossf, 6),
+            bpc=self._bpc(lossf, 'train'),
             lr=lr,
             dt_ms=round(dt * 1000, 3),
             tokens_per_s=round(tokens_per_s, 1),
@@ -359,6 +365,8 @@ class Trainer:
             iter=it,
             train_loss=round(losses['train'], 6),
             val_loss=round(losses['val'], 6),
+            train_bpc=self._bpc(losses['train'], 'train'),
+            val_bpc=self._bpc(losses['val'], 'val'),
             best_val_loss=round(self.best_val_loss, 6),
             tokens=self.tokens,
             saved=saved,
@@ -376,6 +384,11 @@ class Trainer:
                 iter=it,
             )
         self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
+
+    def _bpc(self, loss: float, split: str) -> float | None:
+        """A loss in nats per token as bits per character of that split's text."""
+        cpt = self.chars_per_token[split]
+        return round(bits_per_char(loss, cpt), 6) if cpt else None
 
     def _estimate(self, split: str) -> float:
         """nanoGPT's estimate_loss for one split, on the uncompiled model and this split's fixed batches (or, with

@@ -16,7 +16,6 @@ from nanogpt_lab.server.uploads import ALLOWED_SUFFIXES, receive_upload, upload_
 router = APIRouter(prefix='/api', tags=['datasets'])
 ERRORS = {code: {'model': schemas.ErrorOut} for code in (400, 404, 413, 415, 422)}
 DATA_FILES = ('train.bin', 'val.bin', 'meta.pkl', 'stats.json')
-TOKENIZERS = ('char', 'gpt2', 'unigram')
 
 
 def _dataset_dir(name: str):
@@ -85,30 +84,27 @@ async def dataset_stats(name: str) -> dict:
 
 
 def _tokenizers(req: schemas.TokenizeIn) -> dict[str, Any]:
+    """Each asked lane's tokenizer (the engine's `lane_tokenizer`); with `dataset`, its char vocabulary."""
     from nanogpt_lab import tokenizers as tk
 
     chosen: dict[str, Any] = {}
     for name in req.tokenizers:
+        if name not in tk.LANES:
+            raise ApiError(422, 'api.unknown_tokenizer', 'tokenizers', name=name, allowed=', '.join(tk.LANES))
         if name == 'char' and req.dataset:
             meta = _dataset_dir(req.dataset) / 'meta.pkl'
             if not meta.is_file():
                 raise ApiError(404, 'api.no_meta', 'dataset', name=req.dataset)
             chosen[name] = tk.CharTokenizer.from_meta(tk.read_meta(meta))
-        elif name == 'char':
-            chosen[name] = tk.CharTokenizer.from_text(req.text or ' ')
-        elif name == 'gpt2':
-            chosen[name] = tk.GPT2Tokenizer()
-        elif name == 'unigram':
-            chosen[name] = tk.UnigramTokenizer.train(req.text, req.unigram_vocab_size)
         else:
-            raise ApiError(422, 'api.unknown_tokenizer', 'tokenizers', name=name, allowed=', '.join(TOKENIZERS))
+            chosen[name] = tk.lane_tokenizer(name, req.text, req.unigram_vocab_size)
     return chosen
 
 
 @router.post(
     '/tokenize',
     responses=ERRORS,
-    summary='Tokenize one text with char, GPT-2 BPE and SentencePiece unigram side by side (stage 2)',
+    summary='Tokenize one text with char, GPT-2 BPE, a trained BPE and a trained SentencePiece unigram (stage 2)',
     openapi_extra=schemas.body(schemas.TokenizeIn.model_json_schema()),
 )
 async def tokenize(request: Request) -> dict:

@@ -1,7 +1,8 @@
-"""Stage 2: one text, three tokenizers side by side (char, GPT-2 BPE, SentencePiece unigram), what that means
-for a dataset's size, and a byte-pair-encoding merge replay on the learner's own text.
+"""Stage 2: one text, four tokenizers side by side (char, GPT-2 BPE, and a BPE and a SentencePiece unigram trained on
+the text), what that means for a dataset's size, and a byte-pair-encoding merge replay on the learner's own text.
 
-Tokenizing runs on the engine (`nanogpt_lab.tokenizers`) in a worker thread, so typing never blocks the page.
+Tokenizing runs on the engine (`nanogpt_lab.tokenizers.compare_lanes`) in a worker thread, so typing never blocks
+the page.
 URL parameters: sample (shakespeare | zh | emoji | own), text (own text, when short), ws, merges, step.
 """
 
@@ -22,7 +23,8 @@ from nanogpt_lab.ui.components.token_view import TokenChip, token_view
 from nanogpt_lab.ui.view import View
 
 SAMPLES = ('shakespeare', 'zh', 'emoji')
-LANES = ('char', 'gpt2', 'unigram')
+LANES = ('char', 'gpt2', 'bpe', 'unigram')  # the engine's lanes (tokenizers.LANES), named here: no import at load
+TRAINED_VOCAB = 1000  # the trained lanes' size on a page-sized text (tokenizers.TRAINED_VOCAB)
 CONTEXT = 256  # "a 256-token context holds about N characters of this text"
 MAX_URL_TEXT = 600  # own text up to this many characters travels in the shared URL
 MAX_TEXT = 20_000  # the box's limit: comparisons stay instant, and it is the BPE replay's comfortable size
@@ -133,19 +135,20 @@ class TokenizersPage:
         self._draw_replay()
         self._share()
 
-    # --- the three lanes -----------------------------------------------------------------------------------------
+    # --- the four lanes ------------------------------------------------------------------------------------------
 
     def _lanes_section(self) -> None:
         tr = self.tr
         with section(tr('tokenizers.lanes.title'), tr('tokenizers.lanes.help')):
             self.lanes: dict[str, dict[str, Any]] = {}
-            with ui.element('div').classes(theme.GRID_3):
+            with ui.element('div').classes(theme.GRID_2):
                 for lane in LANES:
                     self.lanes[lane] = self._lane(lane)
             columns = [
                 ('tokenizer', tr('tokenizers.chart.col_tokenizer')),
                 ('tokens', tr('tokenizers.chart.col_tokens')),
                 ('cpt', tr('tokenizers.chart.col_cpt')),
+                ('bpc', tr('tokenizers.chart.col_bpc')),
                 ('context', tr('tokenizers.chart.col_context')),
             ]
             self.ratio_chart = chart_card(
@@ -166,14 +169,16 @@ class TokenizersPage:
         with ui.card().classes(theme.CARD).props('flat bordered').style(f'border-top: 4px solid {color}') as card:
             card.mark(f'lane-{lane}')
             ui.label(tr(f'tokenizers.lanes.{lane}')).classes(theme.CARD_TITLE)
-            ui.label(tr(f'tokenizers.lanes.{lane}_about')).classes(theme.CAPTION)
+            ui.label(tr(f'tokenizers.lanes.{lane}_about', vocab=f'{TRAINED_VOCAB:,}')).classes(theme.CAPTION)
             with ui.row().classes('gap-4'):
                 tokens = stat(tr('tokenizers.lanes.tokens'), '…', marker=f'lane-{lane}-tokens')
                 cpt = stat(tr('tokenizers.lanes.cpt'), '…', marker=f'lane-{lane}-cpt')
+                bpc = stat(tr('tokenizers.lanes.bpc'), '…', marker=f'lane-{lane}-bpc')
+                bpc.tooltip(tr('tokenizers.lanes.bpc_help'))
             context = ui.label().classes('text-sm').mark(f'lane-{lane}-context')
             error = ui.label().classes(theme.ERROR_TEXT).mark(f'lane-{lane}-error')
             chips = token_view([], tr=tr).classes('max-h-80 overflow-auto').mark(f'lane-{lane}-chips')
-        return {'tokens': tokens, 'cpt': cpt, 'context': context, 'error': error, 'chips': chips}
+        return {'tokens': tokens, 'cpt': cpt, 'bpc': bpc, 'context': context, 'error': error, 'chips': chips}
 
     def _draw_lanes(self) -> None:
         tr, s = self.tr, self.state
@@ -181,6 +186,7 @@ class TokenizersPage:
             lane = self.lanes[report.name]
             lane['tokens'].set(f'{report.n_tokens:,}')
             lane['cpt'].set(f'{report.chars_per_token:.2f}' if report.chars_per_token else '—')
+            lane['bpc'].set(f'{report.bits_per_char:.2f}' if report.bits_per_char is not None else '—')
             holds = round(CONTEXT * report.chars_per_token) if report.chars_per_token else 0
             lane['context'].set_text(
                 tr('tokenizers.lanes.context', n=CONTEXT, chars=f'{holds:,}', vocab=f'{report.vocab_size:,}')
@@ -202,6 +208,7 @@ class TokenizersPage:
                 'tokenizer': n,
                 'tokens': f'{r.n_tokens:,}',
                 'cpt': f'{r.chars_per_token:.2f}',
+                'bpc': f'{r.bits_per_char:.2f}',
                 'context': f'{round(CONTEXT * r.chars_per_token):,}',
             }
             for n, r in zip(names, reports, strict=True)
@@ -406,26 +413,10 @@ class TokenizersPage:
 
 
 def _compare(text: str) -> list[Any]:
-    """char (the text's own characters, as nanoGPT builds it), GPT-2 BPE, and unigram trained on the text.
+    """The four lanes on this text, from the engine (a lane that cannot be built carries its reason)."""
+    from nanogpt_lab.tokenizers import compare_lanes
 
-    A lane whose tokenizer cannot be built (GPT-2's files missing offline, too little text for SentencePiece)
-    carries the engine's reason instead of tokens; the other lanes still show.
-    """
-    from nanogpt_lab.tokenizers import CharTokenizer, GPT2Tokenizer, TokenizerError, UnigramTokenizer, compare
-    from nanogpt_lab.tokenizers.compare import Comparison, error_fields
-
-    builders = {
-        'char': lambda: CharTokenizer.from_text(text),
-        'gpt2': GPT2Tokenizer,
-        'unigram': lambda: UnigramTokenizer.train(text),
-    }
-    out = []
-    for name, build in builders.items():
-        try:
-            out += compare(text, {name: build()})
-        except TokenizerError as e:
-            out.append(Comparison(name, 0, len(text), len(text.encode('utf-8')), 0, None, None, [], *error_fields(e)))
-    return out
+    return compare_lanes(text, LANES, TRAINED_VOCAB)
 
 
 def _replay(text: str, merges: int, lang: str) -> tuple[list[Any], str | None]:
