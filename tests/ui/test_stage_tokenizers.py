@@ -1,4 +1,4 @@
-"""Stage 2: four tokenizers on the learner's text (two trained on it), the dataset-size consequence and the BPE merge replay."""
+"""Stage 2: four tokenizers on the learner's text (two trained on it), the dataset-size consequence, the BPE replay."""
 
 from __future__ import annotations
 
