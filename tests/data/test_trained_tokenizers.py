@@ -64,7 +64,7 @@ def test_a_new_tokenizer_replaces_the_old_vocabulary_file(run, text_file):
 
 def test_a_vocabulary_beyond_uint16_is_refused_before_any_work(run, text_file, tmp_path):
     path, _ = text_file
-    with pytest.raises(DataError, match='uint16.*at most 65,535') as e:
+    with pytest.raises(DataError, match='uint16.*at most 65535') as e:
         run(dataset='custom', input=str(path), name='big', tokenizer='bpe', vocab_size=70_000)
     assert e.value.code == 'data.vocab_too_big' and e.value.params['max'] == 65535
     assert not (tmp_path / 'data' / 'big').exists() or not any((tmp_path / 'data' / 'big').iterdir())
