@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -94,17 +95,38 @@ def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, watc
 
 
 def test_real_mode_upload_prepare_statistics(lab: str, watched: Any, shakespeare_txt: Path, tmp_path: Path) -> None:
+    """Your own text: the file goes through the lab's upload route, is named (prefilled), prepared, shown."""
     sample = tmp_path / 'hamlet.txt'
     sample.write_bytes(shakespeare_txt.read_bytes()[:40_000])
     watch = watched()
     page = watch.page
     page.goto(f'{lab}/data?lang=en&mode=real', wait_until='networkidle')
-    page.locator('input[type=file]').set_input_files(str(sample))
+    assert page.locator('input[type=file]').count() >= 4  # every card takes a file
+    custom = page.locator('.q-uploader', has_text='Drop a file here')
+    custom.locator('input[type=file]').set_input_files(str(sample))
+    expect(page.get_by_label('Dataset name')).to_have_value('hamlet')  # prefilled from the file's name
+    page.get_by_text('Upload and prepare').click()
     page.get_by_text('Statistics: hamlet').wait_for(timeout=60_000)
+    page.get_by_text('✓ hamlet is prepared.').wait_for()
     body = page.inner_text('body')
     assert 'live · this machine · data/hamlet' in body and '40,000' in body
     watch.shot('en-real-upload-statistics')
     bad = tmp_path / 'notes.txt'
     bad.write_bytes(b'too short\n')
-    page.locator('input[type=file]').set_input_files(str(bad))
+    custom = page.locator('.q-uploader', has_text='Drop a file here')
+    custom.locator('input[type=file]').set_input_files(str(bad))
+    page.get_by_text('Upload and prepare').click()
     page.get_by_text('This text is too small').wait_for(timeout=60_000)
+    assert '✓ notes' not in page.inner_text('body')  # no ✓ for a preparation that failed
+
+
+def test_an_offline_card_takes_its_own_file_in_chinese(lab: str, watched: Any, shakespeare_txt: Path) -> None:
+    """tiny Shakespeare without the network: its card takes input.txt, shows the upload, prepares, ticks."""
+    watch = watched(locale='zh-CN')
+    page = watch.page
+    page.goto(f'{lab}/data?lang=zh-CN&mode=real', wait_until='networkidle')
+    card = page.locator('.q-card', has_text='没有网络？选择你手头的 tiny Shakespeare').first
+    card.locator('input[type=file]').set_input_files(str(shakespeare_txt))
+    page.get_by_text('✓ shakespeare_char 已准备好。').wait_for(timeout=120_000)
+    assert '1,003,854' in page.inner_text('body') or '1,115,394' in page.inner_text('body')
+    watch.shot('zh-offline-card-prepared')

@@ -4,19 +4,40 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
-from nicegui.elements.upload_files import SmallFileUpload
+from nicegui import app
 from nicegui.testing import User
 
+from nanogpt_lab.ui.components.file_upload import UPLOAD_ROUTE
 from nanogpt_lab.ui.components.token_view import token_view
 
 
-def _error(user: User, found, text) -> str:
-    return text(user, 'prepare-job-error') if found(user, marker='prepare-job-error') else ''
+def _error(user: User, found, text, card: str = 'custom') -> str:
+    """What the card says went wrong: the upload route's refusal, or the preparation job's error."""
+    for marker in (f'card-{card}-result', f'card-{card}-job-error'):
+        if found(user, marker=marker) and text(user, marker) and not text(user, marker).startswith('✓'):
+            return text(user, marker)
+    return ''
 
 
-async def _upload(user: User, one, name: str, data: bytes) -> None:
-    await one(user, 'upload').handle_uploads([SmallFileUpload(name, 'text/plain', data)])
+async def _upload(user: User, one, name: str, data: bytes, card: str = 'custom', dataset: str | None = None) -> None:
+    """What the browser does: pick a file (the card names the dataset), send it to the lab's upload route, and hand
+    the route's answer to the page (the user fixture runs no JavaScript, so the XHR is made here, for real)."""
+    uploader = user.find(marker=f'upload-{card}')
+    uploader.trigger('added', name)
+    form = {}
+    if card == 'custom':
+        if dataset is not None:
+            one(user, 'upload-name').value = dataset
+        user.find(marker='upload-send').click()
+        form = {'name': one(user, 'upload-name').value}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://127.0.0.1') as client:
+        answer = await client.post(UPLOAD_ROUTE, files={'file': (name, data, 'text/plain')}, data=form)
+    if answer.is_success:
+        uploader.trigger('uploaded', answer.text)
+    else:
+        uploader.trigger('failed', [answer.status_code, answer.text])
 
 
 async def test_simulation_shows_recorded_shakespeare_stats_at_once(user: User, text, one) -> None:
@@ -71,11 +92,32 @@ async def test_real_mode_upload_prepares_and_shows_statistics(user: User, until,
     await user.open('/data?lang=en&mode=real')
     await user.should_see('Not prepared here yet.')
     await _upload(user, one, 'My play.txt', shakespeare_txt.read_bytes()[:30_000])
+    assert one(user, 'upload-name').value == 'My_play'  # the name is asked for, prefilled from the file's
     await until(lambda: found(user, content='Statistics: My_play'), timeout=60)
     await user.should_see('live · this machine · data/My_play')
     await user.should_see('30,000')
+    assert one(user, 'card-custom-result').text == '✓ My_play is prepared.'
+    one(user, 'card-My_play')  # it became a card of its own
     rows = user.find(marker='batch-row').elements
     assert len(rows) == 4 and 'data/My_play/train.bin' in one(user, 'batch-provenance').text
+
+
+async def test_a_card_prepares_its_dataset_from_a_file_offline(user: User, until, shakespeare_txt, one, found) -> None:
+    await user.open('/data?lang=zh-CN')  # simulation mode: the learner's own copy is prepared for real all the same
+    assert not one(user, 'card-shakespeare_char-result').text
+    await _upload(user, one, 'input.txt', shakespeare_txt.read_bytes(), card='shakespeare_char')
+    await until(lambda: one(user, 'card-shakespeare_char-result').text == '✓ shakespeare_char 已准备好。', timeout=120)
+    from nanogpt_lab import workspace
+
+    assert (workspace.data_root() / 'shakespeare_char' / 'train.bin').stat().st_size == 1_003_854 * 2
+
+
+async def test_a_bad_name_is_refused_before_anything_is_sent(user: User, one) -> None:
+    await user.open('/data?lang=en&mode=real')
+    user.find(marker='upload-custom').trigger('added', 'notes.txt')
+    one(user, 'upload-name').value = 'shakespeare'
+    user.find(marker='upload-send').click()
+    await user.should_see('not one of the cards above')
 
 
 @pytest.mark.parametrize(
@@ -101,9 +143,11 @@ async def test_too_large_upload_is_refused(monkeypatch, user: User, one) -> None
     monkeypatch.setenv('NANOGPT_LAB_UPLOAD_LIMIT_MB', '0.001')  # 1,000 bytes
     await user.open('/data?lang=zh-CN&mode=real')
     await _upload(user, one, 'big.txt', b'x' * 5000)
-    await user.should_see('文件被拒绝：只接受 .txt,.md,.jsonl 文件，且不超过 0 MB。')
-    user.find(marker='upload-error').elements.pop().set_text('')
-    user.find(marker='upload').trigger('rejected')  # what the browser reports when it refuses the file itself
+    await user.should_see('文件被拒绝：只接受 .txt, .md, .jsonl 文件，且不超过 0.001 MB。')
+    one(user, 'card-custom-result').set_text('')
+    user.find(marker='upload-shakespeare').trigger(
+        'rejected'
+    )  # what the browser reports when it refuses the file itself
     await user.should_see('文件被拒绝')
 
 

@@ -90,3 +90,13 @@ def shakespeare_pair(real: bool, tr: Translator) -> tuple[tuple[dict, dict], Pro
     kind = first.kind if first.kind == second.kind else 'simulated'
     detail = ' · '.join(p.detail for p in (first, second) if p.detail)
     return (char.stats, bpe.stats), Provenance(kind, f'{first.source} + {second.source}', detail)
+
+
+def own_datasets() -> list[str]:
+    """Datasets prepared in this workspace that are not one of the cards (the learner's own texts), by name."""
+    from nanogpt_lab import workspace
+
+    root = workspace.data_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.name not in CARDS and (p / 'train.bin').is_file())

@@ -1,0 +1,243 @@
+"""One dataset on stage 1: what it is, whether it is prepared here, and how to prepare it — by download (real mode)
+or from a file the learner has (any mode, so an offline machine has no dead end).
+
+The file goes through the lab's upload route (`file_upload`), then a `prepare-data` job turns it into train.bin /
+val.bin; the card follows the job with a live bar and ends with a ✓ only when the job succeeded, or with the
+reason it failed. The "your own text" card asks for the new dataset's name (prefilled from the file name) and
+its tokenizer; what it prepares becomes a card of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nicegui import run, ui
+
+from nanogpt_lab import workspace
+from nanogpt_lab.ui import datasets, estimates, theme
+from nanogpt_lab.ui.components.file_upload import file_upload
+from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
+from nanogpt_lab.ui.i18n import Translator
+
+# An error's code -> the data.errors.<kind> line that says what to do about it on this page (the upload route's
+# refusals and the preparation's own errors alike); the details follow in the page's language.
+HEADLINES = {
+    'api.empty_file': 'empty',
+    'api.binary_file': 'binary',
+    'api.not_utf8': 'not_utf8',
+    'api.utf8_cut': 'not_utf8',
+    'data.empty': 'empty',
+    'data.binary': 'binary',
+    'data.nul_byte': 'binary',
+    'data.utf16': 'not_utf8',
+    'data.not_utf8': 'not_utf8',
+    'data.too_small': 'too_small',
+    'data.char_vocab': 'char_vocab',
+    'data.jsonl_invalid': 'jsonl',
+    'data.jsonl_no_text': 'jsonl',
+}
+TOO_LARGE = ('api.upload_too_large', 'api.too_large_declared')
+
+
+class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
+    """A dataset card. `on_show(name)` opens a dataset's statistics; `on_prepared(card, dataset)` hears a job that
+    succeeded (the page then shows the new dataset and redraws the cards, this one with `done` = what it made)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        tr: Translator,
+        real: bool,
+        selected: bool,
+        on_show: Callable[[str], None],
+        on_prepared: Callable[[str, str], None],
+        done: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.name, self.tr, self.real, self.on_show, self.on_prepared = name, tr, real, on_show, on_prepared
+        self.tokenizer = 'char'
+        border = 'border-indigo-600 ring-2 ring-indigo-200' if selected else ''
+        self.classes(f'{theme.CARD} {border}').props('flat bordered').mark(f'card-{name}')
+        known = name in datasets.CARDS
+        with self:
+            ui.label(tr(f'data.cards.{name}.title') if known else name).classes(theme.CARD_TITLE)
+            ui.label(tr(f'data.cards.{name}.about') if known else tr('walk.upload.yours')).classes(theme.CAPTION)
+            if name == 'openwebtext':
+                self._openwebtext_facts()
+            elif name != 'custom':
+                self._facts()
+            if name != 'custom':
+                self._actions()
+            self._file_input()
+            self.job = job_progress(tr=tr, marker=f'card-{name}-job', explain=self._explain)
+            self.result = ui.label().classes('text-sm').mark(f'card-{name}-result')
+            self.result.props['role'] = 'status'
+            if done:
+                self.result.set_text(tr('walk.upload.done', name=done))
+                self.result.classes(replace='text-sm text-green-700')
+
+    # --- what the card says ---------------------------------------------------------------------------------------
+
+    def _facts(self) -> None:
+        found = datasets.stats_for(self.name, self.real, self.tr)
+        marker = f'card-{self.name}-state'
+        if found is None:
+            ui.label(self.tr('data.cards.not_prepared')).classes('text-sm text-gray-600').mark(marker)
+            return
+        stats, provenance = found.stats, found.provenance
+        tokens = stats['tokens']['total']
+        ui.label(self.tr('data.cards.facts', tokens=f'{tokens:,}', vocab=f'{stats["vocab_size"]:,}')).classes('text-sm')
+        color = theme.PROVENANCE_COLORS[provenance.kind]
+        ui.label(provenance.text(self.tr)).classes(theme.CAPTION).style(f'color: {color}').mark(marker)
+
+    def _openwebtext_facts(self) -> None:
+        tr, owt = self.tr, estimates.OPENWEBTEXT
+        facts = tr(
+            'data.owt.facts',
+            docs=f'{owt["documents"]:,}',
+            gb=owt['download_bytes'] // 10**9,
+            tokens=f'{owt["train_tokens"] + owt["val_tokens"]:,}',
+            bin_gb=owt['train_bin_bytes'] // 10**9,
+        )
+        ui.label(facts).classes('text-sm').mark('owt-facts')
+        estimate = ui.label(tr('data.owt.measuring')).classes('text-sm font-medium').mark('owt-estimate')
+        ui.label(tr('data.owt.source', source=estimates.OPENWEBTEXT_SOURCE)).classes(theme.CAPTION)
+
+        async def measure() -> None:
+            rate = await run.io_bound(estimates.bpe_tokens_per_second, tr('tokenizers.samples.shakespeare') * 40)
+            procs = await run.io_bound(estimates.prepare_processes)
+            total = owt['train_tokens'] + owt['val_tokens']
+            hours = total / (rate * procs) / 3600
+            if not estimate.is_deleted:
+                download_h = f'{owt["download_bytes"] * 8 / 100e6 / 3600:.1f}'
+                text = tr('data.owt.estimate', hours=f'{hours:.1f}', rate=f'{rate:,.0f}', procs=procs,
+                          download_h=download_h)  # fmt: skip
+                estimate.set_text(text)
+
+        ui.timer(0.3, measure, once=True)
+
+    def _actions(self) -> None:
+        tr = self.tr
+        with ui.row().classes('gap-2'):
+            show = ui.button(tr('data.cards.show'), on_click=lambda: self.on_show(self.name))
+            show.props('outline dense no-caps').mark(f'show-{self.name}')
+            if self.real and self.name in datasets.CARDS:
+                start = self._confirm_openwebtext if self.name == 'openwebtext' else self._download
+                prepare = ui.button(tr('data.cards.prepare'), on_click=start).props('unelevated dense no-caps')
+                prepare.mark(f'prepare-{self.name}')
+
+    # --- preparing: by download, or from a file ------------------------------------------------------------------
+
+    def _file_input(self) -> None:
+        """The offline way in: this dataset's own file (tiny Shakespeare's input.txt, documents for OpenWebText), or
+        any text for a dataset of the learner's own, named before it is sent."""
+        tr, name = self.tr, self.name
+        if name not in datasets.CARDS:
+            return  # an uploaded dataset is already prepared; another upload makes another card
+        custom = name == 'custom'
+        with ui.column().classes('w-full gap-1 mt-auto'):
+            ui.label(tr('data.upload.always_real') if custom else tr(f'walk.upload.offline_{_kind(name)}')).classes(
+                theme.CAPTION
+            )
+            if custom:
+                ui.toggle(
+                    {'char': tr('data.upload.char'), 'gpt2': tr('data.upload.gpt2')},
+                    value=self.tokenizer,
+                    on_change=lambda e: setattr(self, 'tokenizer', e.value),
+                ).props('dense no-caps').mark('upload-tokenizer')
+            label = tr('data.upload.drop') if custom else tr('walk.upload.choose')
+            self.upload = file_upload(
+                label=label, on_picked=self._picked, on_stored=self._stored, on_failed=self._refused, auto=not custom
+            ).mark(f'upload-{name}')
+            if custom:
+                with ui.row().classes('w-full items-start gap-2 no-wrap') as self.naming:
+                    self.dataset_name = ui.input(tr('walk.upload.name')).props('dense outlined').classes('flex-1')
+                    self.dataset_name.mark('upload-name')
+                    send = ui.button(tr('walk.upload.send'), icon='upload', on_click=self._send)
+                    send.props('unelevated dense no-caps').mark('upload-send')
+                self.naming.set_visibility(False)
+
+    def _picked(self, filename: str) -> None:
+        self.result.set_text('')
+        if self.name == 'custom':  # name the dataset before it is sent: prefilled from the file's name
+            self.dataset_name.set_value(workspace.sanitize_name(Path(filename).stem, fallback='my_text'))
+            self.naming.set_visibility(True)
+
+    def _send(self) -> None:
+        name = workspace.sanitize_name(self.dataset_name.value or '', fallback='')
+        if not name or name in datasets.CARDS:
+            self.result.set_text(self.tr('walk.upload.bad_name'))
+            self.result.classes(replace='text-sm text-red-700')
+            return
+        self.dataset_name.set_value(name)
+        self.upload.start(name)
+
+    async def _stored(self, answer: dict[str, Any]) -> None:
+        """The route kept the file in uploads/: prepare it."""
+        if self.name == 'custom':
+            name = workspace.sanitize_name(self.dataset_name.value or '', fallback=answer['suggested_dataset_name'])
+            params = {'dataset': 'custom', 'input': answer['name'], 'name': name, 'tokenizer': self.tokenizer}
+        else:
+            name, params = self.name, {'dataset': self.name, 'input': answer['name']}
+        await self._prepare(params, name)
+
+    def _refused(self, code: str, params: dict[str, Any], message: str) -> None:
+        """The upload route (or the browser, for a file too large) refused the file: say why, in the page's words."""
+        if code in TOO_LARGE:
+            text = self.tr('data.upload.too_large', mb=f'{self.upload.limit / 1e6:,.3g}', types='.txt, .md, .jsonl')
+        else:
+            text = self._headline(code, self.tr.coded(code, params, message))
+        self._failed(text)
+
+    async def _download(self) -> None:
+        await self._prepare({'dataset': self.name}, self.name)
+
+    async def _confirm_openwebtext(self) -> None:
+        """OpenWebText is a 54 GB download and hours of tokenizing: ask once more before starting."""
+        tr = self.tr
+        with ui.dialog() as dialog, ui.card().classes('gap-3 max-w-lg').mark('owt-confirm'):
+            ui.label(tr('data.owt.confirm')).classes('text-sm')
+            with ui.row().classes('justify-end w-full gap-2'):
+                ui.button(tr('data.owt.cancel'), on_click=lambda: dialog.submit(False)).props('flat no-caps')
+                ui.button(tr('data.owt.start'), on_click=lambda: dialog.submit(True)).props('unelevated no-caps')
+        if await dialog:
+            await self._download()
+        dialog.delete()
+
+    async def _prepare(self, params: dict[str, Any], name: str) -> None:
+        manager = job_manager()
+        if manager is None:
+            self._failed(self.tr('data.no_server'))
+            return
+        self.result.set_text('')
+        try:
+            job = manager.submit('prepare-data', params)  # as a remote caller: workspace names only, no paths
+        except ValueError as e:  # ConfigError: a key the engine rejects
+            self._failed(self.tr('components.job.error', message=self.tr.error(e)))
+            return
+        end = await self.job.follow(manager, job)
+        if self.is_deleted:
+            return
+        if end and end.get('status') == 'succeeded':
+            self.on_prepared(self.name, name)  # only now a ✓: the page redraws the cards with it
+
+    def _failed(self, text: str) -> None:
+        self.result.set_text(text)
+        self.result.classes(replace='text-sm text-red-700')
+        self.result.props['role'] = 'alert'
+
+    def _explain(self, event: dict) -> str:
+        """A failed preparation, in the page's language: what to do about this kind of problem, then the details."""
+        return self._headline(event.get('error_code') or event.get('code') or '', self.tr.event_message(event))
+
+    def _headline(self, code: str, details: str) -> str:
+        kind = HEADLINES.get(code, 'other')
+        return self.tr('data.errors.detail', headline=self.tr(f'data.errors.{kind}'), message=details)
+
+
+def _kind(name: str) -> str:
+    """Which offline hint a card gives: tiny Shakespeare's input.txt, or a corpus of documents."""
+    return 'documents' if name == 'openwebtext' else 'shakespeare'

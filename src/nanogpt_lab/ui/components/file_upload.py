@@ -1,0 +1,84 @@
+"""A file picker that uploads through the lab's own HTTP route, `POST /api/datasets/upload`.
+
+The page does not receive the file itself: the browser streams it to the same route an API client uses
+(`server/uploads.py`: size limit while streaming, UTF-8 check, a sanitised name in the workspace's uploads/), so
+the page and the API cannot disagree about what an acceptable upload is. Quasar's uploader shows the real
+progress of that request. `on_picked(filename)` hears a choice, `on_stored(answer)` the route's JSON answer
+(`name`, `bytes`, `suggested_dataset_name`), `on_failed(code, params, message)` its refusal (an ApiError's
+coded JSON, or the browser's own refusal of a file too large or of the wrong type: `api.upload_too_large`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+
+UPLOAD_ROUTE = '/api/datasets/upload'
+TOO_LARGE = 'api.upload_too_large'  # the route's code for a file over the limit (the browser checks it first)
+ACCEPT = '.txt,.md,.jsonl,.json,.csv,.text'  # server/uploads.py's ALLOWED_SUFFIXES
+_FAILED_JS = '(e) => emit(e.xhr ? e.xhr.status : 0, e.xhr ? e.xhr.responseText : "")'
+
+
+def upload_limit() -> int:
+    """The server's upload limit in bytes (the same one the HTTP route enforces)."""
+    from nanogpt_lab.server.uploads import upload_limit as limit
+
+    return limit()
+
+
+class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
+    """Quasar's uploader, pointed at the lab's upload route; `start(name)` sends the chosen file."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        on_picked: Callable[[str], Any],
+        on_stored: Callable[[dict[str, Any]], Awaitable[None] | None],
+        on_failed: Callable[[str, dict[str, Any], str], None],
+        auto: bool = False,
+    ) -> None:
+        super().__init__('q-uploader')
+        self.limit = upload_limit()
+        self._props.update(
+            {
+                'url': UPLOAD_ROUTE,
+                'field-name': 'file',
+                'label': label,
+                'accept': ACCEPT,
+                'max-file-size': self.limit,
+                'auto-upload': auto,
+                'hide-upload-btn': True,
+                'flat': True,
+                'bordered': True,
+                'form-fields': [],
+            }
+        )
+        self.classes('w-full')
+        self.on_failed = on_failed
+        self.on('added', lambda e: on_picked(str(e.args)), js_handler='(files) => emit(files[0].name)')
+        self.on('uploaded', lambda e: on_stored(json.loads(e.args)), js_handler='(e) => emit(e.xhr.responseText)')
+        self.on('failed', self._failed, js_handler=_FAILED_JS)
+        self.on('rejected', lambda e: on_failed(TOO_LARGE, {}, ''), js_handler='() => emit()')
+
+    def start(self, name: str = '') -> None:
+        """Upload the chosen file, stored under `name` (sanitised by the route; '' keeps the file's own name)."""
+        self._props['form-fields'] = [{'name': 'name', 'value': name}] if name else []
+        self.update()
+        self.run_method('upload')
+
+    def forget(self) -> None:
+        """Clear the list, ready for another file."""
+        self.run_method('reset')
+
+    def _failed(self, e: Any) -> None:
+        status, body = (e.args + [0, ''])[:2] if isinstance(e.args, list) else (0, '')
+        try:
+            error = json.loads(body).get('error') or {}
+        except (ValueError, AttributeError):
+            error = {}
+        code = error.get('code') or (TOO_LARGE if status == 413 else '')
+        self.on_failed(code, error.get('params') or {}, error.get('message') or body or f'HTTP {status}')
