@@ -57,8 +57,7 @@ def test_every_stage_has_a_name_and_goal(slug: str) -> None:
 
 
 def test_dynamic_keys_of_the_architecture_page_exist() -> None:
-    from nanogpt_lab.ui.components.part_detail import PARTS
-    from nanogpt_lab.ui.stages.architecture import SIZES
+    from nanogpt_lab.ui.stages.architecture import PARTS, SIZES  # through the page, as it loads them
 
     keys = set(i18n.catalog('en'))
     wanted = {f'architecture.parts.{p}.{f}' for p in PARTS for f in ('label', 'what')}
