@@ -56,7 +56,7 @@ def _child(code: str, **env: str) -> dict:
 def test_importing_the_lab_leaves_the_environment_alone_and_torch_unloaded() -> None:
     code = (
         'import json, os, sys; import nanogpt_lab.training, nanogpt_lab.cli, nanogpt_lab.jobs.worker, '
-        'nanogpt_lab.jobs.params; '
+        'nanogpt_lab.jobs.specs; '
         'print(json.dumps({**{k: v for k, v in os.environ.items() if k.startswith("OMP_")}, '
         '"torch": "torch" in sys.modules}))'
     )

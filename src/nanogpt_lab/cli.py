@@ -1,102 +1,92 @@
 """`nanogpt-lab ...`: the lab's jobs from a terminal, with nanoGPT's `config/file.py --key=value` syntax.
 
-Each command is thin: parse, build the config, call one jobs or engine function. Heavy modules (torch, NiceGUI)
-are imported inside the command that needs them, so `nanogpt-lab --help` is instant.
+Each command is one small function registered with `@command(...)`: argparse gives it `--help` and `--home`, and
+hands it the nanoGPT-style arguments (config files, then `--key=value` flags) to build its config from. Heavy
+modules (torch, NiceGUI) are imported inside the command that needs them, so `nanogpt-lab --help` is instant.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
 
 from nanogpt_lab import __version__
-from nanogpt_lab.config import ConfigError
+from nanogpt_lab.config import DATASETS, PRETRAINED, ConfigError, SampleConfig, TrainConfig
 
-USAGE = """usage: nanogpt-lab [--home DIR] COMMAND [ARGS]
-
-Learn GPT-2 by doing it. With no command, starts the lab in your browser.
-
-commands:
-  serve [--host 127.0.0.1] [--port 8765] [--no-browser] [--mode simulation|real] [--token TOKEN]
-  prepare DATASET [--input PATH] [--data_dir DIR] [--val_fraction 0.1] [--tokenizer char|gpt2] [--name NAME]
-                  DATASET: shakespeare_char | shakespeare | openwebtext | custom
-  download-weights gpt2|gpt2-medium|gpt2-large|gpt2-xl
-  train [CONFIG.py] [--key=value ...]      nanoGPT's train.py keys; --nproc_per_node=N launches torchrun
-  finetune [CONFIG.py] [--key=value ...]   train with fine-tuning defaults (small constant LR, early stopping)
-  sample [--out_dir=RUN | --init_from=gpt2|bundled] [--start=TEXT|FILE:path] [--key=value ...]
-  export --out_dir=RUN --format=hf|onnx --to=DIR
-  bench sample|train|server|ui [--key=value ...]
-  sim record|list [--key=value ...]
-
---home DIR (or NANOGPT_LAB_HOME) picks the workspace folder (default ~/.nanogpt-lab).
-Docs: README.md and docs/ in the source tree."""
+NANOGPT_ARGS = '[CONFIG.py ...] [--key=value ...]'
+Handler = Callable[[argparse.Namespace, list[str]], int]  # (its own options, the nanoGPT-style arguments) -> status
 
 
-def _take_home(argv: list[str]) -> list[str]:
-    """Apply `--home DIR` wherever it appears, so every command sees the same workspace."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == '--home' and i + 1 < len(argv):
-            os.environ['NANOGPT_LAB_HOME'] = argv[i + 1]
-            i += 2
-            continue
-        if arg.startswith('--home='):
-            os.environ['NANOGPT_LAB_HOME'] = arg.split('=', 1)[1]
-        else:
-            out.append(arg)
-        i += 1
-    return out
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what it runs, its one-line summary, and either argparse options or nanoGPT-style arguments."""
+
+    run: Handler
+    summary: str
+    args: str = NANOGPT_ARGS  # how its nanoGPT-style arguments read in --help ('' when it takes none)
+    options: Callable[[argparse.ArgumentParser], None] | None = None  # argparse options instead of --key=value
+    details: str = ''  # more --help text
 
 
-def _serve(args: list[str], *, open_browser: bool = True) -> int:
-    from nanogpt_lab.config import parse_overrides
+COMMANDS: dict[str, Command] = {}
 
-    _, opts = parse_overrides(a if a != '--no-browser' else '--no_browser=True' for a in args)
+
+def command(name: str, summary: str, **how: object) -> Callable[[Handler], Handler]:
+    """Register `fn` as `nanogpt-lab NAME` (the one line a new subcommand needs besides its function)."""
+
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = Command(fn, summary, **how)  # type: ignore[arg-type]
+        return fn
+
+    return register
+
+
+def config_keys(cls: type) -> str:
+    """A config class's keys for --help: every one works as --key=value or in a config file."""
+    return 'Keys: ' + ' '.join(f'--{k}' for k in cls.model_fields)
+
+
+# --- the commands -------------------------------------------------------------------------------------------------
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--host', default='127.0.0.1', help='address to bind (default 127.0.0.1; others need a token)')
+    p.add_argument('--port', type=int, default=8765, help='port (default 8765)')
+    p.add_argument('--no-browser', '--no_browser', dest='no_browser', action='store_true', help='do not open a tab')
+    p.add_argument('--mode', default='simulation', help='the mode new tabs open in: simulation (default) or real')
+    p.add_argument('--token', default=None, help='access token every request must carry (generated off loopback)')
+
+
+@command('serve', 'start the lab in your browser (the default command)', args='', options=_serve_options)
+def _serve(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.ui.app import serve
 
-    serve(
-        host=str(opts.pop('host', '127.0.0.1')),
-        port=int(opts.pop('port', 8765)),
-        open_browser=open_browser and not opts.pop('no_browser', False),
-        mode=str(opts.pop('mode', 'simulation')),
-        token=opts.pop('token', None),
-        **opts,
-    )
+    serve(host=opts.host, port=opts.port, open_browser=not opts.no_browser, mode=opts.mode, token=opts.token)
     return 0
 
 
-def _prepare(args: list[str]) -> int:
+@command(
+    'prepare',
+    'tokenize a dataset into train.bin / val.bin (+ meta.pkl)',
+    args=f'DATASET {NANOGPT_ARGS}',
+    details=f'DATASET: {" | ".join(DATASETS)}. Keys: --input=PATH --data_dir=DIR --val_fraction=0.1 '
+    '--tokenizer=char|gpt2 --name=NAME',
+)
+def _prepare(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import DataConfig, from_args
     from nanogpt_lab.jobs.worker import run_foreground
 
     if not args or args[0].startswith('--'):
-        raise ConfigError('cli.prepare_needs_dataset', key='dataset')
-    cfg = from_args(DataConfig, args[1:], base={'dataset': args[0]})
-    return run_foreground('prepare-data', cfg)
+        raise ConfigError('cli.prepare_needs_dataset', key='dataset', allowed=', '.join(DATASETS))
+    return run_foreground('prepare-data', from_args(DataConfig, args[1:], base={'dataset': args[0]}))
 
 
-def _train(args: list[str], kind: str = 'train') -> int:
-    from nanogpt_lab.config import TrainConfig, from_args
-    from nanogpt_lab.jobs.worker import run_foreground
-
-    base = None
-    if kind == 'finetune':
-        from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
-
-        base = FINETUNE_DEFAULTS
-    cfg = from_args(TrainConfig, args, base=base)
-    if cfg.nproc_per_node > 1 and 'RANK' not in os.environ:
-        from nanogpt_lab.training.ddp import launch_torchrun
-
-        return launch_torchrun(kind, args, cfg.nproc_per_node)
-    return run_foreground(kind, cfg)
-
-
-def _download(args: list[str]) -> int:
-    from nanogpt_lab.config import PRETRAINED
+@command('download-weights', 'download GPT-2 weights from the Hugging Face Hub', args=' | '.join(PRETRAINED))
+def _download(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.jobs.worker import run_foreground
 
     if len(args) != 1 or args[0] not in PRETRAINED:
@@ -104,80 +94,191 @@ def _download(args: list[str]) -> int:
     return run_foreground('download-weights', {'model': args[0]})
 
 
-def _sample(args: list[str]) -> int:
+def _train_kind(kind: str, args: list[str]) -> int:
+    """`train` and `finetune`: the kind's preset, then config files and flags; --nproc_per_node=N runs torchrun."""
+    from nanogpt_lab.config import TrainConfig, from_args, run_preset
+    from nanogpt_lab.jobs.worker import run_foreground
+
+    cfg = from_args(TrainConfig, args, base=run_preset(kind))
+    if cfg.nproc_per_node > 1 and 'RANK' not in os.environ:
+        from nanogpt_lab.training.ddp import launch_torchrun
+
+        return launch_torchrun(kind, args, cfg)
+    return run_foreground(kind, cfg)
+
+
+@command(
+    'train',
+    "train a GPT (nanoGPT's train.py keys; --nproc_per_node=N launches torchrun)",
+    details=config_keys(TrainConfig),
+)
+def _train(opts: argparse.Namespace, args: list[str]) -> int:
+    return _train_kind('train', args)
+
+
+@command(
+    'finetune',
+    'train with the fine-tuning preset (config.FINETUNE_PRESET: small constant LR, early stopping)',
+    details=config_keys(TrainConfig),
+)
+def _finetune(opts: argparse.Namespace, args: list[str]) -> int:
+    return _train_kind('finetune', args)
+
+
+@command(
+    'sample',
+    "sample text, as nanoGPT's sample.py: --out_dir=RUN | --init_from=gpt2*|bundled|PATH, --start=TEXT|FILE:path",
+    details=config_keys(SampleConfig),
+)
+def _sample(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import SampleConfig, from_args
     from nanogpt_lab.inference import sample
 
-    cfg = from_args(SampleConfig, args)
-    for text in sample(cfg):
+    for text in sample(from_args(SampleConfig, args)):
         print(text)
         print('---------------', flush=True)  # after each sample, as nanoGPT's sample.py prints
     return 0
 
 
-def _export(args: list[str]) -> int:
+@command(
+    'export', 'export a run to Hugging Face (safetensors) or ONNX', args='--out_dir=RUN --to=DIR [--format=hf|onnx]'
+)
+def _export(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import parse_overrides
     from nanogpt_lab.export import export_run
 
-    files, opts = parse_overrides(args)
-    if files or not {'out_dir', 'to'} <= set(opts):
+    files, flags = parse_overrides(args)
+    if files or not {'out_dir', 'to'} <= set(flags):
         raise ConfigError('cli.export_usage', key='out_dir')
-    path = export_run(str(opts['out_dir']), str(opts['to']), fmt=str(opts.get('format', 'hf')))
+    path = export_run(str(flags['out_dir']), str(flags['to']), fmt=str(flags.get('format', 'hf')))
     print(f'exported to {path}')
     return 0
 
 
-def _bench(args: list[str]) -> int:
-    from nanogpt_lab.bench import main as bench_main
+@command('bench', 'benchmarks against a baseline in the same run', args='sample|train|server|ui [--key=value ...]')
+def _bench(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab.tools.bench import main as bench_main
 
     return bench_main(args)
 
 
-def _sim(args: list[str]) -> int:
-    from nanogpt_lab.simulation.record import main as sim_main
+@command('sim', 'record or list the simulation assets', args='record|list|verify [NAME ...] [--key=value ...]')
+def _sim(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab.tools.record_simulation import main as sim_main
 
     return sim_main(args)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    'serve': _serve,
-    'prepare': _prepare,
-    'download-weights': _download,
-    'train': _train,
-    'finetune': lambda a: _train(a, kind='finetune'),
-    'sample': _sample,
-    'export': _export,
-    'bench': _bench,
-    'sim': _sim,
-}
+# --- parsing ------------------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose user errors reach `main` as ConfigError (one clear line, never a usage dump), and which
+    remembers its option names for the message about an unknown one."""
+
+    def __init__(self, *args: object, **kwargs: object):
+        self.option_names: list[str] = []  # before argparse's own __init__, which adds -h
+        self.subcommands: dict[str, _Parser] = {}
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def add_argument(self, *names: str, **kwargs: object) -> argparse.Action:
+        action = super().add_argument(*names, **kwargs)  # type: ignore[arg-type]
+        self.option_names += action.option_strings[:1]
+        return action
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError('cli.bad_arguments', detail=message, prog=self.prog)
+
+
+def _home_option(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand's parser must not overwrite a --home given before the command
+    p.add_argument('--home', metavar='DIR', default=argparse.SUPPRESS, help='the workspace (or NANOGPT_LAB_HOME)')
+
+
+def build_parser() -> _Parser:
+    """The whole CLI: one subparser per registered command, each with --help and --home."""
+    parser = _Parser(
+        prog='nanogpt-lab',
+        description='Learn GPT-2 by doing it. With no command, starts the lab in your browser.',
+        epilog='--home DIR (or NANOGPT_LAB_HOME) picks the workspace folder (default ~/.nanogpt-lab). '
+        'Docs: README.md and docs/ in the source tree.',
+        allow_abbrev=False,
+    )
+    parser.add_argument('-V', '--version', action='version', version=f'nanogpt-lab {__version__}')
+    _home_option(parser)
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
+    for name, cmd in COMMANDS.items():
+        sub = subparsers.add_parser(
+            name,
+            help=cmd.summary,
+            description=f'{cmd.summary}. {cmd.details}'.strip(),
+            usage=f'nanogpt-lab {name} [-h] [--home DIR]' + (' [options]' if cmd.options else f' {cmd.args}'),
+            allow_abbrev=False,
+        )
+        _home_option(sub)
+        if cmd.options:
+            cmd.options(sub)
+        parser.subcommands[name] = sub
+    return parser
+
+
+def _command_at(args: list[str]) -> int:
+    """Where the command name is: after any `--home DIR` / `--home=DIR` that comes first."""
+    i = 0
+    while i < len(args) and (args[i] == '--home' or args[i].startswith('--home=')):
+        i += 2 if args[i] == '--home' else 1
+    return i
+
+
+def _with_default_command(args: list[str]) -> list[str]:
+    """Bare `nanogpt-lab [--port 9000 ...]` means `nanogpt-lab serve [...]`; `help [COMMAND]` means `[COMMAND] -h`."""
+    i = _command_at(args)
+    if i < len(args) and args[i] == 'help':
+        return [*args[:i], *args[i + 1 : i + 2], '--help']
+    if i >= len(args) or (args[i].startswith('-') and args[i] not in ('-h', '--help', '-V', '--version')):
+        return [*args[:i], 'serve', *args[i:]]
+    return args
+
+
+def _parse(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The command's argparse options (`command` names it) and its nanoGPT-style arguments, in order."""
+    parser = build_parser()
+    opts, rest = parser.parse_known_args(args)
+    sub = parser.subcommands[opts.command]
+    if COMMANDS[opts.command].options and rest:
+        known = ' '.join(n for n in sub.option_names if n not in ('-h', '--home'))
+        key = rest[0].split('=', 1)[0].lstrip('-')
+        raise ConfigError('cli.no_such_option', key=key, command=opts.command, allowed=known)
+    if 'home' in opts:
+        os.environ['NANOGPT_LAB_HOME'] = opts.home
+    return opts, rest
+
+
+def _commands_line() -> str:
+    return f'commands: {", ".join(COMMANDS)} (nanogpt-lab COMMAND --help)'
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print one clear line and exit 2, never a traceback."""
-    args = _take_home(list(sys.argv[1:] if argv is None else argv))
-    if args and args[0] in ('-h', '--help', 'help'):
-        print(USAGE)
-        return 0
-    if args and args[0] in ('-V', '--version'):
-        print(f'nanogpt-lab {__version__}')
-        return 0
-    if not args or args[0].startswith('--'):
-        return _serve(args)
-    command = COMMANDS.get(args[0])
-    if command is None:
-        print(f"nanogpt-lab: unknown command '{args[0]}'\n\n{USAGE}", file=sys.stderr)
-        return 2
+    args = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    name = args[_command_at(args)] if _command_at(args) < len(args) else ''
+    where = f'nanogpt-lab {name}' if name in COMMANDS else 'nanogpt-lab'
     try:
-        return command(args[1:])
+        if not name.startswith('-') and name not in COMMANDS:
+            raise ConfigError('cli.unknown_command', key='command', command=name, usage=_commands_line())
+        opts, rest = _parse(args)
+        return COMMANDS[opts.command].run(opts, rest)
+    except SystemExit as e:  # --help and --version print and stop in argparse
+        return e.code if isinstance(e.code, int) else 0
     except ConfigError as e:
-        print(f'nanogpt-lab {args[0]}: {e}', file=sys.stderr)
+        print(f'{where}: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f'nanogpt-lab {args[0]}: interrupted', file=sys.stderr)
+        print(f'{where}: interrupted', file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, PermissionError, OSError) as e:
         # engine errors are written for people: show the message, not the stack
-        print(f'nanogpt-lab {args[0]}: error: {e}', file=sys.stderr)
+        print(f'{where}: error: {e}', file=sys.stderr)
         return 1
 
 

@@ -43,6 +43,35 @@ GPT2_BLOCK_SIZE = 1024
 PADDED_VOCAB_SIZE = 50304  # 50257 rounded up to a multiple of 64, as nanoGPT does for speed
 DATASETS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom', 'tang_poems', 'dialogue')
 
+# Fine-tuning: nanoGPT's config/finetune_shakespeare.py values, plus early stopping. `nanogpt-lab finetune`, the
+# finetune job, the stage 5 form and the recorder build on these, so a config file or `--key=value` still wins.
+FINETUNE_PRESET: dict[str, Any] = {
+    # start from pretrained weights; nanoGPT's example uses gpt2-xl (1.5B), far too big for a CPU lab default
+    'init_from': 'gpt2',
+    'dataset': 'shakespeare',
+    # evaluate often: a fine-tune overfits within a few epochs of a small dataset
+    'eval_interval': 5,
+    'eval_iters': 40,
+    'always_save_checkpoint': False,  # keep only the checkpoint with the best val loss
+    # 1 sequence × 32 accumulation steps × 1024 tokens = 32,768 tokens per step (~9 steps per Shakespeare epoch)
+    'batch_size': 1,
+    'gradient_accumulation_steps': 32,
+    'max_iters': 20,
+    # a small constant learning rate: nudge the pretrained weights, do not overwrite them
+    'learning_rate': 3e-5,
+    'decay_lr': False,
+    # ours: stop when val loss has not improved for 3 evaluations in a row
+    'early_stopping_patience': 3,
+}
+# The defaults each kind of training run starts from, under config files and flags (plain `train`: nanoGPT's own).
+RUN_PRESETS: dict[str, Mapping[str, Any]] = {'finetune': FINETUNE_PRESET}
+
+
+def run_preset(kind: str) -> dict[str, Any]:
+    """The defaults `kind` (train, finetune, ...) builds its TrainConfig on: the one place presets are looked up."""
+    return dict(RUN_PRESETS.get(kind, {}))
+
+
 ModelPreset = Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', 'gpt1-mini', 'gpt1']
 Dtype = Literal['auto', 'float32', 'bfloat16', 'float16']
 _DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nanogpt_lab.bench.ui import CHROMIUM, free_port, launch_chromium
+from nanogpt_lab.tools.bench.ui import CHROMIUM, free_port, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / 'artifacts' / 'screenshots'

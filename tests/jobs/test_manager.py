@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from nanogpt_lab.events import read_events
+from nanogpt_lab.jobs.lifecycle import write_job
 from nanogpt_lab.jobs.manager import JobConflict, JobManager, JobNotFound
-from nanogpt_lab.jobs.worker import write_job
 
 TINY = dict(dataset='shakespeare_char', device='cpu', n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,
             gradient_accumulation_steps=1, eval_iters=2, warmup_iters=2, learning_rate=1e-3, compile=False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -12,11 +11,6 @@ from nanogpt_lab.config import ConfigError, SampleConfig, TrainConfig
 from nanogpt_lab.jobs import nanogpt_checkout as nc
 
 FIXTURES = Path(__file__).parent / 'fixtures'
-# a karpathy/nanoGPT checkout (commit 3adf61e) beside the repo, as on the project's machines
-NANOGPT_REF = Path(os.environ.get('NANOGPT_LAB_NANOGPT_REF', Path(__file__).resolve().parents[3] / 'nanogpt_ref'))
-needs_checkout = pytest.mark.skipif(
-    not (NANOGPT_REF / 'train.py').exists(), reason=f'no nanoGPT checkout at {NANOGPT_REF}'
-)
 
 
 def _parse(name: str, **kw) -> list[tuple[str, dict]]:
@@ -65,9 +59,8 @@ def test_sample_output_is_split_into_texts() -> None:
     assert texts == ["\no Njids3f3w ztUSuXBtodJf'mX3 lTHaLrkWoaW", '\nlsig?eaSlCeKaXAQzxer\n$sb PhJ? u?io &h Xq']
 
 
-@needs_checkout
-def test_config_keys_are_read_from_train_py_without_running_it() -> None:
-    keys = nc.config_keys(NANOGPT_REF / 'train.py')
+def test_config_keys_are_read_from_train_py_without_running_it(nanogpt_ref: Path) -> None:
+    keys = nc.config_keys(nanogpt_ref / 'train.py')
     assert keys['batch_size'] == 12 and keys['compile'] is True and 'dtype' in keys and 'config_keys' not in keys
     flags = nc.train_flags(TrainConfig(device='cpu', n_layer=2), keys, Path('/runs/x'))
     assert '--n_layer=2' in flags and '--device=cpu' in flags and '--compile=False' in flags
@@ -75,14 +68,13 @@ def test_config_keys_are_read_from_train_py_without_running_it() -> None:
     assert not any(f.startswith(('--threads', '--ln_position', '--model=')) for f in flags)
 
 
-@needs_checkout
-def test_lab_only_options_are_refused_with_the_key() -> None:
-    keys = nc.config_keys(NANOGPT_REF / 'train.py')
+def test_lab_only_options_are_refused_with_the_key(nanogpt_ref: Path) -> None:
+    keys = nc.config_keys(nanogpt_ref / 'train.py')
     with pytest.raises(ConfigError) as e:
         nc.train_flags(TrainConfig(device='cpu', ln_position='post'), keys, Path('/r'))
     assert e.value.key == 'ln_position'
     with pytest.raises(ConfigError) as e:
-        nc.sample_flags(SampleConfig(device='cpu', top_p=0.9), nc.config_keys(NANOGPT_REF / 'sample.py'), Path('/p'))
+        nc.sample_flags(SampleConfig(device='cpu', top_p=0.9), nc.config_keys(nanogpt_ref / 'sample.py'), Path('/p'))
     assert e.value.key == 'top_p'
 
 
@@ -92,10 +84,9 @@ def test_not_a_checkout(tmp_path: Path) -> None:
         nc.resolve_checkout(str(tmp_path), lambda *a, **k: None)
 
 
-@needs_checkout
-def test_failing_checkout_surfaces_its_own_last_lines(tmp_path: Path) -> None:
+def test_failing_checkout_surfaces_its_own_last_lines(tmp_path: Path, nanogpt_ref: Path) -> None:
     checkout = tmp_path / 'nanoGPT'
-    shutil.copytree(NANOGPT_REF, checkout, ignore=shutil.ignore_patterns('.git', 'assets'))
+    shutil.copytree(nanogpt_ref, checkout, ignore=shutil.ignore_patterns('.git', 'assets'))
     (checkout / 'train.py').write_text('import sys\nprint("about to fail")\nraise RuntimeError("wrong torch: 1.0")\n')
     run_dir = tmp_path / 'run'
     cfg = TrainConfig(device='cpu', dataset='shakespeare_char', out_dir=str(run_dir), data_dir=str(tmp_path / 'd'))
@@ -115,8 +106,7 @@ def test_a_traceback_is_not_mistaken_for_progress() -> None:
     assert ('log', {'level': 'info', 'message': 'using fused AdamW: False'}) in events
 
 
-@needs_checkout
-def test_train_and_sample_with_the_real_checkout(tmp_path: Path, char_data_dir: Path) -> None:
+def test_train_and_sample_with_the_real_checkout(tmp_path: Path, char_data_dir: Path, nanogpt_ref: Path) -> None:
     """nanoGPT's own train.py trains 4 iterations on our prepared data; its checkpoint loads in the lab."""
     from nanogpt_lab.events import EventLog, read_events
     from nanogpt_lab.model.checkpoint import load_checkpoint
@@ -126,10 +116,10 @@ def test_train_and_sample_with_the_real_checkout(tmp_path: Path, char_data_dir: 
                       n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=4, gradient_accumulation_steps=1,
                       max_iters=4, eval_interval=2, eval_iters=2, warmup_iters=1, lr_decay_iters=4)  # fmt: skip
     with EventLog(tmp_path / 'events.jsonl') as emit:
-        summary = nc.run(cfg, emit, lambda: False, kind='train', checkout=str(NANOGPT_REF), run_dir=run_dir)
+        summary = nc.run(cfg, emit, lambda: False, kind='train', checkout=str(nanogpt_ref), run_dir=run_dir)
         cfg_s = SampleConfig(out_dir=str(run_dir), device='cpu', num_samples=2, max_new_tokens=12, start='ROMEO:',
                              data_dir=str(char_data_dir))  # fmt: skip
-        nc.run(cfg_s, emit, lambda: False, kind='sample', checkout=str(NANOGPT_REF), run_dir=tmp_path / 'sample')
+        nc.run(cfg_s, emit, lambda: False, kind='sample', checkout=str(nanogpt_ref), run_dir=tmp_path / 'sample')
     events = list(read_events(tmp_path / 'events.jsonl'))
     train = [e for e in events if e['type'] == 'train']
     assert [e['iter'] for e in train] == [0, 1, 2, 3, 4] and train[-1]['tokens'] == 5 * 4 * 16

@@ -8,7 +8,7 @@ from pathlib import Path
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import EventLog, read_events
 from nanogpt_lab.jobs import registry
-from nanogpt_lab.jobs.worker import write_job
+from nanogpt_lab.jobs.lifecycle import write_job
 
 
 def _run(root: Path, name: str, tokens_per_iter: int, losses: list[float], evals: dict[int, float]) -> Path:

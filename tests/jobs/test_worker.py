@@ -13,9 +13,9 @@ import pytest
 
 from nanogpt_lab.config import DataConfig
 from nanogpt_lab.events import read_events
-from nanogpt_lab.jobs import worker
-from nanogpt_lab.jobs.params import build_job
+from nanogpt_lab.jobs import lifecycle, worker
 from nanogpt_lab.jobs.registry import read_job
+from nanogpt_lab.jobs.specs import build_job
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def own_signals():
 def test_worker_main_runs_the_job_described_in_job_json(tmp_path: Path, shakespeare_txt: Path, own_signals) -> None:
     spec = build_job('prepare-data', {'dataset': 'shakespeare_char', 'input': str(shakespeare_txt)}, local=True)
     run = tmp_path / 'runs' / 'prep'
-    worker.write_job(run, id='prep', kind=spec.kind, config=spec.config, status='starting', first_seq=1)
+    lifecycle.write_job(run, id='prep', kind=spec.kind, config=spec.config, status='starting', first_seq=1)
     assert worker.main([str(run)]) == 0
     job = read_job(run)
     assert job['status'] == 'succeeded' and job['pid'] == os.getpid() and job['pid_started'] and job['ended']
@@ -51,7 +51,7 @@ def test_a_non_graceful_job_stops_at_the_signal() -> None:
     code = (
         'import os, signal, time\n'
         'from nanogpt_lab.events import Cancelled\n'
-        'from nanogpt_lab.jobs.worker import stop_on_signals\n'
+        'from nanogpt_lab.jobs.lifecycle import stop_on_signals\n'
         'stop_on_signals(graceful=False)\n'
         'try:\n'
         '    print("ready", flush=True)\n'
@@ -68,7 +68,7 @@ def test_a_non_graceful_job_stops_at_the_signal() -> None:
 
 
 def test_a_graceful_job_only_raises_its_flag(own_signals) -> None:
-    should_stop = worker.stop_on_signals(graceful=True)
+    should_stop = lifecycle.stop_on_signals(graceful=True)
     assert not should_stop()
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(0.05)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from nanogpt_lab.tokenizers import LANES, compare_lanes, lane_tokenizer
-from nanogpt_lab.tokenizers.compare import frequency_bits
+from nanogpt_lab.tokenizers.side_by_side import frequency_bits
 
 EN = 'To be, or not to be, that is the question:\nWhether tis nobler in the mind to suffer\n' * 4
 ZH = '床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n' * 4

@@ -102,7 +102,7 @@ def test_eval_gpt2_config(bpe_data_dir, tmp_path):
 
 
 def test_finetune_shakespeare_config_and_finetune_command(bpe_data_dir, tmp_path):
-    """python train.py config/finetune_shakespeare.py, then `nanogpt-lab finetune` (FINETUNE_DEFAULTS)."""
+    """python train.py config/finetune_shakespeare.py, then `nanogpt-lab finetune` (config.FINETUNE_PRESET)."""
     weights = _tiny_gpt2(tmp_path / 'gpt2')
     run = tmp_path / 'ft'
     extra = [
@@ -133,7 +133,7 @@ def test_finetune_shakespeare_config_and_finetune_command(bpe_data_dir, tmp_path
         '--device=cpu',
         '--threads=1',
     ]
-    assert cli(['finetune', *extra]) == 0  # FINETUNE_DEFAULTS: shakespeare, lr 3e-5, early stopping
+    assert cli(['finetune', *extra]) == 0  # FINETUNE_PRESET: shakespeare, lr 3e-5, early stopping
     job = json.loads((again / 'job.json').read_text())
     assert job['kind'] == 'finetune' and job['config']['early_stopping_patience'] == 3
     assert job['summary']['iter_num'] == 4

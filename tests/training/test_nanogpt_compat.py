@@ -7,23 +7,19 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from nanogpt_lab.model.checkpoint import load_checkpoint, model_from_checkpoint
 
-NANOGPT = Path(os.environ.get('NANOGPT_REF', Path(__file__).resolve().parents[3] / 'nanogpt_ref'))
 
-
-@pytest.mark.skipif(not (NANOGPT / 'train.py').is_file(), reason=f'no nanoGPT checkout at {NANOGPT} (set NANOGPT_REF)')
-def test_our_checkpoint_resumes_under_nanogpts_train_py(tiny, tiny_values, run_train, char_data_dir, tmp_path):
+def test_our_checkpoint_resumes_under_nanogpts_train_py(
+    tiny, tiny_values, run_train, char_data_dir, tmp_path, nanogpt_ref
+):
     run = tmp_path / 'run'
     run_train(tiny(max_iters=10, eval_interval=5))  # bias=False, dropout 0: nanoGPT's own model
     checkout = tmp_path / 'nanogpt'
     checkout.mkdir()
     for name in ('train.py', 'model.py', 'configurator.py'):
-        shutil.copyfile(NANOGPT / name, checkout / name)
+        shutil.copyfile(nanogpt_ref / name, checkout / name)
     shutil.copytree(char_data_dir / 'shakespeare_char', checkout / 'data' / 'shakespeare_char')
     flags = {k: v for k, v in tiny_values.items() if k not in ('threads', 'dataset')}
     flags.update(init_from='resume', out_dir=str(run), max_iters=14, eval_interval=2, always_save_checkpoint=True,

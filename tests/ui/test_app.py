@@ -14,8 +14,8 @@ from nanogpt_lab.ui import app
 def test_ui_modules_import_without_torch() -> None:
     code = (
         'import sys\n'
-        'import nanogpt_lab.ui.app, nanogpt_lab.ui.theme, nanogpt_lab.ui.view, nanogpt_lab.ui.datasets\n'
-        'import nanogpt_lab.ui.estimates, nanogpt_lab.bench.ui\n'
+        'import nanogpt_lab.ui.app, nanogpt_lab.ui.theme, nanogpt_lab.ui.view, nanogpt_lab.ui.dataset_stats\n'
+        'import nanogpt_lab.ui.estimates, nanogpt_lab.tools.bench.ui\n'
         'from nanogpt_lab.ui.stages import STAGES\n'
         'for stage in STAGES: stage.module()\n'
         'import nanogpt_lab.ui.components.device_badge, nanogpt_lab.ui.components.job_progress\n'

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nanogpt_lab.export.folder import ExportError
+from nanogpt_lab.export.folder_writer import ExportError
 
 __all__ = ['FORMATS', 'ExportError', 'export_run']
 
@@ -19,7 +19,7 @@ def export_run(out_dir: str | Path, to: str | Path, fmt: str = 'hf') -> Path:
     """Export the checkpoint in `out_dir` (a run folder or a ckpt.pt) as `fmt` into the folder `to`; return it."""
     if fmt not in FORMATS:
         raise ExportError('config.export_format', key='format', value=fmt, allowed=', '.join(FORMATS))
-    from nanogpt_lab.export.folder import load_run, write_folder
+    from nanogpt_lab.export.folder_writer import load_run, write_folder
 
     run = load_run(out_dir)
     if fmt == 'hf':

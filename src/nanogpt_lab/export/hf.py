@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from nanogpt_lab.config import GPT2_VOCAB_SIZE
-from nanogpt_lab.export.folder import ExportError, Run, write_provenance, write_tokenizer
+from nanogpt_lab.export.folder_writer import ExportError, Run, write_provenance, write_tokenizer
 from nanogpt_lab.fileio import atomic_write_text, atomic_write_with
 
 CONV1D_WEIGHTS = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from nanogpt_lab.export.folder import ExportError, Run, write_provenance, write_tokenizer
+from nanogpt_lab.export.folder_writer import ExportError, Run, write_provenance, write_tokenizer
 
 ONNX_FILE = 'model.onnx'
 TOLERANCE = 1e-4  # max |logit difference| between onnxruntime and PyTorch that the export accepts

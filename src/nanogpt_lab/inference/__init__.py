@@ -17,7 +17,7 @@ _EXPORTS = {
     'stage_view': 'pipeline',
     'TokenEvent': 'sampler',
     'generate_ids': 'sampler',
-    'sample': 'sampler',
+    'sample': 'nanogpt_sample',
     'stream': 'sampler',
     'NextTokenExplorer': 'analysis',
     'token_surprise': 'analysis',

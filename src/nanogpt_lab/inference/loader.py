@@ -32,13 +32,11 @@ class Loaded:
 
 
 def bundled_folder() -> Path:
-    """The tiny char-level model shipped inside the package (simulation/assets/tiny-shakespeare-char/)."""
-    import importlib
+    """The tiny char-level model shipped inside the package (simulation/assets/tiny-shakespeare-char/).
 
-    # import_module, not `import nanogpt_lab.simulation` + attribute access: the latter fails when the parent package
-    # was re-imported while the subpackage stayed in sys.modules (NiceGUI's test plugin does this between tests)
-    simulation = importlib.import_module('nanogpt_lab.simulation')
-    return Path(simulation.__file__).resolve().parent / 'assets' / BUNDLED_NAME
+    It is package data, found by path: the engine reads the file and never imports the simulation layer.
+    """
+    return Path(__file__).resolve().parents[1] / 'simulation' / 'assets' / BUNDLED_NAME
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -1,4 +1,4 @@
-"""Generating tokens: the context-window rule, the KV cache, streaming token by token, and `sample(cfg)`.
+"""Generating tokens: the context-window rule, the KV cache, and streaming token by token.
 
 The context-window rule. GPT-2 learns one embedding per absolute position, so a window that slides by one token
 shifts every position and invalidates every cached key and value. nanoGPT's `generate` therefore recomputes the
@@ -71,7 +71,7 @@ class ContextWindow:
         return logits[:, -1, :]
 
 
-def _settings(temperature: float, top_k: int | None, top_p: float, repetition_penalty: float) -> SamplingSettings:
+def settings_from(temperature: float, top_k: int | None, top_p: float, repetition_penalty: float) -> SamplingSettings:
     return SamplingSettings(
         temperature=temperature, top_k=top_k or None, top_p=top_p, repetition_penalty=repetition_penalty
     )
@@ -91,7 +91,7 @@ def generate_ids(
     vocab_size: int | None = None,
 ) -> torch.Tensor:
     """nanoGPT's `generate` (B, T) -> (B, T + max_new_tokens), with the KV cache, top-p and repetition penalty."""
-    settings = _settings(temperature, top_k, top_p, repetition_penalty)
+    settings = settings_from(temperature, top_k, top_p, repetition_penalty)
     window = ContextWindow(model, idx.size(0), kv_cache=kv_cache)
     for _ in range(max_new_tokens):
         logits = process(window.logits(idx), settings, context=idx, vocab_size=vocab_size)
@@ -243,65 +243,3 @@ def _event(
         raw_prob=float(raw[tok]),
         top=_alternatives(raw, final, tokenizer, alternatives),
     )
-
-
-# --- nanogpt-lab sample -------------------------------------------------------------------------------------------
-
-
-def read_start(start: str) -> str:
-    """The prompt text: `start` itself, or the contents of the file named by `FILE:path` (as nanoGPT's sample.py)."""
-    if not start.startswith('FILE:'):
-        return start
-    path = start[5:]
-    try:
-        with open(path, encoding='utf-8') as f:
-            return f.read()
-    except FileNotFoundError:
-        raise LabError('inference.start_file_missing', key='start', path=path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise LabError('inference.start_file_unreadable', key='start', path=path, reason=e.__class__.__name__) from None
-
-
-def _nanogpt_generator(device: str, seed: int) -> torch.Generator:
-    """The random stream nanoGPT's sample.py draws from, so the same seed gives the same samples.
-
-    nanoGPT seeds, then builds its model on the CPU (initialisation consumes CPU draws), then samples: on CPU from
-    where initialisation left the stream, on CUDA from the untouched, seeded CUDA stream. One stream serves all
-    num_samples in turn.
-    """
-    generator = torch.Generator(device=device)
-    if device == 'cpu':
-        generator.set_state(torch.get_rng_state())
-    else:
-        generator.manual_seed(seed)
-    return generator
-
-
-def sample(cfg: Any) -> Iterator[str]:
-    """`nanogpt-lab sample`: yield each of cfg.num_samples texts, prompt + continuation, as nanoGPT prints them."""
-    from nanogpt_lab.inference.loader import load
-
-    torch.manual_seed(cfg.seed)  # before the model is built, as nanoGPT's sample.py: its init draws come first
-    loaded = load(cfg)
-    prompt = read_start(cfg.start)
-    if not prompt and getattr(loaded.tokenizer, 'eot_token', None) is not None:
-        prompt_ids = [loaded.tokenizer.eot_token]  # GPT-2 starts a document after <|endoftext|>
-    else:
-        prompt_ids = loaded.tokenizer.encode(prompt)
-    settings = _settings(cfg.temperature, cfg.top_k, cfg.top_p, cfg.repetition_penalty)
-    generator = _nanogpt_generator(loaded.device, cfg.seed)
-    for _ in range(cfg.num_samples):
-        pieces = [prompt]
-        for event in stream(
-            loaded.model,
-            loaded.tokenizer,
-            prompt_ids,
-            settings,
-            cfg.max_new_tokens,
-            generator=generator,
-            kv_cache=cfg.kv_cache,
-            stop=cfg.stop,
-            alternatives=0,
-        ):
-            pieces.append(event.text)
-        yield ''.join(pieces)

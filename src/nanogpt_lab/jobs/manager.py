@@ -26,9 +26,9 @@ from nanogpt_lab import workspace
 from nanogpt_lab.errors import Coded, LabError
 from nanogpt_lab.events import Cancelled, last_seq, log_fields
 from nanogpt_lab.jobs import registry
-from nanogpt_lab.jobs.params import JobSpec, build_job
+from nanogpt_lab.jobs.lifecycle import write_job
 from nanogpt_lab.jobs.registry import ACTIVE, EVENTS_FILE, TERMINAL, read_job
-from nanogpt_lab.jobs.worker import write_job
+from nanogpt_lab.jobs.specs import JobSpec, build_job
 from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)

@@ -148,7 +148,7 @@ def parse_samples(output: str) -> list[str]:
 
 def resolve_checkout(spec: str, emit: Emit) -> Path:
     """The checkout folder: a path as given, or an https/git URL cloned (once) into the workspace's checkouts/."""
-    from nanogpt_lab.jobs.params import checkouts_root
+    from nanogpt_lab.jobs.specs import checkouts_root
 
     if re.match(r'^(https://|git@)', spec):
         name = workspace.sanitize_name(spec.rstrip('/').removesuffix('.git'), fallback='nanoGPT')
@@ -374,7 +374,7 @@ def _sample(
     cfg: SampleConfig, emit: Emit, should_stop: Callable[[], bool], folder: Path, run_dir: Path
 ) -> dict[str, Any]:
     from nanogpt_lab.fileio import atomic_write_text
-    from nanogpt_lab.inference.sampler import read_start
+    from nanogpt_lab.inference.nanogpt_sample import read_start
 
     prompt = run_dir / 'prompt.txt'  # sample.py reads FILE:...: no quoting trouble with any prompt text
     atomic_write_text(prompt, read_start(cfg.start))
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     import functools
 
     from nanogpt_lab.config import from_args
-    from nanogpt_lab.jobs.worker import run_dir_for, run_job, stop_on_signals
+    from nanogpt_lab.jobs.lifecycle import run_dir_for, run_job, stop_on_signals
     from nanogpt_lab.terminal import TerminalProgress
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -18,7 +18,7 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.errors import Coded
 from nanogpt_lab.events import EventLog, read_events
-from nanogpt_lab.jobs.worker import JOB_FILE, write_job
+from nanogpt_lab.jobs.lifecycle import JOB_FILE, write_job
 
 log = logging.getLogger(__name__)
 

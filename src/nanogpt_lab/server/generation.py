@@ -9,55 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, SampleConfig, build
 from nanogpt_lab.errors import describe
-from nanogpt_lab.jobs.params import _readable
+from nanogpt_lab.inference.model_cache import ModelCache
+from nanogpt_lab.jobs.specs import readable
 from nanogpt_lab.server.http import sse_message
 from nanogpt_lab.server.schemas import GenerateIn
-
-CACHE_SIZE = 2  # models kept loaded: a chat and a comparison; GPT-2 XL is 6 GB, so not more
-
-
-class ModelCache:
-    """The last few loaded models, keyed by what was asked and the checkpoint's mtime (a newer one reloads)."""
-
-    def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self._lock = threading.Lock()
-        self._models: OrderedDict[tuple, Any] = OrderedDict()
-        self.run_lock = threading.Lock()  # one generation at a time: they would only fight over the CPU/GPU
-
-    def load(self, cfg: SampleConfig) -> Any:
-        """The loaded model for this config: from the cache, or loaded now (and cached)."""
-        from nanogpt_lab.inference.loader import load
-
-        ckpt = Path(cfg.out_dir) / 'ckpt.pt'
-        stamp = ckpt.stat().st_mtime_ns if cfg.init_from == 'resume' and ckpt.exists() else 0
-        key = (cfg.init_from, cfg.out_dir if cfg.init_from == 'resume' else None, cfg.device, cfg.dtype, stamp)
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            loaded = load(cfg)
-            self._models[key] = loaded
-            while len(self._models) > self.size:
-                self._models.popitem(last=False)
-            return loaded
 
 
 def sample_config(req: GenerateIn, local: bool) -> SampleConfig:
     """The request's SampleConfig, with a run id turned into its folder (absolute paths: local callers only)."""
     values = req.model_dump(exclude={'prompt', 'alternatives', 'probabilities', 'stream'})
     if values['init_from'] == 'resume':
-        values['out_dir'] = _readable(values['out_dir'], 'out_dir', workspace.runs_root(), local, 'run')
+        values['out_dir'] = readable(values['out_dir'], 'out_dir', workspace.runs_root(), local, 'run')
     if values.get('data_dir'):
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
+        values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     if values['start'].startswith('FILE:'):
         raise ConfigError('api.file_prompt', key='start')
     return build(SampleConfig, values)

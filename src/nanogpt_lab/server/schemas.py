@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanogpt_lab.config import PRETRAINED, DataConfig, SampleConfig, TrainConfig
-from nanogpt_lab.jobs.params import BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
+from nanogpt_lab.jobs.specs import BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
 
 # the plan's NanoGPTConfig fields (camelCase) that the API accepts besides the engine's snake_case keys
 PLAN_FIELDS: dict[str, dict[str, Any]] = {

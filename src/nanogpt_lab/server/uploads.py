@@ -18,7 +18,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from nanogpt_lab import workspace
-from nanogpt_lab.jobs.params import uploads_root
+from nanogpt_lab.jobs.specs import uploads_root
 from nanogpt_lab.server.errors import ApiError
 
 ENV_UPLOAD_LIMIT = 'NANOGPT_LAB_UPLOAD_LIMIT_MB'

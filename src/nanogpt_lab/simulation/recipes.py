@@ -37,7 +37,7 @@ class Recipe:
     title: str
     args: tuple[str, ...] = ()  # `nanogpt-lab train` arguments (runs, model); data_dir/out_dir/threads are added
     dataset: str = ''  # which prepared dataset the run reads (prepared first)
-    finetune: bool = False  # train with FINETUNE_DEFAULTS under the arguments, as `nanogpt-lab finetune`
+    finetune: bool = False  # train with config.FINETUNE_PRESET under the arguments, as `nanogpt-lab finetune`
     init_from_recipe: str = ''  # start from this recorded run's checkpoint (recorded first if missing)
     note: str = ''
 

@@ -8,10 +8,10 @@ from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
 from nanogpt_lab.tokenizers.bpe import BPETokenizer
 from nanogpt_lab.tokenizers.bpe_replay import MergeStep, bpe_merge_replay, sequence_after
 from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
-from nanogpt_lab.tokenizers.compare import Comparison, TokenInfo, compare
 from nanogpt_lab.tokenizers.gpt2 import EOT_TOKEN, GPT2Tokenizer, gpt2_encoding
 from nanogpt_lab.tokenizers.lanes import LANES, compare_lanes, lane_tokenizer
 from nanogpt_lab.tokenizers.lookup import VOCAB_FILES, load_vocab_file, tokenizer_for_dataset, vocab_file
+from nanogpt_lab.tokenizers.side_by_side import Comparison, TokenInfo, compare
 from nanogpt_lab.tokenizers.unigram import UnigramTokenizer
 
 __all__ = [

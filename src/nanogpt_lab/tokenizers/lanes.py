@@ -13,9 +13,9 @@ from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
 from nanogpt_lab.tokenizers.bpe import FILE_NAME as BPE_FILE
 from nanogpt_lab.tokenizers.bpe import BPETokenizer
 from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
-from nanogpt_lab.tokenizers.compare import Comparison, compare_one, error_fields
 from nanogpt_lab.tokenizers.gpt2 import GPT2Tokenizer
 from nanogpt_lab.tokenizers.lookup import META_FILE
+from nanogpt_lab.tokenizers.side_by_side import Comparison, compare_one, error_fields
 from nanogpt_lab.tokenizers.unigram import FILE_NAME as UNIGRAM_FILE
 from nanogpt_lab.tokenizers.unigram import UnigramTokenizer
 

@@ -1,7 +1,7 @@
 """Stages 4 and 5: the pretraining and fine-tuning loop, single process or DDP under torchrun.
 
 `train(cfg, emit, should_stop)` is the whole entry point; it loads torch on first use, so importing this package
-(for `finetune.FINETUNE_DEFAULTS`, say) stays cheap. It never touches the environment: the CPU threading of a
+(for `TrainingError`, say) stays cheap. It never touches the environment: the CPU threading of a
 training process is chosen by whoever starts it (`nanogpt_lab.cpu_threads`).
 """
 

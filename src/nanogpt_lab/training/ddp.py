@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from nanogpt_lab.config import TrainConfig
+
 log = logging.getLogger(__name__)
 
 
@@ -127,23 +129,18 @@ def torchrun_command(kind: str, argv: list[str], nproc: int, out_dir: str | None
     ]
 
 
-def launch_torchrun(kind: str, argv: list[str], nproc: int) -> int:
+def launch_torchrun(kind: str, argv: list[str], cfg: TrainConfig) -> int:
     """`nanogpt-lab train --nproc_per_node=N ...`: run the same command under torchrun on this machine.
 
-    The run folder is chosen here when none is given, so all ranks write (rank 0) and resume from the same one.
-    Ctrl-C is passed on once, as SIGTERM through torchrun, so every rank saves its place and stops cleanly.
+    `cfg` is the config the CLI built from `argv`. The run folder is chosen here when none is given, so all ranks
+    write (rank 0) and resume from the same one. Ctrl-C is passed on once, as SIGTERM through torchrun, so every
+    rank saves its place and stops cleanly.
     """
     import signal
 
     from nanogpt_lab import workspace
-    from nanogpt_lab.config import TrainConfig, from_args
 
-    base = None
-    if kind == 'finetune':
-        from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
-
-        base = FINETUNE_DEFAULTS
-    cfg = from_args(TrainConfig, argv, base=base)
+    nproc = cfg.nproc_per_node
     out_dir = cfg.out_dir or str(workspace.runs_root() / workspace.new_run_id(kind))
     cmd = torchrun_command(kind, argv, nproc, out_dir)
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', str(_threads_per_rank(nproc)))}

@@ -23,14 +23,16 @@ import torch
 from nanogpt_lab import cpu_threads, hardware
 from nanogpt_lab.config import TrainConfig
 from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
+from nanogpt_lab.evaluation.loss import estimate_loss
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from nanogpt_lab.messages import ref, render
 from nanogpt_lab.model.checkpoint import CKPT_NAME, save_checkpoint
 from nanogpt_lab.tokenizers import VOCAB_FILES, vocab_file
-from nanogpt_lab.training import ddp, state
+from nanogpt_lab.training import ddp
+from nanogpt_lab.training import resume_state as resume
 from nanogpt_lab.training.batches import Batches, eval_batches, open_data
-from nanogpt_lab.training.evaluate import estimate_loss
+from nanogpt_lab.training.compute import compile_pays_off, make_runtime, peak_flops, time_steps
 from nanogpt_lab.training.faults import (
     TrainingError,
     is_finite,
@@ -41,7 +43,6 @@ from nanogpt_lab.training.faults import (
 )
 from nanogpt_lab.training.loggers import MetricLoggers
 from nanogpt_lab.training.model_init import inherit_resume_settings, init_model
-from nanogpt_lab.training.runtime import compile_pays_off, make_runtime, peak_flops, time_steps
 from nanogpt_lab.training.schedule import get_lr
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
@@ -128,19 +129,19 @@ class Trainer:
 
     def _load_optimizer(self, saved: dict) -> None:
         try:
-            state.load_optimizer_state(self.optimizer, saved, (self.cfg.beta1, self.cfg.beta2), self.cfg.weight_decay)
+            resume.load_optimizer_state(self.optimizer, saved, (self.cfg.beta1, self.cfg.beta2), self.cfg.weight_decay)
         except (ValueError, KeyError) as e:
             raise TrainingError('training.optimizer_mismatch', detail=str(e)) from None
 
     def _restore(self, resume_state: dict[str, Any]) -> None:
         """RNG streams and counters of an interrupted run, or fresh streams for a checkpoint without them."""
-        self.tokens = int(state.counter(resume_state, 'tokens', self.iter_num * self.tokens_per_iter))
-        self.evals_since_best = int(state.counter(resume_state, 'evals_since_best', 0))
+        self.tokens = int(resume.counter(resume_state, 'tokens', self.iter_num * self.tokens_per_iter))
+        self.evals_since_best = int(resume.counter(resume_state, 'evals_since_best', 0))
         if self.rt.scaler.is_enabled() and 'grad_scale' in (resume_state or {}):
             # float16: continue from the loss scale the run had found, not from 65536 again
             scale = float(resume_state['grad_scale'])
             self.rt.scaler = torch.amp.GradScaler(self.rt.device_type, init_scale=scale, enabled=True)
-        if self.resumed and not state.restore(
+        if self.resumed and not resume.restore(
             resume_state, self.dist.rank, self.dist.world_size, self.batches.generator, self.rt.device
         ):
             # nanoGPT's checkpoints (or another world size): new streams, but not the ones iteration 0 drew
@@ -345,7 +346,7 @@ class Trainer:
 
     def _evaluate(self, lr: float) -> None:
         """Rank 0 estimates train and val loss, keeps the best, checkpoints and checks for early stopping."""
-        rng = ddp.gather(state.rng_states(self.batches.generator, self.rt.device), self.dist)  # every rank joins
+        rng = ddp.gather(resume.rng_states(self.batches.generator, self.rt.device), self.dist)  # every rank joins
         if not self.dist.master:
             return
         cfg, it = self.cfg, self.iter_num
@@ -407,7 +408,7 @@ class Trainer:
         if self.out_dir is None:
             return
         counters = {'tokens': self.tokens, 'evals_since_best': self.evals_since_best}
-        resume_state = state.pack(rng, counters)
+        resume_state = resume.pack(rng, counters)
         if self.rt.scaler.is_enabled():
             resume_state['grad_scale'] = torch.tensor(self.rt.scaler.get_scale())
         config = {**self.cfg.model_dump(), 'resume_state': resume_state}
@@ -433,7 +434,7 @@ class Trainer:
 
     def _cancel(self) -> None:
         """A stop request: save where we are (if anything was trained) so `init_from=resume` continues; raise."""
-        rng = ddp.gather(state.rng_states(self.batches.generator, self.rt.device), self.dist)
+        rng = ddp.gather(resume.rng_states(self.batches.generator, self.rt.device), self.dist)
         kept, saved = None, None
         trained = self.iter_num > self.start_iter
         if self.dist.master and trained and is_finite(float(self.last_loss.item())) and self.out_dir is not None:

@@ -29,7 +29,7 @@ def build(settings: LabSettings) -> None:
 def _register(path: str, stage: Any, settings: LabSettings) -> None:
     from nicegui import ui
 
-    from nanogpt_lab.ui import theme
+    from nanogpt_lab.ui.shell import frame
     from nanogpt_lab.ui.view import View
 
     @ui.page(path, title=TITLE)
@@ -37,7 +37,7 @@ def _register(path: str, stage: Any, settings: LabSettings) -> None:
         """One tab's view of the stage: its own View (state), the shared frame, the stage's content."""
         query = dict(request.query_params)
         view = View.from_query(stage, settings, query, request.headers.get('accept-language'))
-        with theme.frame(view):
+        with frame(view):
             stage.module().create(view)
 
 

@@ -1,19 +1,7 @@
-"""The lab's look in one place: colours (semantic ones fixed across pages), class fragments, and `frame`.
-
-Every stage page writes into `frame(view)`: it sets the colours, draws the header (mode switch, language switch,
-device badge) and the stage stepper, titles the stage, and yields the column the stage fills.
-"""
+"""The lab's look in one place: colours (semantic ones fixed across pages) and class fragments (the shell that
+uses them around every page is `ui/shell.py`)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-from nicegui import ui
-
-if TYPE_CHECKING:
-    from nanogpt_lab.ui.view import View
 
 # --- colours ---------------------------------------------------------------------------------------------------
 PRIMARY = '#4338ca'  # indigo: links, the current stage, primary buttons
@@ -74,53 +62,3 @@ ROW_WRAP = 'w-full flex-wrap gap-3 items-stretch'
 GRID_2 = 'w-full grid grid-cols-1 lg:grid-cols-2 gap-4'
 GRID_3 = 'w-full grid grid-cols-1 md:grid-cols-3 gap-4'
 CHART_HEIGHT = 'h-72'
-
-
-@contextmanager
-def frame(view: View) -> Iterator[ui.column]:
-    """Draw the shell around a stage and yield the column its content goes into."""
-    from nanogpt_lab.ui.components.device_badge import device_badge
-    from nanogpt_lab.ui.components.stepper import stepper
-    from nanogpt_lab.ui.stages import STAGES
-
-    tr = view.tr
-    ui.colors(primary=PRIMARY, secondary=SECONDARY, accent=ACCENT)
-    ui.page_title(f'{tr(view.stage.name_key)} · {tr("shell.brand")}')
-    ui.query('html').props(f'lang={view.lang}')
-    with ui.header().classes(HEADER):
-        ui.link(tr('shell.brand'), view.url(STAGES[0].slug)).classes(f'{BRAND} no-underline text-gray-900')
-        ui.label(tr('shell.tagline')).classes('text-sm text-gray-500 max-lg:hidden')
-        ui.space()
-        _mode_switch(view)
-        _language_switch(view)
-        device_badge(view)
-    with ui.column().classes(PAGE) as page:
-        stepper(STAGES, view.stage, tr=tr, url_for=view.url).classes('mt-4')
-        _stage_heading(view)
-        if view.mode == 'simulation':
-            ui.label(tr('shell.mode.simulation_note')).classes(HELP).mark('mode-note')
-        else:
-            ui.label(tr('shell.mode.real_note')).classes(HELP).mark('mode-note')
-        yield page
-
-
-def _stage_heading(view: View) -> None:
-    tr = view.tr
-    with ui.column().classes('gap-1 w-full'):
-        ui.label(tr('shell.stage_n', n=view.stage.number, name=tr(view.stage.name_key))).classes(STAGE_TITLE)
-        ui.label(tr(view.stage.goal_key)).classes(STAGE_GOAL)
-
-
-def _mode_switch(view: View) -> None:
-    tr = view.tr
-    options = {'simulation': tr('shell.mode.simulation'), 'real': tr('shell.mode.real')}
-    toggle = ui.toggle(options, value=view.mode, on_change=lambda e: view.switch(mode=e.value))
-    toggle.props('no-caps unelevated toggle-color=primary dense').mark('mode-switch')
-    toggle.tooltip(tr('shell.mode.help'))
-
-
-def _language_switch(view: View) -> None:
-    from nanogpt_lab.ui.i18n import LANGUAGES
-
-    toggle = ui.toggle(dict(LANGUAGES), value=view.lang, on_change=lambda e: view.switch(lang=e.value))
-    toggle.props('no-caps unelevated dense toggle-color=secondary').mark('language-switch')

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from nanogpt_lab.jobs.params import KINDS
+from nanogpt_lab.jobs.specs import KINDS
 from nanogpt_lab.server import schemas
 from nanogpt_lab.server.http import event_stream, is_local, json_body, last_event_id
 

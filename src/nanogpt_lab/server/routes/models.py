@@ -11,13 +11,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from nanogpt_lab.config import PRESETS, ConfigError, ModelConfig, config_error
+from nanogpt_lab.inference.model_cache import ModelCache
 from nanogpt_lab.server import generation, schemas
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import SSE_HEADERS, is_local, json_body, validate
 
 router = APIRouter(prefix='/api', tags=['models'])
 ERRORS = {code: {'model': schemas.ErrorOut} for code in (400, 404, 413, 415, 422)}
-_CACHE = generation.ModelCache()
+_CACHE = ModelCache()
 
 
 @router.get('/models/sizes', responses=ERRORS, summary='Parameters, FLOPs per token and training memory of a GPT')

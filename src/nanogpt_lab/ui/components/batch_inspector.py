@@ -7,7 +7,7 @@ import random
 
 from nicegui import ui
 
-from nanogpt_lab.ui import datasets, theme
+from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.section import note, section
 from nanogpt_lab.ui.components.token_view import TokenChip, token_view
@@ -54,8 +54,8 @@ class batch_inspector:  # noqa: N801 - a NiceGUI component (a refreshable sectio
 
     def _batch(self) -> tuple[list[dict] | None, Provenance, int]:
         """Rows from train.bin when it is here (live), else windows of the recorded first tokens (simulated)."""
-        folder = datasets.workspace_dir(self.dataset)
-        if folder is not None and (self.view.real or datasets.recorded_stats(self.dataset) is None):
+        folder = dataset_stats.workspace_dir(self.dataset)
+        if folder is not None and (self.view.real or dataset_stats.recorded_stats(self.dataset) is None):
             from nanogpt_lab.data import DataError, inspect_batch
 
             try:
@@ -72,7 +72,7 @@ class batch_inspector:  # noqa: N801 - a NiceGUI component (a refreshable sectio
             ]
             length = (folder / 'train.bin').stat().st_size // 2
             return rows, Provenance.live(self.tr('data.this_machine'), f'data/{self.dataset}/train.bin'), length
-        found = datasets.stats_for(self.dataset, False, self.tr)
+        found = dataset_stats.stats_for(self.dataset, False, self.tr)
         preview = (found.stats.get('preview') or []) if found else []
         if len(preview) <= self.block:
             return None, Provenance.formula(''), 0

@@ -2,7 +2,7 @@
 prompt and seed, and a per-token surprise heatmap of the same passage under each model.
 
 The data is a comparison dict as `nanogpt-lab sim record` stores it (comparison.json of the fine-tuning asset):
-`training.compare.compare_models(...)` plus each model's `inference.token_surprise` of one val passage. `measure`
+`evaluation.before_after.compare_models(...)` plus each model's `inference.token_surprise` of one val passage. `measure`
 makes the same dict live for the learner's own runs (it imports torch: run it in a worker thread).
 """
 
@@ -28,9 +28,9 @@ def measure(base: str, tuned: str, dataset_dir: Path, device: str = 'cpu') -> di
     """Base vs fine-tuned on `dataset_dir`'s val.bin, now: the recorded comparison's shape (imports torch)."""
     import numpy as np
 
+    from nanogpt_lab.evaluation.before_after import compare_models, load_model  # the same loading compare_models does
     from nanogpt_lab.inference import token_surprise
     from nanogpt_lab.tokenizers import tokenizer_for_dataset
-    from nanogpt_lab.training.compare import _load, compare_models  # _load: the same loading compare_models does
 
     result = compare_models(
         base, tuned, dataset_dir, prompt=PROMPT, seed=1337, device=device, max_val_tokens=MAX_VAL_TOKENS
@@ -38,7 +38,7 @@ def measure(base: str, tuned: str, dataset_dir: Path, device: str = 'cpu') -> di
     ids = np.fromfile(dataset_dir / 'val.bin', dtype=np.uint16)[:PASSAGE_TOKENS].tolist()
     passage = tokenizer_for_dataset(dataset_dir).decode(ids)
     for entry, source in zip(result['models'], (base, tuned), strict=True):
-        loaded = _load(source, str(dataset_dir.parent), device)
+        loaded = load_model(source, str(dataset_dir.parent), device)
         entry['surprise'] = token_surprise(loaded.model, loaded.tokenizer, passage)
         entry['run'] = Path(source).name
     return {**result, 'passage': passage, 'max_val_tokens': MAX_VAL_TOKENS}

@@ -16,7 +16,7 @@ from typing import Any
 from nicegui import run, ui
 
 from nanogpt_lab import workspace
-from nanogpt_lab.ui import datasets, estimates, theme
+from nanogpt_lab.ui import dataset_stats, estimates, theme
 from nanogpt_lab.ui.components.file_upload import file_upload
 from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
 from nanogpt_lab.ui.i18n import Translator
@@ -61,7 +61,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         self.tokenizer = 'char'
         border = 'border-indigo-600 ring-2 ring-indigo-200' if selected else ''
         self.classes(f'{theme.CARD} {border}').props('flat bordered').mark(f'card-{name}')
-        known = name in datasets.CARDS
+        known = name in dataset_stats.CARDS
         with self:
             ui.label(tr(f'data.cards.{name}.title') if known else name).classes(theme.CARD_TITLE)
             ui.label(tr(f'data.cards.{name}.about') if known else tr('walk.upload.yours')).classes(theme.CAPTION)
@@ -82,7 +82,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
     # --- what the card says ---------------------------------------------------------------------------------------
 
     def _facts(self) -> None:
-        found = datasets.stats_for(self.name, self.real, self.tr)
+        found = dataset_stats.stats_for(self.name, self.real, self.tr)
         marker = f'card-{self.name}-state'
         if found is None:
             ui.label(self.tr('data.cards.not_prepared')).classes('text-sm text-gray-600').mark(marker)
@@ -124,7 +124,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         with ui.row().classes('gap-2'):
             show = ui.button(tr('data.cards.show'), on_click=lambda: self.on_show(self.name))
             show.props('outline dense no-caps').mark(f'show-{self.name}')
-            if self.real and self.name in datasets.CARDS:
+            if self.real and self.name in dataset_stats.CARDS:
                 start = self._confirm_openwebtext if self.name == 'openwebtext' else self._download
                 prepare = ui.button(tr('data.cards.prepare'), on_click=start).props('unelevated dense no-caps')
                 prepare.mark(f'prepare-{self.name}')
@@ -135,7 +135,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         """The offline way in: this dataset's own file (tiny Shakespeare's input.txt, documents for OpenWebText), or
         any text for a dataset of the learner's own, named before it is sent."""
         tr, name = self.tr, self.name
-        if name not in datasets.CARDS:
+        if name not in dataset_stats.CARDS:
             return  # an uploaded dataset is already prepared; another upload makes another card
         custom = name == 'custom'
         with ui.column().classes('w-full gap-1 mt-auto'):
@@ -168,7 +168,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
 
     def _send(self) -> None:
         name = workspace.sanitize_name(self.dataset_name.value or '', fallback='')
-        if not name or name in datasets.CARDS:
+        if not name or name in dataset_stats.CARDS:
             self.result.set_text(self.tr('walk.upload.bad_name'))
             self.result.classes(replace='text-sm text-red-700')
             return

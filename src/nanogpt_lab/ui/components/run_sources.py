@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from nanogpt_lab.ui import datasets
+from nanogpt_lab.ui import dataset_stats
 from nanogpt_lab.ui.components.loss_chart import Curves, Reference, from_events
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.i18n import Translator
@@ -119,7 +119,7 @@ def run_label(run: dict[str, Any], tr: Translator) -> str:
 def vocab_size(dataset: str, real: bool, tr: Translator) -> int | None:
     """How many tokens the dataset's tokenizer has: from its stats (prepared here or recorded); GPT-2 BPE's for a
     dataset we have no stats of unless it is char-level."""
-    found = datasets.stats_for(dataset, real, tr)
+    found = dataset_stats.stats_for(dataset, real, tr)
     if found is not None and found.stats.get('vocab_size'):
         return int(found.stats['vocab_size'])
     return None if dataset.endswith('_char') else GPT2_VOCAB

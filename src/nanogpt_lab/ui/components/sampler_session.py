@@ -72,7 +72,7 @@ def available(real: bool, runs: list[dict[str, Any]]) -> list[str]:
 @lru_cache(maxsize=1)  # one cache for the whole lab: a model loads once however many tabs sample from it
 def model_cache() -> Any:
     """The loaded-model cache (the same class the generation API uses)."""
-    from nanogpt_lab.server.generation import ModelCache
+    from nanogpt_lab.inference.model_cache import ModelCache
 
     return ModelCache()
 

@@ -1,7 +1,7 @@
 """The six stages in learning order: the one list the stepper, the routes and the tests read.
 
 Each stage is a module `nanogpt_lab.ui.stages.<slug>` exposing `create(view)`, which fills the column that
-`theme.frame(view)` yields. Importing this package registers nothing and imports no stage module.
+`shell.frame(view)` yields. Importing this package registers nothing and imports no stage module.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogpt_lab.ui import datasets, estimates, theme
+from nanogpt_lab.ui import dataset_stats, estimates, theme
 from nanogpt_lab.ui.components import charts
 from nanogpt_lab.ui.components.batch_inspector import batch_inspector
 from nanogpt_lab.ui.components.chart_card import chart_card
@@ -53,7 +53,7 @@ class DataPage:
     @ui.refreshable_method
     def cards(self) -> None:
         """The four dataset cards, then one per dataset the learner prepared from their own text."""
-        names = [*datasets.CARDS, *datasets.own_datasets()]
+        names = [*dataset_stats.CARDS, *dataset_stats.own_datasets()]
         with ui.element('div').classes('w-full grid grid-cols-1 md:grid-cols-2 xl:grid-cols-4 gap-4'):
             for name in names:
                 dataset_card(
@@ -85,11 +85,11 @@ class DataPage:
         """The chosen dataset's numbers, frequency chart, split and first tokens (or why there are none)."""
         tr, name = self.tr, self.dataset
         with section(
-            tr('data.stats.title', name=tr(f'data.cards.{name}.title') if name in datasets.CARDS else name),
+            tr('data.stats.title', name=tr(f'data.cards.{name}.title') if name in dataset_stats.CARDS else name),
             tr('data.stats.help'),
             marker='stats',
         ):
-            found = datasets.stats_for(name, self.view.real, tr)
+            found = dataset_stats.stats_for(name, self.view.real, tr)
             if found is None and name == 'openwebtext':
                 self._published_openwebtext()
                 return

@@ -15,10 +15,9 @@ from typing import Any
 from nicegui import run, ui
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import PRETRAINED, ConfigError, TrainConfig
+from nanogpt_lab.config import FINETUNE_PRESET, PRETRAINED, ConfigError, TrainConfig
 from nanogpt_lab.model.sizes import preset_sizes
-from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
-from nanogpt_lab.ui import datasets, theme
+from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.before_after import before_after, measure
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
@@ -143,9 +142,9 @@ class FinetuningPage:
         tr = self.tr
         with section(tr('finetuning.settings.title'), tr('finetuning.settings.help'), marker='settings'):
             note(tr('finetuning.settings.why'), marker='why-small-lr')
-            values = {**defaults(FINETUNE_DEFAULTS), **self._base_values()}
+            values = {**defaults(FINETUNE_PRESET), **self._base_values()}
             datasets_here = [
-                d for d in ('shakespeare', 'shakespeare_char') if not self.view.real or datasets.workspace_dir(d)
+                d for d in ('shakespeare', 'shakespeare_char') if not self.view.real or dataset_stats.workspace_dir(d)
             ]
             self.form = config_form(
                 FIELDS,
@@ -153,7 +152,7 @@ class FinetuningPage:
                 tr=tr,
                 marker='ft-form',
                 kind='finetune',
-                base=FINETUNE_DEFAULTS,
+                base=FINETUNE_PRESET,
                 datasets=datasets_here,
                 extra_check=self._check if self.view.real else None,
                 on_change=self._buttons,
@@ -176,7 +175,7 @@ class FinetuningPage:
         return out
 
     def _check(self, cfg: TrainConfig) -> ConfigError | None:
-        if datasets.workspace_dir(cfg.dataset) is None:
+        if dataset_stats.workspace_dir(cfg.dataset) is None:
             return ConfigError('config.dataset_not_prepared', key='dataset', dataset=cfg.dataset)
         if cfg.init_from in PRETRAINED and not weights_present(cfg.init_from):
             return ConfigError('config.weights_not_downloaded', key='init_from', name=cfg.init_from)
@@ -334,7 +333,7 @@ class FinetuningPage:
         base, dataset = str(config.get('init_from')), str(config.get('dataset'))
         if base not in PRETRAINED and not Path(base).exists():  # a run id rather than its folder
             base = str(self.manager.run_dir(base))
-        folder = datasets.workspace_dir(dataset)
+        folder = dataset_stats.workspace_dir(dataset)
         if folder is None:
             self.compare_status.set_text(self.tr.message('config.dataset_not_prepared', {'dataset': dataset}))
             return

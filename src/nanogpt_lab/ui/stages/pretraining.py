@@ -15,7 +15,7 @@ from typing import Any
 from nicegui import ui
 
 from nanogpt_lab.config import ConfigError, TrainConfig
-from nanogpt_lab.ui import datasets, theme
+from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
@@ -84,11 +84,11 @@ class PretrainingPage:
         """Simulation: the recorded datasets; real: what is prepared in this workspace's data/ folder."""
         if not self.view.real:
             return ['shakespeare_char', 'shakespeare']
-        return [p.name for p in _data_folders() if datasets.workspace_dir(p.name)] or ['shakespeare_char']
+        return [p.name for p in _data_folders() if dataset_stats.workspace_dir(p.name)] or ['shakespeare_char']
 
     def _prepared(self, cfg: TrainConfig) -> ConfigError | None:
         """Real mode trains on data prepared here: say so on the field before Start, not as a failed job after."""
-        if datasets.workspace_dir(cfg.dataset) is None:
+        if dataset_stats.workspace_dir(cfg.dataset) is None:
             return ConfigError('config.dataset_not_prepared', key='dataset', dataset=cfg.dataset)
         return None
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from nicegui import run, ui
 
-from nanogpt_lab.ui import datasets, theme
+from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import charts
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.provenance import Provenance
@@ -235,7 +235,7 @@ class TokenizersPage:
     def _dataset_section(self) -> None:
         tr = self.tr
         with section(tr('tokenizers.dataset.title'), tr('tokenizers.dataset.help'), marker='dataset-consequence'):
-            found = datasets.shakespeare_pair(self.view.real, tr)
+            found = dataset_stats.shakespeare_pair(self.view.real, tr)
             if found is None:
                 note(tr('tokenizers.dataset.missing'), marker='dataset-missing')
                 ui.link(tr('tokenizers.dataset.go_prepare'), self.view.url('data'))

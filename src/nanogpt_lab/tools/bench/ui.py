@@ -84,7 +84,7 @@ def _start_server(home: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     env['NANOGPT_LAB_HOME'] = home
-    code = f'from nanogpt_lab.bench.ui import serve_for_bench; serve_for_bench({port})'
+    code = f'from nanogpt_lab.tools.bench.ui import serve_for_bench; serve_for_bench({port})'
     proc = subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f'http://127.0.0.1:{port}'
     for _ in range(240):

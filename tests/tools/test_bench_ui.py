@@ -1,9 +1,9 @@
-"""`nanogpt-lab bench ui` (src/nanogpt_lab/bench/ui.py): its table and its option checking; the browser run itself
+"""`nanogpt-lab bench ui` (src/nanogpt_lab/tools/bench/ui.py): its table and its option checking; the browser run itself
 is `nanogpt-lab bench ui` (its figures are in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-from nanogpt_lab.bench import ui as bench_ui
+from nanogpt_lab.tools.bench import ui as bench_ui
 
 
 def test_report_gives_medians_targets_machine_and_load() -> None:

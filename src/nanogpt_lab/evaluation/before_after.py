@@ -8,12 +8,12 @@ from typing import Any
 import torch
 
 from nanogpt_lab.config import SampleConfig
+from nanogpt_lab.evaluation.loss import full_val_loss, perplexity
 from nanogpt_lab.messages import ref
-from nanogpt_lab.training.evaluate import full_val_loss, perplexity
 from nanogpt_lab.training.faults import TrainingError
 
 
-def _load(source: str, data_dir: str | None, device: str) -> Any:
+def load_model(source: str, data_dir: str | None, device: str) -> Any:
     """A model and its tokenizer through the sampler's loader: a run folder, ckpt.pt, gpt2*, bundled or HF folder."""
     from nanogpt_lab.inference.loader import load
 
@@ -70,7 +70,10 @@ def compare_models(
 
     folder = Path(dataset_dir)
     data_tokenizer = tokenizer_for_dataset(folder)
-    loaded = {'base': _load(base, str(folder.parent), device), 'tuned': _load(tuned, str(folder.parent), device)}
+    loaded = {
+        'base': load_model(base, str(folder.parent), device),
+        'tuned': load_model(tuned, str(folder.parent), device),
+    }
     for name, item in loaded.items():
         if (item.tokenizer.name, item.tokenizer.vocab_size) != (data_tokenizer.name, data_tokenizer.vocab_size):
             raise TrainingError(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib
 
 SUITES = {
-    'sample': 'nanogpt_lab.bench.sample',
-    'train': 'nanogpt_lab.bench.train',
-    'server': 'nanogpt_lab.bench.server',
-    'ui': 'nanogpt_lab.bench.ui',
+    'sample': 'nanogpt_lab.tools.bench.sample',
+    'train': 'nanogpt_lab.tools.bench.train',
+    'server': 'nanogpt_lab.tools.bench.server',
+    'ui': 'nanogpt_lab.tools.bench.ui',
 }
 
 

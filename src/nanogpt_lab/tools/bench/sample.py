@@ -170,3 +170,9 @@ def main(args: list[str]) -> int:
     if o['json']:
         atomic_write_text(o['json'], json.dumps(result, indent=2))
     return 0
+
+
+if __name__ == '__main__':  # how a bench job runs it (jobs.specs.BENCH_PROGRAMS)
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

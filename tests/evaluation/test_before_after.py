@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nanogpt_lab.evaluation.before_after import compare_models
 from nanogpt_lab.training import TrainingError
-from nanogpt_lab.training.compare import compare_models
 
 
 def test_fine_tuned_model_beats_its_base_on_the_same_windows(tiny, run_train, char_data_dir, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nanogpt_lab.config import ConfigError
-from nanogpt_lab.jobs.params import KINDS, build_job, device_slots, exports_root, uploads_root
+from nanogpt_lab.jobs.specs import KINDS, build_job, device_slots, exports_root, uploads_root
 
 
 def test_plan_camelcase_config_is_accepted() -> None:
@@ -67,11 +67,10 @@ def test_runs_are_named_by_id_and_exports_stay_in_the_workspace() -> None:
 
 
 def test_finetune_starts_from_the_finetune_defaults() -> None:
-    pytest.importorskip('nanogpt_lab.training.finetune')
-    from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
+    from nanogpt_lab.config import FINETUNE_PRESET
 
     spec = build_job('finetune', {'device': 'cpu'})
-    for key, value in FINETUNE_DEFAULTS.items():
+    for key, value in FINETUNE_PRESET.items():
         assert spec.config[key] == value
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nanogpt_lab.data import DataError
+from nanogpt_lab.evaluation.loss import full_val_loss, perplexity
 from nanogpt_lab.model.checkpoint import load_checkpoint, model_from_checkpoint
-from nanogpt_lab.training.evaluate import full_val_loss, perplexity
 
 
 def test_nanogpt_baby_checkpoint_scores_1_8982_over_the_whole_val_bin(nanogpt_baby_ckpt, char_data_dir, tmp_path):

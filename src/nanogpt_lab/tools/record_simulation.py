@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import ConfigError, DataConfig, TrainConfig, from_args, parse_overrides
+from nanogpt_lab.config import ConfigError, DataConfig, TrainConfig, from_args, parse_overrides, run_preset
 from nanogpt_lab.events import EventLog, read_events
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
 from nanogpt_lab.hardware import cpu_threads
@@ -122,11 +122,7 @@ def _data_config_of(stats: dict) -> dict:
 
 def train_config(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str, ...] = ()) -> TrainConfig:
     """The TrainConfig `nanogpt-lab train <recipe args>` builds, pointed at the work folder's data and run."""
-    base = None
-    if recipe.finetune:
-        from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
-
-        base = FINETUNE_DEFAULTS
+    base = run_preset('finetune') if recipe.finetune else None
     # recipes name config/*.py relative to the repository, as nanoGPT's README does
     args = [a if a.startswith('--') else str(prov.REPO_ROOT / a) for a in recipe.args]
     args += [f'--data_dir={rec.data_dir}', f'--out_dir={out_dir}', f'--threads={rec.threads}']
@@ -221,8 +217,8 @@ def _result(events: list[dict]) -> dict:
 
 def _checkpoint_val_loss(out_dir: Path, data: Path) -> dict:
     """The saved checkpoint's loss over the whole val.bin: exact, unlike the 20-batch estimate in the events."""
+    from nanogpt_lab.evaluation.loss import full_val_loss
     from nanogpt_lab.model.checkpoint import load_checkpoint, model_from_checkpoint
-    from nanogpt_lab.training.evaluate import full_val_loss
 
     ckpt = load_checkpoint(out_dir)
     model = model_from_checkpoint(ckpt)
@@ -259,15 +255,15 @@ def sample_text(folder: Path, init_from: str | None = None) -> str:
 def _compare_finetune(rec: Recorder, recipe: Recipe, out_dir: Path, target: Path) -> dict:
     """Base vs fine-tuned on the fine-tuning data, measured now and stored as comparison.json for stage 5.
 
-    Val loss, perplexity and a sample of each from one prompt and seed (`training.compare`), plus the surprise
+    Val loss, perplexity and a sample of each from one prompt and seed (`evaluation.before_after`), plus the surprise
     (−log p) of every token of the first val passage under each model (`inference.token_surprise`).
     """
     import numpy as np
 
     from nanogpt_lab.config import SampleConfig
+    from nanogpt_lab.evaluation.before_after import compare_models
     from nanogpt_lab.inference import load, token_surprise
     from nanogpt_lab.tokenizers import tokenizer_for_dataset
-    from nanogpt_lab.training.compare import compare_models
 
     data = rec.data_dir / recipe.dataset
     base = rec.run_dir(recipe.init_from_recipe)

@@ -192,8 +192,8 @@ def run_nanogpt(copy: Path, values: dict[str, Any], out: Path, threads: int) -> 
 
 def score(out: Path, val: Path) -> float:
     """full_val_loss of a run's checkpoint over the whole val.bin in 64-token windows (how 1.8982 was measured)."""
+    from nanogpt_lab.evaluation.loss import full_val_loss
     from nanogpt_lab.model.checkpoint import load_checkpoint, model_from_checkpoint
-    from nanogpt_lab.training.evaluate import full_val_loss
 
     return full_val_loss(model_from_checkpoint(load_checkpoint(out)), val, 64)
 
@@ -286,7 +286,7 @@ def compile_probe(threads: int) -> dict[str, float]:
 
     from nanogpt_lab.config import ModelConfig
     from nanogpt_lab.model.gpt import GPT
-    from nanogpt_lab.training.runtime import time_steps
+    from nanogpt_lab.training.compute import time_steps
 
     torch.set_num_threads(threads)
     model = GPT(ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65, bias=False))
@@ -312,9 +312,8 @@ def compile_suite(opts: dict[str, Any], work: Path) -> Iterator[str]:
     """torch.compile in fresh processes: with an empty compile cache (a first run), then with it filled."""
     threads = int(opts['threads'])
     env = {**_env(threads), 'TORCHINDUCTOR_CACHE_DIR': str(work / 'inductor-cache')}
-    code = (
-        f'import json; from nanogpt_lab.bench.train import compile_probe; print(json.dumps(compile_probe({threads})))'
-    )
+    probe = 'from nanogpt_lab.tools.bench.train import compile_probe'
+    code = f'import json; {probe}; print(json.dumps(compile_probe({threads})))'
     yield '| model | compile cache | eager ms/step | compiled ms/step | speed-up | compile s | load |'
     yield '|---|---|---:|---:|---:|---:|---:|'
     for cache in ('empty', 'filled'):
@@ -432,3 +431,7 @@ def main(args: list[str]) -> int:
                 print(line, flush=True)
             print(flush=True)
     return 0
+
+
+if __name__ == '__main__':  # how a bench job runs it (jobs.specs.BENCH_PROGRAMS)
+    raise SystemExit(main(sys.argv[1:]))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nanogpt_lab.simulation import assets, record
+from nanogpt_lab.simulation import assets
 from nanogpt_lab.simulation.recipes import BABY, Recipe
+from nanogpt_lab.tools import record_simulation as record
 
 
 def test_rerunning_the_first_100_iterations_matches_the_recorded_losses(tmp_path: Path, shakespeare_txt: Path) -> None:

@@ -25,15 +25,17 @@ from nanogpt_lab.config import (
     TrainConfig,
     build,
     from_camel,
+    run_preset,
 )
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.messages import ref
 
-KINDS = ('prepare-data', 'download-weights', 'train', 'finetune', 'sample', 'export', 'bench', 'simulate')
-DEVICE_KINDS = ('train', 'finetune', 'sample', 'bench')  # one of these per device at a time; the rest queue
 CHECKOUT_KEY = 'nanogpt_checkout'  # train/finetune/sample with a nanoGPT checkout instead of the lab's engine
 EXPORT_FORMATS = ('hf', 'onnx')
-BENCH_SUITES = ('sample', 'train')
+# The benchmark suites a job may run, each as its own program: a job never imports `tools`, and these two modules
+# cannot import the server or the UI (an import-linter contract), so a bench job cannot load a page.
+BENCH_PROGRAMS = {'sample': 'nanogpt_lab.tools.bench.sample', 'train': 'nanogpt_lab.tools.bench.train'}
+BENCH_SUITES = tuple(BENCH_PROGRAMS)
 SIM_SPEEDS = (1, 10, '1x', '10x', 'instant')
 _URL_RE = re.compile(r'^(https://|git@)[\w.@:/~+-]+$')
 
@@ -72,7 +74,7 @@ def _named(root: Path, value: str, key: str, what: str) -> Path:
         raise _keyed(e, key) from None
 
 
-def _readable(value: Any, key: str, root: Path, local: bool, what: str) -> str:
+def readable(value: Any, key: str, root: Path, local: bool, what: str) -> str:
     """A path a job only reads: a workspace name under `root`, or (local callers) an absolute path."""
     if not isinstance(value, str) or not value:
         raise ConfigError('config.path_not_string', key=key, what=ref(f'config.what.{what}'))
@@ -141,7 +143,7 @@ def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
     _folder_name(values, 'name')
     if values.get('input') is not None:
-        values['input'] = _readable(values['input'], 'input', uploads_root(), local, 'upload')
+        values['input'] = readable(values['input'], 'input', uploads_root(), local, 'upload')
     return JobSpec(kind, _set_keys(build(DataConfig, values)))
 
 
@@ -160,14 +162,11 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
         run_id = Path(_run_folder(values['out_dir'], 'out_dir')).name
         values['out_dir'] = None  # the manager decides the folder: runs/<run_id>
     if values.get('data_dir') is not None:
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
+        values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     init = values.get('init_from')
     if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED):
-        values['init_from'] = _readable(init, 'init_from', workspace.runs_root(), local, 'start_run')
-    if kind == 'finetune':
-        from nanogpt_lab.training.finetune import FINETUNE_DEFAULTS
-
-        values = {**FINETUNE_DEFAULTS, **values}
+        values['init_from'] = readable(init, 'init_from', workspace.runs_root(), local, 'start_run')
+    values = {**run_preset(kind), **values}
     cfg = build(TrainConfig, values)
     if cfg.nproc_per_node > 1:
         raise ConfigError('config.ddp_in_terminal', key='nproc_per_node')
@@ -180,9 +179,9 @@ def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
         out = values.get('out_dir')
         if out is None:
             raise ConfigError('config.sample_run', key='out_dir')
-        values['out_dir'] = _readable(out, 'out_dir', workspace.runs_root(), local, 'run')
+        values['out_dir'] = readable(out, 'out_dir', workspace.runs_root(), local, 'run')
     if values.get('data_dir') is not None:
-        values['data_dir'] = _readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
+        values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     if isinstance(values.get('start'), str) and values['start'].startswith('FILE:'):
         raise ConfigError('api.file_prompt', key='start')
     cfg = build(SampleConfig, values)
@@ -194,7 +193,7 @@ def _export(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if unknown:
         raise ConfigError('config.export_key', key='to', name=sorted(unknown)[0])
     run = values.get('out_dir', values.get('run'))
-    out_dir = _readable(run, 'out_dir', workspace.runs_root(), local, 'export_run')
+    out_dir = readable(run, 'out_dir', workspace.runs_root(), local, 'export_run')
     fmt = values.get('format', 'hf')
     if fmt not in EXPORT_FORMATS:
         raise ConfigError('config.export_format', key='format', value=fmt, allowed=', '.join(EXPORT_FORMATS))
@@ -249,7 +248,7 @@ def _checkout(value: Any, local: bool) -> str | None:
         return None
     if isinstance(value, str) and _URL_RE.match(value):
         return value
-    return _readable(value, CHECKOUT_KEY, checkouts_root(), local, 'checkout')
+    return readable(value, CHECKOUT_KEY, checkouts_root(), local, 'checkout')
 
 
 def _runner(checkout: str | None) -> tuple[str, str | None]:
@@ -266,6 +265,7 @@ _BUILDERS = {
     'bench': _bench,
     'simulate': _simulate,
 }
+KINDS = tuple(_BUILDERS)  # every job kind; the worker's RUNNERS and the API's JOB_BODIES name the same ones
 
 
 def load_config(kind: str, config: dict[str, Any]) -> BaseModel | dict[str, Any]:

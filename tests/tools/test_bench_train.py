@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from nanogpt_lab.bench import train as bench
 from nanogpt_lab.config import ConfigError
+from nanogpt_lab.tools.bench import train as bench
 
-NANOGPT = Path(__file__).resolve().parents[3] / 'nanogpt_ref'
 TINY_RUN = dict(
     device='cpu',
     compile=False,
@@ -33,9 +30,8 @@ def test_options_are_checked():
         bench.main(['--iterations=5'])
 
 
-@pytest.mark.skipif(not (NANOGPT / 'train.py').is_file(), reason='no nanoGPT checkout')
-def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path):
-    copy = bench.nanogpt_copy(NANOGPT, char_data_dir / 'shakespeare_char', tmp_path)
+def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path, nanogpt_ref):
+    copy = bench.nanogpt_copy(nanogpt_ref, char_data_dir / 'shakespeare_char', tmp_path)
     theirs = bench.run_nanogpt(copy, TINY_RUN, tmp_path / 'theirs', threads=1)
     values = {**bench.CHAR_CONFIG, **TINY_RUN, 'data_dir': char_data_dir}  # what the config file gives nanoGPT
     ours = bench.run_ours(values, None, tmp_path / 'ours', threads=1)
