@@ -51,6 +51,9 @@ def test_shakespeare_char_stats(char_data_dir, shakespeare_txt):
     assert ''.join(p['text'] for p in stats['preview']) == text[:64]
     assert stats['source']['sha256'] == '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'
     assert stats['source']['bytes'] == 1_115_394 and stats['seconds'] >= 0
+    assert stats['distinct_tokens'] == 65 and stats['coverage'][0][0] == 1 and stats['coverage'][-1] == [65, 1.0]
+    shares = [share for _, share in stats['coverage']]
+    assert shares == sorted(shares) and shares[0] == pytest.approx(top[0]['count'] / 1_115_394, abs=1e-6)
 
 
 def test_shakespeare_bpe_is_byte_identical_to_nanogpt(run, shakespeare_txt):

@@ -105,3 +105,13 @@ def test_offline_says_so(run, monkeypatch):
     monkeypatch.setattr(tang, 'ARCHIVE_URL', 'http://127.0.0.1:9/none.tgz')
     with pytest.raises(DataError, match='could not download.*offline.*--input'):
         run(dataset='tang_poems')
+
+
+def test_a_large_char_vocabulary_stays_readable(run, poems_folder):
+    """Thousands of characters: stats.json keeps a top-50 and a coverage curve, never one entry per character."""
+    folder, _ = run(dataset='tang_poems', input=str(poems_folder))
+    stats = load_stats(folder)
+    assert stats['vocab_size'] > 3000 and len(stats['top_tokens']) == 50 and len(stats['coverage']) <= 40
+    ranks = dict(stats['coverage'])
+    assert stats['coverage'][-1] == [stats['distinct_tokens'], 1.0]
+    assert max(share for rank, share in ranks.items() if rank <= 1000) > 0.8  # a thousand characters carry most
