@@ -167,3 +167,38 @@ async def test_openwebtext_asks_before_a_54_gb_download(user: User) -> None:
     from nicegui import app
 
     assert app.state.jobs.list() == []  # nothing started
+
+
+async def test_the_dialogue_card_prepares_the_chosen_language_and_shows_its_licence(user: User, until, one, found):
+    await user.open('/data?lang=en&mode=real')
+    assert one(user, 'card-dialogue-license').text.startswith('Licence: BSD-3-Clause')
+    assert one(user, 'card-tang_poems-license').text.startswith('Licence: MIT')
+    one(user, 'dialogue-lang').value = 'zh'
+    user.find(marker='prepare-dialogue').click()
+    await until(lambda: one(user, 'card-dialogue-result').text == '✓ dialogue is prepared.', timeout=120)
+    from nanogpt_lab import workspace
+
+    assert (workspace.data_root() / 'dialogue' / 'conversations.jsonl').is_file()
+    text = (workspace.data_root() / 'dialogue' / 'input.txt').read_text(encoding='utf-8')
+    assert '你好' in text and 'What is AI?' not in text
+
+
+async def test_thousands_of_chinese_characters_stay_readable(user: User, shared_data, one) -> None:
+    """The whole Tang poetry: about 9,000 characters. The page draws a top-30 bar chart and a ~40-point coverage
+    curve from stats.json, never one entry per character."""
+    import time
+
+    from nanogpt_lab.config import DataConfig
+    from nanogpt_lab.data import prepare
+
+    prepare(DataConfig(dataset='tang_poems', input=str(shared_data / 'chinese-poetry'), simplified=True))
+    started = time.perf_counter()
+    await user.open('/data?lang=zh-CN&mode=real&dataset=tang_poems')
+    assert time.perf_counter() - started < 10  # generous on a loaded machine; about a second when quiet
+    vocab = int(one(user, 'stat-vocab-value').text.replace(',', ''))
+    assert vocab > 7000
+    assert len(one(user, 'freq-chart').options['series'][0]['data']) == 30
+    points = one(user, 'coverage-chart').options['series'][0]['data']
+    assert len(points) <= 40 and points[-1][1] == 100.0
+    assert one(user, 'coverage-chart').options['xAxis']['type'] == 'log'
+    assert one(user, 'coverage-sentence').text.startswith('在用到的')

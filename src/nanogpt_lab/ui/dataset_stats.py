@@ -14,7 +14,7 @@ from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
-CARDS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom')
+CARDS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'tang_poems', 'dialogue', 'custom')
 
 
 @dataclass(frozen=True)

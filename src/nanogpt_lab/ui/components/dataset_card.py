@@ -39,6 +39,7 @@ HEADLINES = {
     'data.jsonl_no_text': 'jsonl',
 }
 TOO_LARGE = ('api.upload_too_large', 'api.too_large_declared')
+PACKAGED = ('tang_poems', 'dialogue')  # read from a downloaded or installed corpus with a licence of its own
 
 
 class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
@@ -59,6 +60,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         super().__init__()
         self.name, self.tr, self.real, self.on_show, self.on_prepared = name, tr, real, on_show, on_prepared
         self.tokenizer = 'char'
+        self.options: dict[str, Any] = {}  # what this card's own switches add to its prepare-data job
         border = 'border-indigo-600 ring-2 ring-indigo-200' if selected else ''
         self.classes(f'{theme.CARD} {border}').props('flat bordered').mark(f'card-{name}')
         known = name in dataset_stats.CARDS
@@ -69,6 +71,8 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
                 self._openwebtext_facts()
             elif name != 'custom':
                 self._facts()
+            if name in PACKAGED:
+                self._corpus_options()
             if name != 'custom':
                 self._actions()
             self._file_input()
@@ -129,6 +133,25 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
                 prepare = ui.button(tr('data.cards.prepare'), on_click=start).props('unelevated dense no-caps')
                 prepare.mark(f'prepare-{self.name}')
 
+    def _corpus_options(self) -> None:
+        """The licence of a packaged corpus, and its one choice: simplified characters, or which languages."""
+        tr, name = self.tr, self.name
+        ui.label(tr(f'data.cards.{name}.license')).classes(theme.CAPTION).mark(f'card-{name}-license')
+        if not self.real:
+            return
+        if name == 'tang_poems':
+            self.options = {'simplified': False}
+            ui.switch(
+                tr('data.cards.tang_poems.simplified'), on_change=lambda e: self.options.update(simplified=e.value)
+            ).props('dense').mark('tang-simplified')
+        else:
+            self.options = {'lang': 'all'}
+            ui.toggle(
+                {lang: tr(f'data.cards.dialogue.lang_{lang}') for lang in ('en', 'zh', 'all')},
+                value='all',
+                on_change=lambda e: self.options.update(lang=e.value),
+            ).props('dense no-caps').mark('dialogue-lang')
+
     # --- preparing: by download, or from a file ------------------------------------------------------------------
 
     def _file_input(self) -> None:
@@ -137,6 +160,9 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         tr, name = self.tr, self.name
         if name not in dataset_stats.CARDS:
             return  # an uploaded dataset is already prepared; another upload makes another card
+        if name in PACKAGED:  # a folder of JSON files, or an installed package: nothing to upload
+            ui.label(tr(f'data.cards.{name}.offline')).classes(f'{theme.CAPTION} mt-auto').mark(f'card-{name}-offline')
+            return
         custom = name == 'custom'
         with ui.column().classes('w-full gap-1 mt-auto'):
             ui.label(tr('data.upload.always_real') if custom else tr(f'walk.upload.offline_{_kind(name)}')).classes(
@@ -193,7 +219,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         self._failed(text)
 
     async def _download(self) -> None:
-        await self._prepare({'dataset': self.name}, self.name)
+        await self._prepare({'dataset': self.name, **self.options}, self.name)
 
     async def _confirm_openwebtext(self) -> None:
         """OpenWebText is a 54 GB download and hours of tokenizing: ask once more before starting."""

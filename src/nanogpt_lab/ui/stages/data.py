@@ -13,6 +13,7 @@ from nanogpt_lab.ui import dataset_stats, estimates, theme
 from nanogpt_lab.ui.components import charts
 from nanogpt_lab.ui.components.batch_inspector import batch_inspector
 from nanogpt_lab.ui.components.chart_card import chart_card
+from nanogpt_lab.ui.components.coverage_chart import coverage_chart
 from nanogpt_lab.ui.components.dataset_card import dataset_card
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.section import note, section, stat
@@ -102,7 +103,11 @@ class DataPage:
             stats, provenance = found.stats, found.provenance
             self._stat_tiles(stats, provenance)
             with ui.element('div').classes(theme.GRID_2):
-                self._frequency_chart(stats, provenance)
+                with ui.column().classes('gap-4'):
+                    self._frequency_chart(stats, provenance)
+                    card = coverage_chart(stats, provenance, tr)
+                    if card is not None:
+                        ui.label(card.summary.text).classes(theme.HELP).mark('coverage-sentence')
                 with ui.column().classes('gap-4'):
                     self._split_chart(stats['tokens']['train'], stats['tokens']['val'], provenance)
                     self._preview(stats)
