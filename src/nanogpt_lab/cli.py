@@ -71,10 +71,12 @@ def _serve(opts: argparse.Namespace, args: list[str]) -> int:
 
 @command(
     'prepare',
-    'tokenize a dataset into train.bin / val.bin (+ meta.pkl)',
+    'tokenize a dataset into train.bin / val.bin (+ meta.pkl, tokenizer.model or tokenizer.json)',
     args=f'DATASET {NANOGPT_ARGS}',
     details=f'DATASET: {" | ".join(DATASETS)}. Keys: --input=PATH --data_dir=DIR --val_fraction=0.1 '
-    '--tokenizer=char|gpt2 --name=NAME',
+    '--tokenizer=char|gpt2|sentencepiece|bpe (sentencepiece and bpe are trained on the train split) '
+    '--vocab_size=N (trained tokenizers, at most 65535) --name=NAME --lang=en|zh|all (dialogue) '
+    '--simplified=True (tang_poems: traditional to simplified with OpenCC)',
 )
 def _prepare(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import DataConfig, from_args
