@@ -8,14 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from nanogpt_lab.jobs.manager import JobManager
 from nanogpt_lab.server.app import create_app
@@ -27,22 +26,13 @@ LONG = dict(dataset='shakespeare_char', device='cpu', n_layer=2, n_head=2, n_emb
 
 
 @pytest.fixture
-def live(workspace_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def live(workspace_home: Path, monkeypatch: pytest.MonkeyPatch, serve: Any) -> Iterator[str]:
     """The API on a real loopback port (uvicorn in a thread), torn down after the test."""
     monkeypatch.setattr(job_routes, 'HEARTBEAT_S', 0.3)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
     manager = JobManager(poll_s=0.05)
-    server = uvicorn.Server(uvicorn.Config(create_app(manager=manager), host='127.0.0.1', port=port, log_level='error'))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f'http://127.0.0.1:{port}'
-    manager.close()
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(manager=manager)) as base:
+        yield base
+        manager.close()
 
 
 def _messages(response: httpx.Response) -> Iterator[dict]:

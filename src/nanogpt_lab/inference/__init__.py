@@ -11,7 +11,9 @@ from typing import Any
 _EXPORTS = {
     'Loaded': 'loader',
     'load': 'loader',
-    'bundled_folder': 'loader',
+    'bundled_folder': 'catalog',
+    'served_models': 'catalog',
+    'find_model': 'catalog',
     'SamplingSettings': 'pipeline',
     'stage_distributions': 'pipeline',
     'stage_view': 'pipeline',

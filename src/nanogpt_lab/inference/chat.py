@@ -75,9 +75,10 @@ def chat_stream(
     seed: int | None = 1337,
     generator: torch.Generator | None = None,
     alternatives: int = 0,
+    stop: Sequence[str] = (),
 ) -> Iterator[TokenEvent]:
     """Stream the assistant's answer to `messages`, one TokenEvent per token; the last has `finish` set
-    ('stop' at the end token, 'length' at max_new_tokens or the end of the context)."""
+    ('stop' at the end token or a `stop` string, 'length' at max_new_tokens or the end of the context)."""
     prompt = build_prompt(messages, tokenizer, model.config.block_size)
     yield from stream(
         model,
@@ -88,6 +89,7 @@ def chat_stream(
         seed=seed,
         generator=generator,
         alternatives=alternatives,
+        stop=stop,
         stop_ids=tokenizer.stop_ids,
     )
 

@@ -13,11 +13,10 @@ import torch
 from nanogpt_lab import workspace
 from nanogpt_lab.config import PRETRAINED, SampleConfig
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.inference.catalog import bundled_folder
 from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
-
-BUNDLED_NAME = 'tiny-shakespeare-char'
 
 
 @dataclass
@@ -29,14 +28,6 @@ class Loaded:
     source: dict[str, Any] = field(default_factory=dict)
     device: str = 'cpu'
     dtype: str = 'float32'
-
-
-def bundled_folder() -> Path:
-    """The tiny char-level model shipped inside the package (simulation/assets/tiny-shakespeare-char/).
-
-    It is package data, found by path: the engine reads the file and never imports the simulation layer.
-    """
-    return Path(__file__).resolve().parents[1] / 'simulation' / 'assets' / BUNDLED_NAME
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -13,18 +13,18 @@ from nanogpt_lab.server.security import Guard
 
 
 def install(app: FastAPI, *, token: str | None = None, manager: JobManager | None = None) -> JobManager:
-    """Register every /api route, the JSON error handlers and the guard (token or same-machine) on `app`.
+    """Register every /api and /v1 route, the JSON error handlers and the guard (token or same-machine) on `app`.
 
     The manager (a new one over the workspace's runs/ unless given) is stored on `app.state.jobs` and returned:
     the UI calls it in-process, the routes through HTTP. Workers still running are asked to stop (and save a
     checkpoint) when the app shuts down.
     """
-    from nanogpt_lab.server.routes import datasets, jobs, models, runs
+    from nanogpt_lab.server.routes import datasets, jobs, models, openai, runs
 
     manager = manager or JobManager()
     watch_server_exit()
     app.state.jobs = manager
-    for router in (jobs.router, runs.router, datasets.router, models.router):
+    for router in (jobs.router, runs.router, datasets.router, models.router, openai.router):
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(Guard, token=token)

@@ -49,12 +49,28 @@ def error_body(code: str, message: str, field: str | None = None, params: dict[s
 
 def coded_response(request: Request, status: int, e: Coded, field: str | None = None) -> JSONResponse:
     """A coded error as a JSON response in the request's language (also for streams that fail before streaming)."""
-    body = error_body(e.code, e.message(language(request.headers)), field, e.params)
-    return JSONResponse(body, status_code=status)
+    return _respond(request, status, error_body(e.code, e.message(language(request.headers)), field, e.params))
+
+
+def _respond(request: Request, status: int, body: dict, headers: dict | None = None) -> JSONResponse:
+    """The error as JSON; on /v1 also in OpenAI's terms: its clients read `type` and `param`, and a bad request
+    is 400 there, not 422."""
+    if _is_openai(request):
+        status = 400 if status == 422 else status
+        body['error'] |= {'type': _OPENAI_TYPES.get(status, 'invalid_request_error'), 'param': body['error']['field']}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+API_PREFIXES = ('/api', '/v1')  # the paths that answer errors as JSON (pages keep NiceGUI's error pages)
+_OPENAI_TYPES = {401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 500: 'server_error'}
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path == '/api' or request.url.path.startswith('/api/')
+    return any(request.url.path == p or request.url.path.startswith(p + '/') for p in API_PREFIXES)
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith('/v1/')
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -72,7 +88,7 @@ async def _lab_error(request: Request, exc: LabError) -> JSONResponse:
 async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
     # a ValueError without a code (a library's): its own words, in English
     body = error_body('invalid', str(exc) or exc.__class__.__name__, getattr(exc, 'key', None))
-    return JSONResponse(body, status_code=422)
+    return _respond(request, 422, body)
 
 
 async def _not_found(request: Request, exc: JobNotFound) -> JSONResponse:
@@ -94,13 +110,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, 'api.http.other')
     body = error_body(code, render(code, {'status': exc.status_code}, language(request.headers)))
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, 'headers', None))
+    return _respond(request, exc.status_code, body, getattr(exc, 'headers', None))
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     # only true bugs land here: log the traceback for the developer, show the caller no internals
     log.exception('unhandled error in %s %s', request.method, request.url.path)
-    return JSONResponse(error_body('api.internal', render('api.internal', {}, language(request.headers))), 500)
+    return _respond(request, 500, error_body('api.internal', render('api.internal', {}, language(request.headers))))
 
 
 def _scoped(app: FastAPI, key: int | type[Exception], handler: Handler) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from nanogpt_lab import workspace
@@ -17,8 +17,24 @@ from nanogpt_lab.config import ConfigError, SampleConfig, build
 from nanogpt_lab.errors import describe
 from nanogpt_lab.inference.model_cache import ModelCache
 from nanogpt_lab.jobs.specs import readable
+from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import sse_message
 from nanogpt_lab.server.schemas import GenerateIn
+
+Put = Callable[[dict], None]  # hands one event from the worker thread to the response
+
+
+CACHE = ModelCache()  # the server's loaded models: /api/generate and /v1 share them
+
+
+def load_cached(cfg: SampleConfig) -> Any:
+    """The model `cfg` names, from the cache or loaded now; a model that cannot be loaded is a 404 or 422."""
+    try:
+        return CACHE.load(cfg)
+    except (FileNotFoundError, OSError) as e:
+        raise ApiError(404, 'api.model_unloadable', detail=str(e)) from None
+    except ImportError as e:
+        raise ApiError(422, 'api.package_missing', detail=str(e)) from None
 
 
 def sample_config(req: GenerateIn, local: bool) -> SampleConfig:
@@ -65,8 +81,20 @@ def _produce(loaded: Any, req: GenerateIn, ids: list[int], put: Any, stop: threa
             put({'type': 'sample', 'sample': index, 'text': ''.join(pieces)})
 
 
-async def token_events(cache: ModelCache, loaded: Any, req: GenerateIn, ids: list[int]) -> AsyncIterator[dict]:
-    """Token, sample and done (or error) events, produced in a thread and handed over through a queue."""
+async def token_events(loaded: Any, req: GenerateIn, ids: list[int]) -> AsyncIterator[dict]:
+    """Token, sample and done (or error) events of /api/generate, produced in a worker thread."""
+
+    def work(put: Put, stop: threading.Event) -> dict:
+        _produce(loaded, req, ids, put, stop, CACHE.run_lock)
+        return {'type': 'done', 'source': str(getattr(loaded, 'source', '') or '')}
+
+    async for item in threaded_events(work):
+        yield item
+
+
+async def threaded_events(work: Callable[[Put, threading.Event], dict]) -> AsyncIterator[dict]:
+    """Events that a blocking `work(put, stop)` hands over from a worker thread, then the event it returns (or an
+    `error` event if it raised: the response has already started). `stop` is set when the client goes away."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     stop = threading.Event()
@@ -76,8 +104,7 @@ async def token_events(cache: ModelCache, loaded: Any, req: GenerateIn, ids: lis
 
     def run() -> None:
         try:
-            _produce(loaded, req, ids, put, stop, cache.run_lock)
-            put({'type': 'done', 'source': str(getattr(loaded, 'source', '') or '')})
+            put(work(put, stop))
         except Exception as e:  # reported in the stream: the response has already started
             message, code, params = describe(e)
             if code is None:

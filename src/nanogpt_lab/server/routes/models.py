@@ -10,15 +10,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from nanogpt_lab.config import PRESETS, ConfigError, ModelConfig, config_error
-from nanogpt_lab.inference.model_cache import ModelCache
+from nanogpt_lab.config import PRESETS, ModelConfig, config_error
 from nanogpt_lab.server import generation, schemas
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import SSE_HEADERS, is_local, json_body, validate
 
 router = APIRouter(prefix='/api', tags=['models'])
 ERRORS = {code: {'model': schemas.ErrorOut} for code in (400, 404, 413, 415, 422)}
-_CACHE = ModelCache()
 
 
 @router.get('/models/sizes', responses=ERRORS, summary='Parameters, FLOPs per token and training memory of a GPT')
@@ -84,23 +82,12 @@ async def generate(request: Request) -> Any:
     """Tokens from a run, the bundled model or GPT-2, streamed as server-sent events."""
     req = validate(schemas.GenerateIn, await json_body(request, required=True))
     cfg = generation.sample_config(req, is_local(request))
-    loaded = await run_in_threadpool(_load, cfg)
+    loaded = await run_in_threadpool(generation.load_cached, cfg)
     ids = generation.prompt_ids(loaded, req.prompt if req.prompt is not None else req.start)
-    events = generation.token_events(_CACHE, loaded, req, ids)
+    events = generation.token_events(loaded, req, ids)
     if not req.stream:
         return JSONResponse(await _collect(events))
     return StreamingResponse(generation.sse(events), media_type='text/event-stream', headers=SSE_HEADERS)
-
-
-def _load(cfg: Any) -> Any:
-    try:
-        return _CACHE.load(cfg)
-    except (FileNotFoundError, OSError) as e:
-        raise ApiError(404, 'api.model_unloadable', detail=str(e)) from None
-    except ConfigError:
-        raise
-    except ImportError as e:
-        raise ApiError(422, 'api.package_missing', detail=str(e)) from None
 
 
 async def _collect(events: Any) -> dict[str, Any]:
