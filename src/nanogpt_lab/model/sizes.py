@@ -24,7 +24,6 @@ ACTIVATIONS_SOURCE = (
     'Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models" '
     '(arXiv:2205.05198), section 4.1: 34·s·b·h + 5·a·s²·b bytes per layer with 16-bit activations'
 )
-FLOPS_SOURCE = 'PaLM (Chowdhery et al. 2022, arXiv:2204.02311), Appendix B: 6N + 12·L·H·Q·T per token'
 FIT_HEADROOM = 0.9  # leave 10% of device memory for the allocator, CUDA context and kernels' workspace
 
 

@@ -52,7 +52,7 @@ def workspace_stats(name: str, tr: Translator) -> Found | None:
     return Found(stats, Provenance.live(tr('data.this_machine'), f'data/{name}'))
 
 
-def recorded_stats(name: str) -> Found | None:
+def recorded_stats(name: str, tr: Translator) -> Found | None:
     """Stats recorded by `nanogpt-lab sim record` (simulation assets), labelled with the recording; None if none."""
     try:
         from nanogpt_lab.simulation import assets
@@ -61,29 +61,28 @@ def recorded_stats(name: str) -> Found | None:
     try:
         stats, provenance = assets.dataset_stats(name)
         info = assets.get_asset(provenance['asset'])
-        detail = assets.source_of(info.name)
+        found = Provenance.asset(info.name, info.date, tr)
     except (ValueError, KeyError, OSError) as e:  # AssetError: not recorded (yet)
         log.info('no recorded stats for %s: %s', name, e)
         return None
     except Exception:  # a broken asset module must not take the page down; it is a bug, so say so loudly
         log.exception('reading the recorded stats of %s failed', name)
         return None
-    source = f'{info.name} ({info.date}, {info.device})'
-    note = provenance.get('note', '') if provenance.get('stand_in_for') == name else ''
-    return Found(stats, Provenance.recorded(source, detail), note)
+    note = tr(f'assets.{info.name}.note') if provenance.get('stand_in_for') == name else ''
+    return Found(stats, found, note)
 
 
 def stats_for(name: str, real: bool, tr: Translator) -> Found | None:
     """Real mode shows what is prepared here; simulation mode the recording (or, without one, what is here)."""
     if real:
         return workspace_stats(name, tr)
-    return recorded_stats(name) or workspace_stats(name, tr)
+    return recorded_stats(name, tr) or workspace_stats(name, tr)
 
 
 def shakespeare_pair(real: bool, tr: Translator) -> tuple[tuple[dict, dict], Provenance] | None:
     """tiny Shakespeare's char and GPT-2 stats together (for stage 2's dataset-size comparison)."""
-    char = stats_for('shakespeare_char', real, tr) or recorded_stats('shakespeare_char')
-    bpe = stats_for('shakespeare', real, tr) or recorded_stats('shakespeare')
+    char = stats_for('shakespeare_char', real, tr) or recorded_stats('shakespeare_char', tr)
+    bpe = stats_for('shakespeare', real, tr) or recorded_stats('shakespeare', tr)
     if char is None or bpe is None:
         return None
     first, second = char.provenance, bpe.provenance

@@ -12,8 +12,8 @@ from nanogpt_lab import hardware
 
 # Reference GPUs a learner without one can size a run for: memory from each vendor's datasheet (GiB).
 REFERENCE_GPUS = {'H100 SXM': 80, 'A100': 80, 'L4': 24, 'RTX 4090': 24, 'T4': 16}
-# Published model FLOPs utilisation of large training runs (PaLM paper, arXiv:2204.02311, Table 3).
-MFU_SOURCE = 'PaLM (arXiv:2204.02311) Table 3: GPT-3 21.3%, Gopher 32.5%, Megatron-Turing NLG 30.2%, PaLM 46.2%'
+# Published model FLOPs utilisation of large training runs (PaLM paper, arXiv:2204.02311, Table 3; the page cites
+# it as sources.mfu in the UI catalogs).
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ OPENWEBTEXT = {
     'val_tokens': 4_434_897,
     'train_bin_bytes': 17 * 10**9,  # "train.bin is ~17GB"
 }
-OPENWEBTEXT_SOURCE = 'nanoGPT data/openwebtext/readme.md and prepare.py (commit 3adf61e)'
 
 
 @lru_cache(maxsize=1)  # measured once per process

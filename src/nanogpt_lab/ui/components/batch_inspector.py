@@ -55,7 +55,7 @@ class batch_inspector:  # noqa: N801 - a NiceGUI component (a refreshable sectio
     def _batch(self) -> tuple[list[dict] | None, Provenance, int]:
         """Rows from train.bin when it is here (live), else windows of the recorded first tokens (simulated)."""
         folder = dataset_stats.workspace_dir(self.dataset)
-        if folder is not None and (self.view.real or dataset_stats.recorded_stats(self.dataset) is None):
+        if folder is not None and (self.view.real or dataset_stats.recorded_stats(self.dataset, self.tr) is None):
             from nanogpt_lab.data import DataError, inspect_batch
 
             try:

@@ -86,9 +86,9 @@ class before_after(ui.column):  # noqa: N801 - a NiceGUI component
                     hint=tr('components.compare.perplexity_help'),
                 )
             ui.label(tr('components.compare.sample')).classes('text-sm font-semibold')
-            ui.label(model.get('sample', '')).classes(f'{theme.MONO} whitespace-pre-wrap text-xs').mark(
-                f'{self.marker}-{name}-sample'
-            )
+            sample = ui.label(model.get('sample', '')).classes(f'{theme.MONO} whitespace-pre-wrap text-xs')
+            sample.props['translate'] = 'no'  # the model's text, in its own language
+            sample.mark(f'{self.marker}-{name}-sample')
             tokens = model.get('surprise') or []
             mean = mean_surprise(tokens)
             heading = tr('components.compare.surprise', mean=f'{mean:.2f}' if mean is not None else '—')

@@ -45,6 +45,7 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
             self.chart = ui.echart(_with_aria(options, summary)).classes(f'w-full {height}').mark(f'{marker}-chart')
             self.table = ui.table(columns=_columns(columns), rows=rows, row_key=columns[0][0])
             self.table.classes('w-full').props('dense flat bordered').mark(f'{marker}-table')
+            self.table.props['no-data-label'] = tr('components.chart.no_data')  # Quasar's own label is English
             self.table.set_visibility(False)
             self.summary = ui.label(summary).classes(theme.SR_ONLY).mark(f'{marker}-summary')
         self._set_provenance(provenance)

@@ -108,7 +108,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         )
         ui.label(facts).classes('text-sm').mark('owt-facts')
         estimate = ui.label(tr('data.owt.measuring')).classes('text-sm font-medium').mark('owt-estimate')
-        ui.label(tr('data.owt.source', source=estimates.OPENWEBTEXT_SOURCE)).classes(theme.CAPTION)
+        ui.label(tr('data.owt.source', source=tr('sources.openwebtext'))).classes(theme.CAPTION)
 
         async def measure() -> None:
             rate = await run.io_bound(estimates.bpe_tokens_per_second, tr('tokenizers.samples.shakespeare') * 40)

@@ -128,7 +128,7 @@ class fit_panel(ui.column):  # noqa: N801 - a NiceGUI component
             mfu.classes('flex-1').mark('fit-mfu')
             mfu.props(f'aria-labelledby={label.html_id}')
             self.mfu_label = ui.label(f'{self.choice.mfu}%').classes('text-sm tabular-nums w-10')
-        ui.label(tr('architecture.fit.mfu_source', source=estimates.MFU_SOURCE)).classes(theme.CAPTION)
+        ui.label(tr('architecture.fit.mfu_source', source=tr('sources.mfu'))).classes(theme.CAPTION)
 
     def _set_int(self, key: str, value: Any, high: int) -> None:
         try:

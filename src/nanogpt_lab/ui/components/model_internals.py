@@ -273,6 +273,7 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
                     ]
                     self.ln_table = ui.table(columns=columns, rows=[], row_key='norm').props('dense flat bordered')
                     self.ln_table.classes('w-full').mark('inside-ln-table')
+                    self.ln_table.props['no-data-label'] = tr('components.chart.no_data')  # Quasar's own is English
         with self.views['mlp']:
             ui.label(tr('walk.inside.mlp.help')).classes(theme.HELP)
             self.mlp_card = self._card(

@@ -31,7 +31,7 @@ class param_numbers(ui.column):  # noqa: N801 - a NiceGUI component
                 self.nanogpt = stat(tr('architecture.params.nanogpt'), '', marker='params-nanogpt', hint=hint)
                 self.block = stat(tr('architecture.params.per_block'), '', marker='params-block')
                 self.flops = stat(
-                    tr('architecture.params.flops'), '', marker='flops-per-token', hint=sizes.FLOPS_SOURCE
+                    tr('architecture.params.flops'), '', marker='flops-per-token', hint=tr('sources.flops')
                 )
             formula = Provenance.formula(tr('architecture.params.source'))
             columns = [('part', tr('architecture.params.col_part')), ('params', tr('architecture.params.col_params'))]

@@ -30,14 +30,22 @@ class Provenance:
         return cls('live', f'{device} · {run}')
 
     @classmethod
-    def recorded(cls, asset: str, command: str = '') -> Provenance:
-        """Replayed from a recorded asset; `command` (what recorded it) shows on hover."""
-        return cls('simulated', asset, command)
-
-    @classmethod
     def formula(cls, name: str) -> Provenance:
         """Computed from an exact or published formula, named."""
         return cls('formula', name)
+
+    @classmethod
+    def asset(cls, name: str, date: str, tr: Translator) -> Provenance:
+        """Replayed from the recorded asset `name`: its name, date and machine (and on hover what recorded it)."""
+        from nanogpt_lab.simulation import assets
+
+        p = assets.load_provenance(name)
+        device = p.get('device', '?')
+        machine = p.get('cpu') if device == 'cpu' else p.get('device_name')
+        device = tr('components.provenance.device', device=device, name=machine or '?', threads=p.get('threads', '?'))
+        commit = (p.get('commit') or '?')[:12] + ('+dirty' if p.get('dirty') else '')
+        detail = tr('components.provenance.recorded_by', command=p.get('command', '?'), commit=commit, device=device)
+        return cls('simulated', tr('components.provenance.asset', name=name, date=date, device=device), detail)
 
     def text(self, tr: Translator) -> str:
         """One line such as 'simulated · recorded run: shakespeare_char stats'."""

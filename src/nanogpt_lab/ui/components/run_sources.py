@@ -44,7 +44,7 @@ class Recorded:
     groups: tuple[str, ...] = ()
 
 
-def recorded_runs(group: str | None = None) -> list[Recorded]:
+def recorded_runs(tr: Translator, group: str | None = None) -> list[Recorded]:
     """Every recorded training run (optionally one comparison group), in manifest order; [] if none is recorded."""
     try:
         from nanogpt_lab.simulation import assets
@@ -57,18 +57,27 @@ def recorded_runs(group: str | None = None) -> list[Recorded]:
     for info in infos:
         try:
             config = assets.load_provenance(info.name).get('config') or {}
-            detail = assets.source_of(info.name)
+            provenance = Provenance.asset(info.name, info.date, tr)
         except (ValueError, OSError) as e:  # an asset still being recorded
             log.info('skipping asset %s: %s', info.name, e)
             continue
-        source = f'{info.name} ({info.date}, {info.device})'
-        out.append(Recorded(info.name, info.title, config, Provenance.recorded(source, detail), info.groups))
+        out.append(Recorded(info.name, tr(f'assets.{info.name}.title'), config, provenance, info.groups))
     return out
 
 
-def recorded(name: str) -> Recorded | None:
+def recorded_config(name: str) -> dict[str, Any]:
+    """The config a recorded run was made with ({} when it is not recorded)."""
+    try:
+        from nanogpt_lab.simulation import assets
+
+        return assets.load_provenance(name).get('config') or {}
+    except (ImportError, ValueError, OSError):
+        return {}
+
+
+def recorded(name: str, tr: Translator) -> Recorded | None:
     """One recorded run by asset name, or None when it is not recorded (yet)."""
-    return next((r for r in recorded_runs() if r.name == name), None)
+    return next((r for r in recorded_runs(tr) if r.name == name), None)
 
 
 @lru_cache(maxsize=16)  # assets ship with the package and never change while the lab runs

@@ -59,6 +59,7 @@ class sampled_text(ui.html):  # noqa: N801 - a NiceGUI component
         super().__init__('', sanitize=False)  # escaped in text_html
         self.tr = tr
         self.style(_BOX).classes('w-full text-sm leading-relaxed min-h-[3rem] rounded-md border border-gray-200 p-2')
+        self.props['translate'] = 'no'  # the model's text: no translator (a browser's, a test's) touches it
 
     def show(self, prompt: str, events: Sequence[dict[str, Any]]) -> None:
         """Draw the prompt and these generated tokens."""

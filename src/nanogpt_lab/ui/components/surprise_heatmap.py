@@ -59,6 +59,7 @@ class surprise_heatmap(ui.html):  # noqa: N801 - a NiceGUI component
         self.style(_BOX).classes('w-full text-sm leading-relaxed')
         self.props['role'] = 'group'
         self.props['aria-label'] = label
+        self.props['translate'] = 'no'  # the text's own tokens, in its own language
 
 
 def legend_html(tr: Translator) -> str:

@@ -72,6 +72,7 @@ class token_view(ui.html):  # noqa: N801 - a NiceGUI component, lowercase like u
         self.style(_BOX).classes('w-full text-sm leading-relaxed')
         self.props['role'] = 'group'
         self.props['aria-label'] = tr('components.tokens.aria', n=len(tokens))
+        self.props['translate'] = 'no'  # token text stays as the tokenizer cut it
 
     def show(self, tokens: Sequence[TokenChip], *, show_whitespace: bool) -> None:
         """Redraw with new tokens (content is escaped here, so sanitizing in the browser is not needed)."""

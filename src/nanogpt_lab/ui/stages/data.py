@@ -179,7 +179,7 @@ class DataPage:
 
     def _published_openwebtext(self) -> None:
         tr, owt = self.tr, estimates.OPENWEBTEXT
-        provenance = Provenance('formula', tr('data.owt.published', source=estimates.OPENWEBTEXT_SOURCE))
+        provenance = Provenance('formula', tr('data.owt.published', source=tr('sources.openwebtext')))
         with ui.row().classes(theme.ROW_WRAP):
             stat(tr('data.stats.documents'), f'{owt["documents"]:,}', marker='stat-documents')
             stat(tr('data.stats.tokens'), f'{owt["train_tokens"] + owt["val_tokens"]:,}', marker='stat-tokens')

@@ -68,7 +68,7 @@ class FinetuningPage:
         self.runs = [r for r in run_sources.past_runs(self.manager) if r.get('has_checkpoint')]
         bases = [*PRETRAINED, *(RUN + r['id'] for r in self.runs)]
         self.base = view.param('base', 'gpt2', bases)
-        self.recorded = run_sources.recorded(FINETUNE_ASSET)
+        self.recorded = run_sources.recorded(FINETUNE_ASSET, self.tr)
         ui.label(self.tr('finetuning.intro')).classes(theme.HELP)
         self._base_section()
         self._settings_section()

@@ -41,10 +41,9 @@ def create(view: View) -> None:
 
 def form_values() -> dict[str, Any]:
     """The form starts from the recorded baseline's config (nanoGPT's CPU command), made portable: any device."""
-    base = run_sources.recorded(BASELINE)
+    base = run_sources.recorded_config(BASELINE)
     values = defaults({'dataset': 'shakespeare_char'})
-    if base is not None:
-        values.update({k: v for k, v in base.config.items() if k in TrainConfig.model_fields and k not in NEVER_SHOWN})
+    values.update({k: v for k, v in base.items() if k in TrainConfig.model_fields and k not in NEVER_SHOWN})
     return {**values, 'device': 'auto', 'threads': 0, 'out_dir': None, 'data_dir': None}
 
 
@@ -55,7 +54,7 @@ class PretrainingPage:
         self.view, self.tr = view, view.tr
         self.manager = job_manager()
         self.job: dict[str, Any] | None = None
-        self.recorded = {r.name: r for r in run_sources.recorded_runs()}
+        self.recorded = {r.name: r for r in run_sources.recorded_runs(self.tr)}
         ui.label(self.tr('pretraining.intro')).classes(theme.HELP)
         with section(self.tr('pretraining.form.title'), self.tr('pretraining.form.help'), marker='config'):
             self.form = config_form(
@@ -281,7 +280,7 @@ class LnComparison:
     def __init__(self, view: View, manager: Any) -> None:
         self.view, self.tr, self.manager = view, view.tr, manager
         tr = self.tr
-        self.runs = [run_sources.recorded(name) for name in LN_PAIR]
+        self.runs = [run_sources.recorded(name, tr) for name in LN_PAIR]
         with section(tr('pretraining.ln.title'), tr('pretraining.ln.help'), marker='ln'):
             if None in self.runs:
                 note(tr('pretraining.ln.missing'), kind='warn', marker='ln-missing')
