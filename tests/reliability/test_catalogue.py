@@ -581,7 +581,7 @@ def test_api(case: Case, world: World, untouched: None) -> None:
             assert status == step.status, (status, text[:2000])
             if status >= 400:  # the one error shape, with the message a person reads
                 error = json.loads(text)['error']
-                assert set(error) == {'code', 'message', 'field'} and step.says in error['message'], error
+                assert set(error) == {'code', 'message', 'field', 'params'} and step.says in error['message'], error
             else:
                 assert step.says in text, text[:2000]
     finally:

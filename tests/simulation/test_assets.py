@@ -103,3 +103,18 @@ def test_importing_the_loader_does_not_load_torch() -> None:
     code = 'import sys, nanogpt_lab.simulation.assets, nanogpt_lab.simulation.replay, nanogpt_lab.simulation.scaling;'
     code += 'assert "torch" not in sys.modules'
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_every_recorded_log_line_and_stop_reason_has_a_code_pages_can_translate() -> None:
+    from nanogpt_lab.messages import catalog, render
+
+    for info in assets.list_assets():
+        if info.kind == 'dataset':
+            continue
+        for event in assets.load_events(info.name, types=('log', 'end')):
+            coded = event if event['type'] == 'log' else {'code': (event.get('summary') or {}).get('reason_code')}
+            if event['type'] == 'end' and not (event.get('summary') or {}).get('reason'):
+                continue
+            assert coded.get('code') in catalog('zh-CN'), (info.name, event)
+            if event['type'] == 'log':  # the English the code renders is the line as it was recorded
+                assert render(event['code'], event['params']) == event['message']

@@ -38,7 +38,11 @@ def test_chips_escape_text_and_hover_shows_id_and_bytes() -> None:
 
 def test_provenance_says_where_numbers_come_from() -> None:
     assert Provenance.live('cpu', 'run-1').text(TR) == 'live · cpu · run-1'
-    assert Provenance.recorded('dataset-x', 'nanogpt-lab sim record').text(TR) == 'simulated · recorded: dataset-x'
+    recorded = Provenance.asset('baby-char-2000', '2026-11-28', TR)
+    assert recorded.text(TR).startswith('simulated · recorded: baby-char-2000 (2026-11-28, cpu (')
+    assert recorded.text(TR).endswith(', threads: 1))') and 'sim record' in recorded.detail
+    zh = Provenance.asset('baby-char-2000', '2026-11-28', Translator('zh-CN'))
+    assert zh.text(Translator('zh-CN')).endswith('，1 线程））') and zh.detail.startswith('由 `nanogpt-lab sim record')
     assert Provenance.formula('PaLM').text(Translator('zh-CN')) == '公式 · PaLM'
 
 

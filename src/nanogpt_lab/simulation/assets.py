@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import ref
 
 ASSETS_DIR = Path(__file__).resolve().parent / 'assets'
 MANIFEST = 'manifest.json'
@@ -121,8 +123,48 @@ def load_events(name: str, types: tuple[str, ...] | None = None, root: str | Pat
     if not path.exists():
         raise AssetError('simulation.no_events', name=name, kind=info.kind)
     with gzip.open(path, 'rt', encoding='utf-8') as f:
-        events = [json.loads(line) for line in f if line.strip()]
+        events = [_with_codes(json.loads(line)) for line in f if line.strip()]
     return [e for e in events if types is None or e.get('type') in types]
+
+
+# Lines of recordings made before messages had codes, read back into their codes so a page can say them in its
+# language (the recorded English `message` stays as it was written)
+_MODEL_LINE = re.compile(
+    r'^(?P<source>.+): (?P<millions>[\d.]+)M parameters, (?P<tokens>[\d,]+) tokens per iteration, '
+    r'(?P<device>\S+) (?P<dtype>\S+), (?P<compiled>compiled|not compiled) \(compile=(?P<value>[^):]+)\)$'
+)
+_EARLY_STOP = re.compile(
+    r'^early stopping: val loss has not improved for (?P<patience>\d+) evaluations '
+    r'\(best (?P<best>[\d.]+); now (?P<now>[\d.]+) at iteration (?P<iter>\d+)\)$'
+)
+
+
+def _with_codes(event: dict) -> dict:
+    if (
+        event.get('type') == 'end'
+        and (event.get('summary') or {}).get('reason')
+        and 'reason_code' not in event['summary']
+    ):
+        coded = _coded(event['summary']['reason'])
+        if coded:
+            event['summary'] |= {'reason_code': coded[0], 'reason_params': coded[1]}
+    if event.get('type') != 'log' or 'params' in event:
+        return event
+    coded = _coded(event.get('message', ''))
+    return {**event, 'code': coded[0], 'params': coded[1]} if coded else event
+
+
+def _coded(message: str) -> tuple[str, dict] | None:
+    if m := _EARLY_STOP.match(message):
+        return 'training.stop.early', {k: int(v) if k in ('patience', 'iter') else v for k, v in m.groupdict().items()}
+    if m := _MODEL_LINE.match(message):
+        g = m.groupdict()
+        compiled = ref('log.compile.compiled' if g['compiled'] == 'compiled' else 'log.compile.not_compiled')
+        why = ref('log.compile.fixed', value=g['value'])
+        params = {'source': g['source'], 'millions': g['millions'], 'tokens': int(g['tokens'].replace(',', ''))}
+        params |= {'device': g['device'], 'dtype': g['dtype'], 'compiled': compiled, 'why': why}
+        return 'log.model_built', params
+    return None
 
 
 def curves(name: str, root: str | Path | None = None) -> dict[str, list]:
