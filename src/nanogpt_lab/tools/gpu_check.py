@@ -41,7 +41,8 @@ GPT2 = dict(model='gpt2', block_size=1024, dropout=0.0, bias=True, dataset='rand
             eval_iters=1, log_interval=1, learning_rate=6e-4, warmup_iters=5, device='cuda')  # fmt: skip
 CHECKS: dict[str, dict[str, Any]] = {
     'bf16_compile': {**GPT2, 'batch_size': 16, 'gradient_accumulation_steps': 8, 'dtype': 'bfloat16', 'compile': True},
-    'fp16_scaler': {**GPT2, 'batch_size': 8, 'gradient_accumulation_steps': 1, 'dtype': 'float16', 'compile': False},
+    'fp16_scaler': {**GPT2, 'batch_size': 8, 'gradient_accumulation_steps': 1, 'dtype': 'float16', 'compile': False,
+                    'always_save_checkpoint': True},  # the loss scale is read back from ckpt.pt
     'ddp_nccl': {**GPT2, 'batch_size': 8, 'dtype': 'bfloat16', 'compile': False, 'backend': 'nccl'},
 }
 TITLES = {
@@ -146,8 +147,8 @@ def train_figures(run: Path) -> dict[str, Any]:
     return {
         'tokens_per_s': round(rate),
         'ms_per_iter': round(statistics.median(e['dt_ms'] for e in steady), 1),
-        'mfu_vs_989': round(flops_per_token(shape, shape.block_size) * rate / (H100_BF16 * world), 4),
-        'mfu_vs_datasheet': round(statistics.median(mfus), 4) if mfus else None,
+        'mfu_vs_989': float(f'{flops_per_token(shape, shape.block_size) * rate / (H100_BF16 * world):.4g}'),
+        'mfu_vs_datasheet': float(f'{statistics.median(mfus):.4g}') if mfus else None,
         'peak_memory_gib': round(max(e['mem_bytes'] or 0 for e in trains) / 2**30, 2),
         'first_step_s': round(trains[0]['dt_ms'] / 1000, 1),  # compiling, for the compiled run
         'losses_finite': all(isinstance(x, (int, float)) for x in losses),
@@ -226,8 +227,12 @@ def _figures_cell(check: Check) -> str:
         if check.name == 'ddp_nccl':
             cells.append(f'world size {f["world_size"]}')
         return ' · '.join(cells)
-    if check.name == 'bench_sample' and f.get('speedup'):
-        return f"KV cache {f['speedup']:.1f}× nanoGPT's method"
+    if check.name == 'bench_sample' and f.get('speedup_vs_nanogpt_method'):
+        median = f['median_tokens_per_s']
+        return (
+            f'KV cache {median["kv_cache"]:,.0f} tokens/s, {f["speedup_vs_nanogpt_method"]:.1f}× '
+            f"nanoGPT's method ({median['nanogpt_method']:,.0f})"
+        )
     return check.detail.strip().splitlines()[-1][:120] if check.detail.strip() else ''
 
 

@@ -4,7 +4,8 @@ The model is nanoGPT's shakespeare-char shape (6 layers, 6 heads, 384 wide, bloc
 initialised: speed does not depend on the weights. Each repetition runs every method once, in turn, so a
 machine that gets busier or quieter affects all of them alike; threads and load are recorded with the figures.
 
-    nanogpt-lab bench sample [--max_new_tokens=500] [--reps=3] [--threads=2] [--vs-nanogpt=PATH] [--json=FILE]
+    nanogpt-lab bench sample [--max_new_tokens=500] [--reps=3] [--threads=2] [--device=cpu] [--vs-nanogpt=PATH]
+                             [--json=FILE]
 
 `--vs-nanogpt PATH` also times `GPT.generate` from the model.py of a nanoGPT checkout at PATH, with the same
 weights.
@@ -36,7 +37,15 @@ from nanogpt_lab.model.gpt import GPT
 
 SHAKESPEARE_CHAR = ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=65, dropout=0.0, bias=False)
 TEMPERATURE, TOP_K = 0.8, 200  # nanoGPT's sample.py defaults
-DEFAULTS = {'max_new_tokens': 500, 'reps': 3, 'threads': 2, 'seed': 1337, 'vs_nanogpt': None, 'json': None}
+DEFAULTS = {
+    'max_new_tokens': 500,
+    'reps': 3,
+    'threads': 2,
+    'seed': 1337,
+    'vs_nanogpt': None,
+    'json': None,
+    'device': 'cpu',
+}
 
 
 @torch.no_grad()
@@ -71,10 +80,11 @@ def load_nanogpt_model(path: str, weights: dict[str, torch.Tensor], cfg: ModelCo
 
 
 def _methods(model: Any, ref: Any, n: int, seed: int) -> dict[str, Callable[[], torch.Tensor]]:
-    idx = torch.zeros((1, 1), dtype=torch.long)  # one token, as nanoGPT's default start "\n"
+    device = next(model.parameters()).device
+    idx = torch.zeros((1, 1), dtype=torch.long, device=device)  # one token, as nanoGPT's default start "\n"
 
     def gen() -> torch.Generator:
-        return torch.Generator().manual_seed(seed)
+        return torch.Generator(device=device).manual_seed(seed)
 
     out = {
         'kv_cache': lambda: generate_ids(model, idx, n, TEMPERATURE, TOP_K, kv_cache=True, generator=gen()),
@@ -98,21 +108,25 @@ def run(
     seed: int = 1337,
     vs_nanogpt: str | None = None,
     report: Callable[[str], None] = print,
+    device: str = 'cpu',
 ) -> dict[str, Any]:
     """Time every method `reps` times, alternating; return tokens/s per run and the medians."""
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _timed(max_new_tokens, reps, seed, vs_nanogpt, report)
+        return _timed(max_new_tokens, reps, seed, vs_nanogpt, report, device)
     finally:
         torch.set_num_threads(before)
 
 
-def _timed(max_new_tokens: int, reps: int, seed: int, vs_nanogpt: str | None, report: Callable[[str], None]) -> dict:
+def _timed(
+    max_new_tokens: int, reps: int, seed: int, vs_nanogpt: str | None, report: Callable[[str], None], device: str
+) -> dict:
     torch.manual_seed(seed)
     model = GPT(SHAKESPEARE_CHAR).eval()
-    ref = load_nanogpt_model(vs_nanogpt, model.state_dict()) if vs_nanogpt else None
+    ref = load_nanogpt_model(vs_nanogpt, model.state_dict()).to(device) if vs_nanogpt else None
+    model.to(device)
     methods = _methods(model, ref, max_new_tokens, seed)
     for fn in _methods(model, ref, 8, seed).values():
         fn()  # warm up kernels and allocator
@@ -122,6 +136,8 @@ def _timed(max_new_tokens: int, reps: int, seed: int, vs_nanogpt: str | None, re
         for name, fn in methods.items():
             t0 = time.perf_counter()
             fn()
+            if device.startswith('cuda'):
+                torch.cuda.synchronize()  # queued kernels count
             dt = time.perf_counter() - t0
             runs[name].append(max_new_tokens / dt)
             report(f'rep {rep + 1}/{reps}  {name:<17} {max_new_tokens / dt:8.1f} tokens/s')
@@ -138,6 +154,7 @@ def _timed(max_new_tokens: int, reps: int, seed: int, vs_nanogpt: str | None, re
         'speedup_per_rep': [a / b for a, b in zip(runs['kv_cache'], runs['nanogpt_method'], strict=True)],
         'machine': {
             'cpu': cpu_model(),
+            'device': torch.cuda.get_device_name(device) if device.startswith('cuda') else 'cpu',
             'torch_threads': torch.get_num_threads(),
             'torch': torch.__version__,
             'python': platform.python_version(),
@@ -155,11 +172,14 @@ def main(args: list[str]) -> int:
         print(f'bench sample: unknown argument {(files + unknown)[0]!r}; options: --{" --".join(DEFAULTS)}')
         return 2
     o = {**DEFAULTS, **opts}
-    result = run(int(o['max_new_tokens']), int(o['reps']), int(o['threads']), int(o['seed']), o['vs_nanogpt'])
+    device = str(o['device'])
+    result = run(
+        int(o['max_new_tokens']), int(o['reps']), int(o['threads']), int(o['seed']), o['vs_nanogpt'], device=device
+    )
     m = result['machine']
     print(
-        f'\n{result["max_new_tokens"]} new tokens, 6/6/384 block 256 char model, {m["torch_threads"]} threads, '
-        f'load {m["loadavg_before"][0]:.2f} → {m["loadavg_after"][0]:.2f}, {m["cpu"]}'
+        f'\n{result["max_new_tokens"]} new tokens, 6/6/384 block 256 char model, on {m["device"]}, '
+        f'{m["torch_threads"]} CPU threads, load {m["loadavg_before"][0]:.2f} → {m["loadavg_after"][0]:.2f}, {m["cpu"]}'
     )
     print(f'{"method":<18}{"median tok/s":>14}{"best tok/s":>12}   runs')
     for name, v in result['tokens_per_s'].items():
