@@ -41,8 +41,14 @@ GPT2 = dict(model='gpt2', block_size=1024, dropout=0.0, bias=True, dataset='rand
             eval_iters=1, log_interval=1, learning_rate=6e-4, warmup_iters=5, device='cuda')  # fmt: skip
 CHECKS: dict[str, dict[str, Any]] = {
     'bf16_compile': {**GPT2, 'batch_size': 16, 'gradient_accumulation_steps': 8, 'dtype': 'bfloat16', 'compile': True},
-    'fp16_scaler': {**GPT2, 'batch_size': 8, 'gradient_accumulation_steps': 1, 'dtype': 'float16', 'compile': False,
-                    'always_save_checkpoint': True},  # the loss scale is read back from ckpt.pt
+    'fp16_scaler': {
+        **GPT2,
+        'batch_size': 8,
+        'gradient_accumulation_steps': 1,
+        'dtype': 'float16',
+        'compile': False,
+        'always_save_checkpoint': True,
+    },  # the loss scale is read back from ckpt.pt
     'ddp_nccl': {**GPT2, 'batch_size': 8, 'dtype': 'bfloat16', 'compile': False, 'backend': 'nccl'},
 }
 TITLES = {
