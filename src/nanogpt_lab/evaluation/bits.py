@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nanogpt_lab.errors import LabError
+
 LN2 = math.log(2)
 DECODE_LIMIT = 2_000_000  # tokens decoded to count characters when a dataset has no stats.json (an estimate beyond)
 
@@ -25,7 +27,7 @@ DECODE_LIMIT = 2_000_000  # tokens decoded to count characters when a dataset ha
 def bits_per_char(nats_per_token: float, chars_per_token: float) -> float:
     """Convert a loss in nats per token to bits per character. Example: ln 65 nats with 1 char/token -> log2 65."""
     if not chars_per_token > 0:
-        raise ValueError(f'chars_per_token must be positive, got {chars_per_token}')
+        raise LabError('config.not_positive', key='chars_per_token', value=chars_per_token)
     return nats_per_token / (chars_per_token * LN2)
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from nanogpt_lab.errors import LabError
+
 MAX_TOKENS = 64  # the attention patterns grow as T²: the last 64 tokens of a prompt are plenty to look at
 HIST_BINS = 40
 TOP_PROBS = 10
@@ -122,7 +124,7 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def look_inside(model: Any, ids: list[int], max_tokens: int = MAX_TOKENS) -> Inside:
     """One forward pass of `model` over the last `max_tokens` of `ids` (at most block_size), read by hooks."""
     if not ids:
-        raise ValueError('look_inside needs at least one token')
+        raise LabError('inference.empty_prompt')
     ids = list(ids[-min(max_tokens, model.config.block_size) :])
     device = next(model.parameters()).device
     recorder = _Recorder(model)

@@ -131,7 +131,7 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
         except Exception as e:  # a missing run, weights that do not verify: say so where the learner looks
             log.info('model %s did not load for stage 3: %s', self.model_id, e)
             if not self.status.is_deleted:
-                self.status.set_text(self.tr('inference.model.failed', message=str(e)))
+                self.status.set_text(self.tr('inference.model.failed', message=self.tr.error(e)))
                 self.status.classes(replace=theme.ERROR_TEXT)
             return
         if self.status.is_deleted:
@@ -159,7 +159,7 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
                 try:
                     result = await run.io_bound(self.session.inside, self.prompt or '\n')
                 except ValueError as e:  # a character the model never saw
-                    self._unreadable(str(e))
+                    self._unreadable(self.tr.error(e))
                     continue
                 if result is None or self.is_deleted:  # None: the lab is shutting down
                     return

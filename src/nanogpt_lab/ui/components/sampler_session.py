@@ -16,6 +16,7 @@ from typing import Any
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import PRETRAINED, SampleConfig
+from nanogpt_lab.errors import LabError
 
 BUNDLED = 'bundled'
 RUN_PREFIX = 'run:'
@@ -48,7 +49,7 @@ def sample_config(model_id: str) -> SampleConfig:
     if model_id.startswith(RUN_PREFIX):
         folder = workspace.inside(workspace.runs_root(), model_id.removeprefix(RUN_PREFIX))
         return SampleConfig(init_from='resume', out_dir=str(folder), device='auto')
-    raise ValueError(f"model '{model_id}' is not bundled, one of {', '.join(PRETRAINED)} or run:<id>")
+    raise LabError('inference.unknown_model', model=model_id, pretrained=', '.join(PRETRAINED))
 
 
 def model_label(model_id: str, tr: Any) -> str:
