@@ -110,7 +110,7 @@ def validate(flags: dict[str, list[str]], commands: dict[str, list[str]]) -> lis
     sample = importlib.import_module(bench.SUITES['sample'])
     unknown = set(parse_overrides(commands['bench_sample'][5:])[1]) - set(sample.DEFAULTS)
     if unknown:
-        raise ConfigError('config.unknown_key', key=sorted(unknown)[0])
+        raise ConfigError('config.unknown_key', key=sorted(unknown)[0], valid=', '.join(sample.DEFAULTS))
     return [
         'bench sft: ' + ('present' if 'sft' in bench.SUITES else 'not built yet, will be skipped'),
         'triton (torch.compile on CUDA): ' + ('found' if importlib.util.find_spec('triton') else 'not installed here'),
@@ -260,7 +260,7 @@ def main(args: list[str]) -> int:
     files, flags = parse_overrides(a if a != '--dry-run' else '--dry_run=True' for a in args)
     unknown = sorted(set(flags) - set(DEFAULTS)) + files
     if unknown:
-        raise ConfigError('config.unknown_key', key=unknown[0])
+        raise ConfigError('config.unknown_key', key=unknown[0], valid=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     out = Path(opts['out'] or f'gpu-check-{time.strftime("%Y%m%d-%H%M")}').resolve()
     import torch
