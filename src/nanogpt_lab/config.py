@@ -13,6 +13,7 @@ import operator
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -293,6 +294,34 @@ class DataConfig(_Config):
         return v
 
 
+# Sampling: nanoGPT's sample.py defaults, for every sampler in the lab (the CLI, the API, stage 5 and 6, the
+# samples a training run shows, the recordings).
+SAMPLE_TEMPERATURE = 0.8
+SAMPLE_TOP_K = 200
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How to turn logits into a choice (inference/pipeline.py applies it). temperature 0 is greedy; top_k None/0 and
+    top_p 1.0 cut nothing. The defaults leave the model's own distribution; `SampleConfig.sampling()` gives
+    nanoGPT's sample.py defaults."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise LabError('inference.temperature', key='temperature', value=self.temperature)
+        if self.top_k is not None and self.top_k < 0:
+            raise LabError('inference.top_k', key='top_k', value=self.top_k)
+        if not 0 < self.top_p <= 1:
+            raise LabError('inference.top_p', key='top_p', value=self.top_p)
+        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
+            raise LabError('inference.repetition_penalty', key='repetition_penalty', value=self.repetition_penalty)
+
+
 class SampleConfig(_Config):
     """What `nanogpt-lab sample` reads: nanoGPT's sample.py keys plus top_p, repetition_penalty and stop strings."""
 
@@ -302,8 +331,8 @@ class SampleConfig(_Config):
     start: str = '\n'  # or "FILE:prompt.txt"
     num_samples: int = Field(10, gt=0, le=1000)
     max_new_tokens: int = Field(500, ge=0, le=100_000)
-    temperature: float = Field(0.8, ge=0.0, le=100.0)
-    top_k: int | None = Field(200, ge=0)  # None or 0: no top-k cut
+    temperature: float = Field(SAMPLE_TEMPERATURE, ge=0.0, le=100.0)
+    top_k: int | None = Field(SAMPLE_TOP_K, ge=0)  # None or 0: no top-k cut
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.0, gt=0.0, le=100.0)
     stop: tuple[str, ...] = ()
@@ -327,6 +356,10 @@ class SampleConfig(_Config):
     @classmethod
     def _finite_temperature(cls, v: float) -> float:
         return _check_finite('temperature', v, positive=False)
+
+    def sampling(self) -> SamplingSettings:
+        """The one conversion from these keys to the sampling pipeline's settings."""
+        return SamplingSettings(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
 
 
 C = TypeVar('C', bound=_Config)

@@ -1,8 +1,9 @@
-"""Atomic file writes: a crash never leaves a half-written file that later loads as good."""
+"""Atomic file writes (a crash never leaves a half-written file that later loads as good), and a file's sha256."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -91,3 +92,12 @@ def remove_stale_temp_files(path: str | Path) -> list[Path]:
                 tmp.unlink()
                 removed.append(tmp)
     return removed
+
+
+def sha256_of(path: str | Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks (downloads, inputs and Hub files are checked with it)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

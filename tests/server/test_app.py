@@ -116,7 +116,7 @@ def test_datasets_tokenize_sizes_and_device(fast_client: TestClient, char_data_d
     (ds,) = c.get('/api/datasets').json()['datasets']
     assert ds['name'] == 'shakespeare_char' and ds['prepared'] and ds['files']['train.bin'] == 2 * 1_003_854
     stats = c.get('/api/datasets/shakespeare_char/stats').json()
-    assert json.dumps(stats)  # A's stats.json, served as it is
+    assert stats == json.loads((workspace_home / 'data' / 'shakespeare_char' / 'stats.json').read_text())  # as is
     _error(c.get('/api/datasets/nope/stats'), 404)
     r = c.post('/api/tokenize', json={'text': 'Hello, world! 你好', 'tokenizers': ['char', 'gpt2']})
     char, gpt2 = r.json()['results']

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import DataConfig
-from nanogpt_lab.data.download import SHAKESPEARE_SHA256, SHAKESPEARE_URL, download, sha256_of
+from nanogpt_lab.data.download import SHAKESPEARE_SHA256, SHAKESPEARE_URL, download
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.sources import Source, resolve_input
 from nanogpt_lab.data.stats import STATS_VERSION, stats_from_bins
 from nanogpt_lab.data.text import check_vocab_size, prepare_text
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_with
+from nanogpt_lab.fileio import atomic_write_with, sha256_of
 from nanogpt_lab.tokenizers import TokenizerError, load_vocab_file, read_meta, tokenizer_for_dataset, vocab_file
 
 STATS_FILE = 'stats.json'

@@ -10,22 +10,13 @@ from pathlib import Path
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.events import Emit, null_emit
-from nanogpt_lab.fileio import atomic_open
+from nanogpt_lab.fileio import atomic_open, sha256_of
 from nanogpt_lab.messages import ref
 
 SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
 SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'
 TIMEOUT_S = 20
 BLOCK = 1 << 16
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download(url: str, dest: Path, sha256: str, emit: Emit = null_emit, timeout: float = TIMEOUT_S) -> Path:

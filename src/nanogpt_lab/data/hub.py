@@ -3,7 +3,6 @@ fail offline. The folder it fills is read and verified by `model.pretrained`, li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 
 from nanogpt_lab.config import PRETRAINED
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_text, sha256_of
 from nanogpt_lab.messages import ref
 from nanogpt_lab.model.pretrained import (
     CONFIG_FILE,
@@ -154,11 +153,7 @@ def _hash_ok(path: Path, meta: Any) -> bool:
     etag = (meta.etag or '').lower()
     if not re.fullmatch(r'[0-9a-f]{64}', etag):
         return meta.size is None or path.stat().st_size == meta.size
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest() == etag
+    return sha256_of(path) == etag
 
 
 def _progress_class(emit: Emit, label: str, size: int | None, should_stop: Callable[[], bool]) -> type:

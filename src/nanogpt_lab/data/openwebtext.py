@@ -36,7 +36,7 @@ WRITE_DOCS = 1024  # documents copied into the memmap per step
 SMALL_CORPUS = 10_000  # below this many documents one process (with threads) beats starting a pool
 
 
-def _workers(num_proc: int, n_docs: int) -> tuple[int, int]:
+def worker_counts(num_proc: int, n_docs: int) -> tuple[int, int]:
     """(processes, threads per process): nanoGPT's ~cores/2 processes for big corpora, threads for small ones."""
     cpus = os.cpu_count() or 1
     if num_proc == 0:
@@ -223,11 +223,11 @@ def prepare_openwebtext(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
             ds, origin = _from_input(datasets, cfg, work)
             test_size = cfg.val_fraction
         else:
-            ds = _from_hub(datasets, _workers(cfg.num_proc, 1 << 30)[0])
+            ds = _from_hub(datasets, worker_counts(cfg.num_proc, 1 << 30)[0])
             origin = {'kind': 'hf_hub', 'name': 'openwebtext', 'path': None, 'bytes': None, 'sha256': None}
             test_size = cfg.val_fraction if 'val_fraction' in cfg.model_fields_set else NANOGPT_TEST_SIZE
         parts = _split(ds, test_size, work)
-        workers = _workers(cfg.num_proc, len(ds))
+        workers = worker_counts(cfg.num_proc, len(ds))
         tokenized = {s: _tokenize(datasets, d, s, work, workers, emit) for s, d in parts.items()}
         info = {'origin': origin, 'test_size': test_size, 'started': started}
         return _write(cfg, folder, tokenized, info, emit)

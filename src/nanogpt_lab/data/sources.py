@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nanogpt_lab.data.errors import DataError
+from nanogpt_lab.fileio import sha256_of
 from nanogpt_lab.messages import ref
 
 CHUNK_BYTES = 1 << 20  # 1 MiB of input per chunk: bounded memory (~30 MB while encoding) whatever the file size
@@ -62,7 +63,7 @@ class Source:
         `sha256` holds file hashes already computed while reading (TextReader.sha256); others are computed here.
         """
         known = sha256 or {}
-        digest = {f: known.get(f) or _sha256_file(f) for f in self.files}
+        digest = {f: known.get(f) or sha256_of(f) for f in self.files}
         info = {'kind': self.kind, 'path': str(self.path), 'bytes': self.bytes, 'sha256': None}
         if self.kind == 'folder':
             lines = ''.join(f'{digest[f]}  {f.relative_to(self.path).as_posix()}\n' for f in self.files)
@@ -70,14 +71,6 @@ class Source:
         elif self.kind in ('file', 'jsonl'):
             info['sha256'] = digest[self.files[0]]
         return info
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_input(input: str | Path) -> Source:

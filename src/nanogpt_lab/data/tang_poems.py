@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nanogpt_lab.config import DataConfig
-from nanogpt_lab.data.download import download, sha256_of
+from nanogpt_lab.data.download import download
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.events import Emit, emit_log
-from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, sha256_of
 
 LICENSE = 'MIT (chinese-poetry, copyright 2016 JackeyGao)'
 HOMEPAGE = 'https://github.com/chinese-poetry/chinese-poetry'

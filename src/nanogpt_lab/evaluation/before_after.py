@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab.config import SampleConfig
+from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SampleConfig
 from nanogpt_lab.evaluation.loss import full_val_loss, perplexity
 from nanogpt_lab.messages import ref
 from nanogpt_lab.training.faults import TrainingError
@@ -16,9 +16,10 @@ from nanogpt_lab.training.faults import TrainingError
 def load_model(source: str, data_dir: str | None, device: str) -> Any:
     """A model and its tokenizer through the sampler's loader: a run folder, ckpt.pt, gpt2*, bundled or HF folder."""
     from nanogpt_lab.inference.loader import load
+    from nanogpt_lab.model.pretrained import model_path_kind
 
     path = Path(source).expanduser()
-    is_run = path.is_file() or (path / 'ckpt.pt').is_file()
+    is_run = model_path_kind(path) == 'checkpoint'
     cfg = SampleConfig(
         init_from='resume' if is_run else source,
         out_dir=str(path) if is_run else 'out',
@@ -32,9 +33,10 @@ def load_model(source: str, data_dir: str | None, device: str) -> Any:
 def _sample(loaded: Any, prompt: str, seed: int, max_new_tokens: int, temperature: float, top_k: int | None) -> str:
     """prompt + continuation, from a generator seeded alike for both models, so only the weights differ."""
     from nanogpt_lab.inference.sampler import generate_ids
+    from nanogpt_lab.tokenizers import prompt_ids
 
     tokenizer = loaded.tokenizer
-    ids = tokenizer.encode(prompt) if prompt else [getattr(tokenizer, 'eot_token', 0)]
+    ids = prompt_ids(tokenizer, prompt) or [0]
     idx = torch.tensor([ids], dtype=torch.long, device=loaded.device)
     generator = torch.Generator(device=loaded.device).manual_seed(seed)
     out = generate_ids(
@@ -57,8 +59,8 @@ def compare_models(
     prompt: str = '\n',
     seed: int = 1337,
     max_new_tokens: int = 200,
-    temperature: float = 0.8,
-    top_k: int | None = 200,
+    temperature: float = SAMPLE_TEMPERATURE,
+    top_k: int | None = SAMPLE_TOP_K,
     device: str = 'cpu',
     max_val_tokens: int | None = None,
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from nanogpt_lab.tokenizers.gpt2 import EOT_TEXT, EOT_TOKEN, _bytes_to_unicode, gpt2_encoding
+from nanogpt_lab.tokenizers.gpt2 import EOT_TEXT, EOT_TOKEN, bytes_to_unicode, gpt2_encoding
 
 
 def _ranks() -> dict[bytes, int]:
@@ -19,7 +19,7 @@ def _ranks() -> dict[bytes, int]:
 
 @functools.lru_cache(maxsize=1)
 def _alphabet() -> dict[int, str]:
-    return _bytes_to_unicode()
+    return bytes_to_unicode()
 
 
 def _printable(token: bytes) -> str:

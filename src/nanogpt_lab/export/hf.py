@@ -14,6 +14,7 @@ import torch
 from nanogpt_lab.config import GPT2_VOCAB_SIZE
 from nanogpt_lab.export.folder_writer import ExportError, Run, write_provenance, write_tokenizer
 from nanogpt_lab.fileio import atomic_write_text, atomic_write_with
+from nanogpt_lab.model.pretrained import CONFIG_FILE, WEIGHTS_FILE
 
 CONV1D_WEIGHTS = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
 ACTIVATION = {'exact': 'gelu', 'tanh': 'gelu_new'}  # nanoGPT's nn.GELU() is exact; OpenAI's GPT-2 used tanh
@@ -81,12 +82,12 @@ def write_hf(run: Run, folder: Path) -> None:
 
     if run.model.config.ln_position != 'pre':
         raise ExportError('export.post_ln')
-    atomic_write_text(folder / 'config.json', json.dumps(hf_config(run), indent=2))
+    atomic_write_text(folder / CONFIG_FILE, json.dumps(hf_config(run), indent=2))
     blob = save(hf_state_dict(run), metadata={'format': 'pt'})
-    atomic_write_with(folder / 'model.safetensors', lambda f: f.write(blob))
+    atomic_write_with(folder / WEIGHTS_FILE, lambda f: f.write(blob))
     files = write_tokenizer(run, folder)
     padded = run.model.config.vocab_size - export_vocab_size(run)
-    notes = {'files': ['config.json', 'model.safetensors', *files]}
+    notes = {'files': [CONFIG_FILE, WEIGHTS_FILE, *files]}
     if padded:
         notes['vocab_note'] = f'{padded} padding rows of the trained embedding (ids >= 50257) were left out'
     write_provenance(run, folder, 'hf', notes)

@@ -64,9 +64,12 @@ def load(cfg: SampleConfig) -> Loaded:
 
 def _from_path(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
     """`init_from=PATH`: a Hugging Face layout folder, a run folder with ckpt.pt, or a .pt file."""
-    if path.is_dir() and (path / 'config.json').is_file() and not (path / 'ckpt.pt').is_file():
+    from nanogpt_lab.model.pretrained import model_path_kind
+
+    kind = model_path_kind(path)
+    if kind == 'hf_folder':
         return _from_folder(path, kind='folder')
-    if path.is_file() or (path / 'ckpt.pt').is_file():
+    if kind == 'checkpoint':
         return _from_checkpoint(path, data_dir)
     raise LabError('inference.init_from', key='init_from', source=str(path), pretrained=', '.join(PRETRAINED))
 

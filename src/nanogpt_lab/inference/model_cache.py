@@ -7,6 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab import workspace
 from nanogpt_lab.config import SampleConfig
 
 CACHE_SIZE = 2  # models kept loaded: a chat and a comparison; GPT-2 XL is 6 GB, so not more
@@ -25,7 +26,7 @@ class ModelCache:
         """The loaded model for this config: from the cache, or loaded now (and cached)."""
         from nanogpt_lab.inference.loader import load
 
-        ckpt = Path(cfg.out_dir) / 'ckpt.pt'
+        ckpt = Path(cfg.out_dir) / workspace.CKPT_NAME
         stamp = ckpt.stat().st_mtime_ns if cfg.init_from == 'resume' and ckpt.exists() else 0
         key = (cfg.init_from, cfg.out_dir if cfg.init_from == 'resume' else None, cfg.device, cfg.dtype, stamp)
         with self._lock:

@@ -9,7 +9,8 @@ import torch
 
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.inference.loader import load
-from nanogpt_lab.inference.sampler import settings_from, stream
+from nanogpt_lab.inference.sampler import stream
+from nanogpt_lab.tokenizers import prompt_ids
 
 
 def read_start(start: str) -> str:
@@ -46,18 +47,15 @@ def sample(cfg: Any) -> Iterator[str]:
     torch.manual_seed(cfg.seed)  # before the model is built, as nanoGPT's sample.py: its init draws come first
     loaded = load(cfg)
     prompt = read_start(cfg.start)
-    if not prompt and getattr(loaded.tokenizer, 'eot_token', None) is not None:
-        prompt_ids = [loaded.tokenizer.eot_token]  # GPT-2 starts a document after <|endoftext|>
-    else:
-        prompt_ids = loaded.tokenizer.encode(prompt)
-    settings = settings_from(cfg.temperature, cfg.top_k, cfg.top_p, cfg.repetition_penalty)
+    ids = prompt_ids(loaded.tokenizer, prompt)
+    settings = cfg.sampling()
     generator = _nanogpt_generator(loaded.device, cfg.seed)
     for _ in range(cfg.num_samples):
         pieces = [prompt]
         for event in stream(
             loaded.model,
             loaded.tokenizer,
-            prompt_ids,
+            ids,
             settings,
             cfg.max_new_tokens,
             generator=generator,

@@ -10,37 +10,15 @@ largest, softmax), so the same seed draws the same tokens.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 
-from nanogpt_lab.errors import LabError
+from nanogpt_lab.config import SamplingSettings
 
 STAGES = ('raw', 'repetition_penalty', 'temperature', 'top_k', 'top_p', 'renormalised')
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """How to turn logits into a choice. temperature 0 is greedy; top_k None/0 and top_p 1.0 cut nothing."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise LabError('inference.temperature', key='temperature', value=self.temperature)
-        if self.top_k is not None and self.top_k < 0:
-            raise LabError('inference.top_k', key='top_k', value=self.top_k)
-        if not 0 < self.top_p <= 1:
-            raise LabError('inference.top_p', key='top_p', value=self.top_p)
-        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
-            raise LabError('inference.repetition_penalty', key='repetition_penalty', value=self.repetition_penalty)
 
 
 def apply_vocab_limit(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:

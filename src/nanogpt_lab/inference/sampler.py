@@ -71,12 +71,6 @@ class ContextWindow:
         return logits[:, -1, :]
 
 
-def settings_from(temperature: float, top_k: int | None, top_p: float, repetition_penalty: float) -> SamplingSettings:
-    return SamplingSettings(
-        temperature=temperature, top_k=top_k or None, top_p=top_p, repetition_penalty=repetition_penalty
-    )
-
-
 @torch.no_grad()
 def generate_ids(
     model: Any,
@@ -91,7 +85,7 @@ def generate_ids(
     vocab_size: int | None = None,
 ) -> torch.Tensor:
     """nanoGPT's `generate` (B, T) -> (B, T + max_new_tokens), with the KV cache, top-p and repetition penalty."""
-    settings = settings_from(temperature, top_k, top_p, repetition_penalty)
+    settings = SamplingSettings(temperature, top_k, top_p, repetition_penalty)
     window = ContextWindow(model, idx.size(0), kv_cache=kv_cache)
     for _ in range(max_new_tokens):
         logits = process(window.logits(idx), settings, context=idx, vocab_size=vocab_size)

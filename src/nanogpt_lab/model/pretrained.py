@@ -46,6 +46,16 @@ def weights_dir(name: str) -> Path:
     return workspace.inside(workspace.weights_root(), name)
 
 
+def model_path_kind(path: Path) -> str | None:
+    """What a model path holds: 'checkpoint' (a .pt file, or a run folder with ckpt.pt: ours or nanoGPT's),
+    'hf_folder' (config.json and no ckpt.pt: a Hugging Face layout folder), or None (neither)."""
+    if path.is_file() or (path / workspace.CKPT_NAME).is_file():
+        return 'checkpoint'
+    if path.is_dir() and (path / CONFIG_FILE).is_file():
+        return 'hf_folder'
+    return None
+
+
 def resolve_folder(name_or_folder: str | Path) -> Path:
     """A model name (gpt2...) means its workspace folder; anything else is a folder path. It must hold config.json."""
     name = str(name_or_folder)

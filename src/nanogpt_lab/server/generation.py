@@ -51,21 +51,20 @@ def sample_config(req: GenerateIn, local: bool) -> SampleConfig:
 
 def prompt_ids(loaded: Any, prompt: str) -> list[int]:
     """Token ids of the prompt; an empty prompt starts a GPT-2 document at <|endoftext|>, as `sample` does."""
-    eot = getattr(loaded.tokenizer, 'eot_token', None)
-    if not prompt and eot is not None:
-        return [eot]
-    if not prompt:
+    from nanogpt_lab.tokenizers import prompt_ids as token_ids
+
+    ids = token_ids(loaded.tokenizer, prompt)
+    if not ids:
         raise ConfigError('api.empty_prompt', key='prompt')
-    return loaded.tokenizer.encode(prompt)
+    return ids
 
 
 def _produce(loaded: Any, req: GenerateIn, ids: list[int], put: Any, stop: threading.Event, lock: Any) -> None:
     import torch
 
-    from nanogpt_lab.inference.pipeline import SamplingSettings
     from nanogpt_lab.inference.sampler import stream
 
-    settings = SamplingSettings(req.temperature, req.top_k or None, req.top_p, req.repetition_penalty)
+    settings = req.sampling()
     generator = torch.Generator(device=loaded.device)
     generator.manual_seed(req.seed)
     with lock:

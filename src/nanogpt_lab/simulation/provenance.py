@@ -69,6 +69,14 @@ def machine(device: str, threads: int) -> dict[str, Any]:
     }
 
 
+def same_torch_release(recorded: str) -> bool:
+    """Whether this torch is the release a recording used: `2.13.0+cpu` and `2.13.0+cu126` are both 2.13.0, so
+    the local build tag is ignored and the golden numbers are checked under any build of the release."""
+    import torch
+
+    return recorded.split('+', 1)[0] == torch.__version__.split('+', 1)[0]
+
+
 def command_line(argv: list[str] | None = None) -> str:
     """The command that is running, as a person would type it (`nanogpt-lab sim record ...`)."""
     args = sys.argv if argv is None else argv

@@ -98,10 +98,6 @@ class PredictedCurve:
     anchor_source: str = BASELINE_SOURCE
     constants: dict = field(default_factory=lambda: dict(CHINCHILLA))
 
-    def loss_at(self, tokens: float) -> float:
-        """The anchored prediction after `tokens` training tokens."""
-        return predicted_loss(self.n_params, tokens, self.shift_tokens, self.offset)
-
     def as_dict(self) -> dict:
         """Plain JSON for the API and the charts."""
         return asdict(self)

@@ -4,7 +4,7 @@ BPE replay.
 Torch-free, and light to import: tiktoken, tokenizers and sentencepiece load when a tokenizer is first built.
 """
 
-from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
+from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError, prompt_ids
 from nanogpt_lab.tokenizers.bpe import BPETokenizer
 from nanogpt_lab.tokenizers.bpe_replay import MergeStep, bpe_merge_replay, sequence_after
 from nanogpt_lab.tokenizers.char import CharTokenizer, read_meta
@@ -35,6 +35,7 @@ __all__ = [
     'load_vocab_file',
     'vocab_file',
     'gpt2_encoding',
+    'prompt_ids',
     'read_meta',
     'tokenizer_for_dataset',
 ]

@@ -44,3 +44,12 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(vocab_size={self.vocab_size})'
+
+
+def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """A prompt's token ids. An empty prompt starts a document at GPT-2's <|endoftext|>, as nanoGPT's sample.py
+    does; a tokenizer without that token gives [] (each caller says what its empty start is)."""
+    if prompt:
+        return tokenizer.encode(prompt)
+    eot = getattr(tokenizer, 'eot_token', None)
+    return [] if eot is None else [eot]

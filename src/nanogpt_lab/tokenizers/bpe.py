@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
-from nanogpt_lab.tokenizers.gpt2 import _bytes_to_unicode
+from nanogpt_lab.tokenizers.gpt2 import bytes_to_unicode
 
 MIN_VOCAB = 257  # the 256 bytes and at least one merge
 FILE_NAME = 'tokenizer.json'
@@ -25,7 +25,7 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, hf: Any):
         self.hf = hf
-        self._byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+        self._byte_of = {c: b for b, c in bytes_to_unicode().items()}
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> BPETokenizer:

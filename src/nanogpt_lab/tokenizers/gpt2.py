@@ -48,7 +48,7 @@ def _ranks_from_tiktoken_file(path: Path) -> dict[bytes, int]:
     return ranks
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character table used by encoder.json (openai/gpt-2 encoder.py)."""
     bs = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
     cs = bs[:]
@@ -64,7 +64,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 def _ranks_from_encoder_json(folder: Path) -> dict[bytes, int]:
     _read_checked(folder / 'vocab.bpe')  # the merges are implied by the ranks; checked so a stray file is caught
     encoder = json.loads(_read_checked(folder / 'encoder.json'))
-    byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
     encoder.pop(EOT_TEXT, None)
     return {bytes(byte_of[c] for c in token): rank for token, rank in encoder.items()}
 

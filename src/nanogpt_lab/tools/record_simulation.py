@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import ConfigError, DataConfig, TrainConfig, from_args, parse_overrides, run_preset
+from nanogpt_lab.config import (
+    SAMPLE_TEMPERATURE,
+    SAMPLE_TOP_K,
+    ConfigError,
+    DataConfig,
+    TrainConfig,
+    from_args,
+    parse_overrides,
+    run_preset,
+)
 from nanogpt_lab.events import EventLog, read_events
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
 from nanogpt_lab.hardware import cpu_threads
@@ -38,7 +47,8 @@ log = logging.getLogger(__name__)
 USAGE = __doc__.split('\n\n')[1]
 SHARED_DATA = prov.REPO_ROOT.parent / 'shared' / 'data'  # this project's offline copies, when present
 PER_RUN_KEYS = ('out_dir', 'data_dir', 'init_from', 'max_iters')  # differ between machines or on verify
-SAMPLE = {'start': 'ROMEO:', 'num_samples': 1, 'max_new_tokens': 200, 'temperature': 0.8, 'top_k': 200, 'seed': 1337}
+SAMPLE = {'start': 'ROMEO:', 'num_samples': 1, 'max_new_tokens': 200, 'temperature': SAMPLE_TEMPERATURE,
+          'top_k': SAMPLE_TOP_K, 'seed': 1337}  # fmt: skip
 
 
 class Recorder:
@@ -167,7 +177,7 @@ def _progress_logger(name: str) -> Callable[[dict], None]:
 
 def record_run(rec: Recorder, recipe: Recipe) -> dict:
     """Train a recipe for real and store its events (gzipped) and provenance; export the bundled model."""
-    if recipe.init_from_recipe and not (rec.run_dir(recipe.init_from_recipe) / 'ckpt.pt').is_file():
+    if recipe.init_from_recipe and not (rec.run_dir(recipe.init_from_recipe) / workspace.CKPT_NAME).is_file():
         log.info('%s starts from %s: recording that first', recipe.name, recipe.init_from_recipe)
         record(rec, [recipe.init_from_recipe])
     started = _clock()
@@ -381,9 +391,8 @@ def verify(name: str, iters: int = 100, work: str | Path | None = None, inputs: 
     import torch
 
     recorded = store.load_provenance(name)
-    here = {'torch': torch.__version__}
-    if recorded['torch'] != here['torch']:
-        return {'skipped': f'recorded with torch {recorded["torch"]}, this is torch {here["torch"]}'}
+    if not prov.same_torch_release(recorded['torch']):
+        return {'skipped': f'recorded with torch {recorded["torch"]}, this is torch {torch.__version__}'}
     opts: dict[str, Any] = {'threads': recorded['threads'], **(inputs or {})}
     if work is not None:
         opts['work'] = work
@@ -400,7 +409,12 @@ def verify(name: str, iters: int = 100, work: str | Path | None = None, inputs: 
     mine = {e['iter']: e['loss'] for e in read_events(events_path) if e['type'] == 'train' and e['iter'] < iters}
     stored = {e['iter']: e['loss'] for e in store.load_events(name, ('train',)) if e['iter'] < iters}
     diffs = [abs(mine[i] - stored[i]) for i in sorted(stored) if i in mine]
-    return {'compared': len(diffs), 'max_abs_diff': max(diffs) if diffs else None, 'threads': rec.threads, **here}
+    return {
+        'compared': len(diffs),
+        'max_abs_diff': max(diffs) if diffs else None,
+        'threads': rec.threads,
+        'torch': torch.__version__,
+    }
 
 
 def _list() -> int:

@@ -32,17 +32,20 @@ SHAPE_KEYS = ('n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'ln_position'
 MACHINE_KEYS = ('device', 'dtype', 'compile', 'threads', 'backend', 'nproc_per_node', 'init_from', 'out_dir')
 
 
-def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str]]:
+def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str], dict | None]:
     """`init_from=resume` continues the run as it was configured: every run setting the command line leaves out
     comes from the checkpoint's `config` (ours or nanoGPT's), so `--init_from=resume --out_dir=RUN` alone resumes
     with the same batch size, schedule and accumulation. Machine settings (device, dtype, compile...) do not.
+
+    Returns the config, the keys taken from the checkpoint, and the checkpoint itself for `init_model` (read once).
     """
     if cfg.init_from != 'resume' or not cfg.out_dir or not checkpoint_path(cfg.out_dir).is_file():
-        return cfg, []
+        return cfg, [], None
     try:
-        saved = load_checkpoint(cfg.out_dir).get('config') or {}
+        ckpt = load_checkpoint(cfg.out_dir)
     except CheckpointError:
-        return cfg, []  # the resume itself reports it
+        return cfg, [], None  # the resume itself reports it
+    saved = ckpt.get('config') or {}
     keep = {
         k: v
         for k, v in saved.items()
@@ -53,12 +56,12 @@ def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str]]:
         and getattr(cfg, k) != v
     }
     if not keep:
-        return cfg, []
+        return cfg, [], ckpt
     try:
-        return build(TrainConfig, {**cfg.model_dump(exclude_unset=True), **keep}), sorted(keep)
+        return build(TrainConfig, {**cfg.model_dump(exclude_unset=True), **keep}), sorted(keep), ckpt
     except ConfigError as e:
         log.warning('checkpoint settings not reused (%s)', e)
-        return cfg, []
+        return cfg, [], ckpt
 
 
 @dataclass
@@ -74,13 +77,15 @@ class Start:
     resumed: bool = False
 
 
-def init_model(cfg: TrainConfig, data: RunData) -> Start:
-    """Build the model `cfg.init_from` names (on CPU), checked against the data's vocabulary and cfg's shape."""
+def init_model(cfg: TrainConfig, data: RunData, resume_ckpt: dict | None = None) -> Start:
+    """Build the model `cfg.init_from` names (on CPU), checked against the data's vocabulary and cfg's shape.
+
+    `resume_ckpt`: the run's ckpt.pt when `inherit_resume_settings` already read it (a resume reads it once)."""
     if cfg.init_from == 'scratch':
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and in every run with this seed
         start = Start(GPT(cfg.model_args(data.vocab_size)), 'scratch')
     elif cfg.init_from == 'resume':
-        start = _resume(cfg, data)
+        start = _resume(cfg, resume_ckpt)
     else:
         start = Start(load_source(cfg.init_from, dropout=cfg.dropout), cfg.init_from)
         _crop(start.model, cfg)
@@ -90,15 +95,14 @@ def init_model(cfg: TrainConfig, data: RunData) -> Start:
 
 def load_source(source: str, dropout: float | None = None) -> GPT:
     """Weights only, for a fine-tune start: gpt2*, a run folder or ckpt.pt (ours or nanoGPT's), or an HF folder."""
-    from nanogpt_lab.model.pretrained import WeightsError, load_pretrained
+    from nanogpt_lab.model.pretrained import WeightsError, load_pretrained, model_path_kind
 
     path = Path(source).expanduser()
+    kind = model_path_kind(path)
     try:
-        if source in PRETRAINED or (
-            path.is_dir() and (path / 'config.json').is_file() and not (path / 'ckpt.pt').is_file()
-        ):
+        if source in PRETRAINED or kind == 'hf_folder':
             return load_pretrained(source if source in PRETRAINED else path, dropout=dropout)
-        if path.is_file() or (path / 'ckpt.pt').is_file():
+        if kind == 'checkpoint':
             return model_from_checkpoint(load_checkpoint(path), dropout=dropout)
     except (WeightsError, CheckpointError) as e:
         raise TrainingError(
@@ -107,12 +111,12 @@ def load_source(source: str, dropout: float | None = None) -> GPT:
     raise TrainingError('training.init_from_unknown', key='init_from', source=source, pretrained=', '.join(PRETRAINED))
 
 
-def _resume(cfg: TrainConfig, data: RunData) -> Start:
-    """Continue a run from `out_dir/ckpt.pt`, refusing a config that asks for another model shape."""
+def _resume(cfg: TrainConfig, ckpt: dict | None) -> Start:
+    """Continue a run from `out_dir/ckpt.pt` (read here unless given), refusing another model shape."""
     if not cfg.out_dir:
         raise TrainingError('training.resume_needs_out_dir', key='out_dir')
     try:
-        ckpt = load_checkpoint(cfg.out_dir)
+        ckpt = ckpt if ckpt is not None else load_checkpoint(cfg.out_dir)
         args = model_args_of(ckpt)
     except CheckpointError as e:
         raise TrainingError('training.resume_failed', reason=ref(e.code, **e.params)) from None

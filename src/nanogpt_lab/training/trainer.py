@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from nanogpt_lab import cpu_threads, hardware
-from nanogpt_lab.config import TrainConfig
+from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, TrainConfig
 from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
 from nanogpt_lab.evaluation.loss import estimate_loss
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
@@ -48,7 +48,7 @@ from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
 log = logging.getLogger(__name__)
 
-STOP_NONE, STOP_CANCEL, STOP_EARLY = 0, 1, 2  # agreed across ranks with a max: early stopping outranks a cancel
+STOP_CANCEL, STOP_EARLY = 1, 2  # 0 goes on; agreed across ranks with a max: early stopping outranks a cancel
 BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
 RUN_FILES = (CKPT_NAME, BEST_NAME, RUN_CONFIG_NAME, *VOCAB_FILES)  # what the trainer writes (atomically) in out_dir
 
@@ -58,12 +58,13 @@ def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bo
     dist = ddp.from_env()
     threads = torch.get_num_threads()  # `threads` applies to this run only: a notebook or server keeps its own
     device = ddp.setup(dist, hardware.resolve_device(cfg.device), cfg.backend)
-    cfg, inherited = inherit_resume_settings(cfg)
+    cfg, inherited, resume_ckpt = inherit_resume_settings(cfg)
     if inherited and dist.master:
         emit_log(emit, 'log.resume_settings', keys=', '.join(inherited))
     trainer = None
     try:
-        trainer = Trainer(cfg, dist, device, emit if dist.master else null_emit, should_stop)
+        trainer = Trainer(cfg, dist, device, emit if dist.master else null_emit, should_stop, resume_ckpt)
+        del resume_ckpt  # the model and optimizer hold its tensors now: no second copy for the whole run
         return trainer.run()
     except Exception as e:
         if is_out_of_memory(e):
@@ -81,7 +82,13 @@ class Trainer:
     """One run's state: model, optimizer, data stream, counters; `run()` is the loop."""
 
     def __init__(
-        self, cfg: TrainConfig, dist: ddp.Distributed, device: str, emit: Emit, should_stop: Callable[[], bool]
+        self,
+        cfg: TrainConfig,
+        dist: ddp.Distributed,
+        device: str,
+        emit: Emit,
+        should_stop: Callable[[], bool],
+        resume_ckpt: dict | None = None,
     ):
         self.cfg, self.dist, self.emit, self.should_stop = cfg, dist, emit, should_stop
         self.phase = ref('training.phase.building')  # what the run was doing, for an out-of-memory message
@@ -89,7 +96,7 @@ class Trainer:
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._remove_stale_temps()
         self.data = open_data(cfg)
-        start = init_model(cfg, self.data)
+        start = init_model(cfg, self.data, resume_ckpt)
         self.raw_model = start.model.to(device)
         self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
         self.iter_num = self.start_iter = start.iter_num
@@ -453,10 +460,10 @@ class Trainer:
     def _sample(self) -> None:
         """A `sample` event: a short continuation from the model as it is now, without touching training's RNG."""
         from nanogpt_lab.inference.sampler import generate_ids
-        from nanogpt_lab.tokenizers import tokenizer_for_dataset
+        from nanogpt_lab.tokenizers import prompt_ids, tokenizer_for_dataset
 
         tokenizer = tokenizer_for_dataset(self.data.folder)
-        start = [getattr(tokenizer, 'eot_token', None) or _first_id(tokenizer)]
+        start = prompt_ids(tokenizer, '') or [_first_id(tokenizer)]
         generator = torch.Generator(device=self.rt.device).manual_seed(self.cfg.seed)
         idx = torch.tensor([start], dtype=torch.long, device=self.rt.device)
         self.raw_model.eval()
@@ -465,8 +472,8 @@ class Trainer:
                 self.raw_model,
                 idx,
                 self.cfg.eval_sample_tokens,
-                temperature=0.8,
-                top_k=200,
+                temperature=SAMPLE_TEMPERATURE,
+                top_k=SAMPLE_TOP_K,
                 generator=generator,
                 vocab_size=getattr(tokenizer, 'vocab_size', None),
             )

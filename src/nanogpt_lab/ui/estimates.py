@@ -78,6 +78,6 @@ def bpe_tokens_per_second(sample: str, repeats: int = 3) -> float:
 
 def prepare_processes() -> int:
     """How many tokenizer processes `prepare openwebtext` starts here for a corpus of OpenWebText's size."""
-    from nanogpt_lab.data.openwebtext import _workers  # the engine's own rule, not a copy of it
+    from nanogpt_lab.data.openwebtext import worker_counts  # the engine's own rule, not a copy of it
 
-    return _workers(0, OPENWEBTEXT['documents'])[0]
+    return worker_counts(0, OPENWEBTEXT['documents'])[0]

@@ -9,7 +9,6 @@ SECONDARY = '#0f766e'
 ACCENT = '#b45309'
 INK = '#1f2937'
 MUTED = '#6b7280'
-SURFACE = '#f8fafc'
 
 # Semantic colours mean the same thing on every page and in every chart; never reuse them for anything else.
 TRAIN = '#2563eb'  # training split / train loss

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from nanogpt_lab.config import ModelConfig, parse_overrides
+from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, ModelConfig, parse_overrides
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import atomic_write_text
 from nanogpt_lab.hardware import cpu_model
@@ -36,7 +36,7 @@ from nanogpt_lab.inference.sampler import generate_ids
 from nanogpt_lab.model.gpt import GPT
 
 SHAKESPEARE_CHAR = ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=65, dropout=0.0, bias=False)
-TEMPERATURE, TOP_K = 0.8, 200  # nanoGPT's sample.py defaults
+TEMPERATURE, TOP_K = SAMPLE_TEMPERATURE, SAMPLE_TOP_K  # nanoGPT's sample.py defaults
 DEFAULTS = {
     'max_new_tokens': 500,
     'reps': 3,

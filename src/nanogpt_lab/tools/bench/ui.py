@@ -33,6 +33,8 @@ import time
 import urllib.request
 from typing import Any
 
+from nanogpt_lab import workspace
+
 CHROMIUM = '/usr/bin/chromium'  # Debian's; never `playwright install` (it downloads a browser)
 # Offline: no background downloads, updates, sync or QUIC; no sandbox or GPU in containers (tests/browser uses these).
 CHROMIUM_ARGS = [
@@ -392,7 +394,7 @@ def main(args: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     run = opts.get('run')
-    if run is not None and not (os.path.isdir(str(run)) and os.path.isfile(os.path.join(str(run), 'ckpt.pt'))):
+    if run is not None and not os.path.isfile(os.path.join(str(run), workspace.CKPT_NAME)):
         print(f'bench ui: --run={run} is not a run folder holding ckpt.pt', file=sys.stderr)
         return 2
     if not os.path.exists(CHROMIUM):

@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.config import PRETRAINED, SampleConfig
+from nanogpt_lab.config import PRETRAINED, SampleConfig, SamplingSettings
 from nanogpt_lab.errors import LabError
 
 BUNDLED = 'bundled'
 RUN_PREFIX = 'run:'
 TOP_N = 20  # tokens a probability chart follows through the pipeline
 ALTERNATIVES = 5  # runners-up shown when hovering a generated token
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """The sampling controls as plain numbers (the engine's SamplingSettings needs torch; this does not)."""
-
-    temperature: float = 0.8
-    top_k: int = 200
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-
-    def settings(self) -> Any:
-        """The engine's SamplingSettings (imports torch)."""
-        from nanogpt_lab.inference.pipeline import SamplingSettings
-
-        return SamplingSettings(self.temperature, self.top_k or None, self.top_p, self.repetition_penalty)
 
 
 def sample_config(model_id: str) -> SampleConfig:
@@ -82,7 +65,7 @@ def warm(model_id: str = BUNDLED, prompt: str = 'ROMEO:') -> None:
     """Load a model and run one forward pass, so the first page that asks for it draws at once (imports torch)."""
     session = SamplerSession(model_id)
     session.load()
-    session.view(session.encode(prompt), Knobs())
+    session.view(session.encode(prompt), SampleConfig().sampling())
 
 
 class SamplerSession:
@@ -103,7 +86,7 @@ class SamplerSession:
         self.explorer = NextTokenExplorer(self.loaded.model, self.loaded.tokenizer)
         return dict(self.loaded.source)
 
-    def open(self, seed: int, prompt: str, knobs: Knobs) -> tuple[dict[str, Any], list[int] | None, Any]:
+    def open(self, seed: int, prompt: str, knobs: SamplingSettings) -> tuple[dict[str, Any], list[int] | None, Any]:
         """Everything the page needs first, in one trip to a worker thread: load, seed, encode the prompt, and the
         first distribution. Returns (source, prompt ids, view); ids is None and view the error for a prompt the
         model cannot read."""
@@ -128,10 +111,10 @@ class SamplerSession:
         """A token as readable text."""
         return self.loaded.tokenizer.token_text(token_id)
 
-    def view(self, ids: list[int], knobs: Knobs, top_n: int = TOP_N) -> dict[str, Any]:
+    def view(self, ids: list[int], knobs: SamplingSettings, top_n: int = TOP_N) -> dict[str, Any]:
         """The next-token distribution after every pipeline stage for this context (pipeline.stage_view)."""
         with self.lock:
-            return self.explorer.view(ids, knobs.settings(), top_n)
+            return self.explorer.view(ids, knobs, top_n)
 
     def inside(self, text: str) -> tuple[Any, list[str], list[str]]:
         """One forward pass read by hooks (inference.internals.look_inside) over the prompt's last tokens; with the
@@ -151,7 +134,7 @@ class SamplerSession:
         self.generator.manual_seed(int(seed))
 
     def tokens(
-        self, ids: list[int], knobs: Knobs, n: int, *, seed: int | None = None, stop: tuple[str, ...] = ()
+        self, ids: list[int], knobs: SamplingSettings, n: int, *, seed: int | None = None, stop: tuple[str, ...] = ()
     ) -> Iterator[dict[str, Any]]:
         """Draw `n` tokens after `ids`, one TokenEvent dict each: this tab's stream, or a fresh one from `seed`."""
         from nanogpt_lab.inference.sampler import stream
@@ -161,7 +144,7 @@ class SamplerSession:
             self.loaded.model,
             self.loaded.tokenizer,
             ids,
-            knobs.settings(),
+            knobs,
             n,
             seed=seed,
             generator=generator,
@@ -173,7 +156,7 @@ class SamplerSession:
     def run(
         self,
         ids: list[int],
-        knobs: Knobs,
+        knobs: SamplingSettings,
         n: int,
         emit: Callable[[dict[str, Any]], None],
         should_stop: Callable[[], bool],

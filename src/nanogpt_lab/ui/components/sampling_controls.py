@@ -12,8 +12,8 @@ from typing import Any
 
 from nicegui import ui
 
+from nanogpt_lab.config import SAMPLE_TOP_K, SamplingSettings
 from nanogpt_lab.ui import theme
-from nanogpt_lab.ui.components.sampler_session import Knobs
 from nanogpt_lab.ui.i18n import Translator
 
 # Temperature moves in small steps where it matters (around 1) and big ones beyond: the slider is an index.
@@ -34,7 +34,7 @@ class sampling_controls(ui.column):  # noqa: N801 - a NiceGUI component
         self,
         *,
         tr: Translator,
-        knobs: Knobs,
+        knobs: SamplingSettings,
         max_tokens: int,
         seed: int,
         on_change: Callable[[], None],
@@ -48,7 +48,7 @@ class sampling_controls(ui.column):  # noqa: N801 - a NiceGUI component
             self.temperature = self._slider(
                 'temperature', len(TEMPERATURES) - 1, nearest(TEMPERATURES, knobs.temperature)
             )
-            top_k = TOP_KS.index(knobs.top_k) if knobs.top_k in TOP_KS else TOP_KS.index(200)
+            top_k = TOP_KS.index(knobs.top_k) if knobs.top_k in TOP_KS else TOP_KS.index(SAMPLE_TOP_K)
             self.top_k = self._slider('top_k', len(TOP_KS) - 1, top_k)
             self.top_p = self._slider('top_p', 1.0, knobs.top_p, low=0.05, step=0.05)
             self.rep = self._slider('repetition_penalty', 2.0, knobs.repetition_penalty, low=1.0, step=0.05)
@@ -78,7 +78,7 @@ class sampling_controls(ui.column):  # noqa: N801 - a NiceGUI component
         return slider
 
     def _moved(self) -> None:
-        self.knobs = Knobs(
+        self.knobs = SamplingSettings(
             temperature=TEMPERATURES[int(self.temperature.value)],
             top_k=TOP_KS[int(self.top_k.value)],
             top_p=round(float(self.top_p.value), 2),

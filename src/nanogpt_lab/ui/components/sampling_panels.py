@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 from nicegui import run, ui
 
+from nanogpt_lab.config import SamplingSettings
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components.sampled_text import sampled_text
-from nanogpt_lab.ui.components.sampler_session import Knobs, SamplerSession, streamed
+from nanogpt_lab.ui.components.sampler_session import SamplerSession, streamed
 from nanogpt_lab.ui.i18n import Translator
 
 SAMPLES_SIDE_BY_SIDE = 3
@@ -30,7 +31,7 @@ class Host(Protocol):
     stop_asked: bool
 
     @property
-    def knobs(self) -> Knobs: ...
+    def knobs(self) -> SamplingSettings: ...
 
     @property
     def max_tokens(self) -> int: ...

@@ -46,4 +46,3 @@ STAGES: tuple[Stage, ...] = (
     Stage(5, 'finetuning'),
     Stage(6, 'inference'),
 )
-BY_SLUG = {s.slug: s for s in STAGES}

@@ -15,6 +15,7 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
+from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SamplingSettings
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import prob_pipeline, run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
@@ -23,7 +24,6 @@ from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.sampled_text import sampled_text
 from nanogpt_lab.ui.components.sampler_session import (
     BUNDLED,
-    Knobs,
     SamplerSession,
     available,
     model_label,
@@ -59,9 +59,9 @@ class InferencePage:
         self.models = available(view.real, runs)
         self.model_id = view.param('model', BUNDLED, self.models)
         self.prompt = view.params.get('prompt', DEFAULT_PROMPT)[:2000] or DEFAULT_PROMPT
-        self.initial_knobs = Knobs(
-            temperature=TEMPERATURES[nearest(TEMPERATURES, _float(view.params.get('t'), 0.8))],
-            top_k=TOP_KS[nearest(TOP_KS, view.int_param('k', 200, 0, 200))],
+        self.initial_knobs = SamplingSettings(
+            temperature=TEMPERATURES[nearest(TEMPERATURES, _float(view.params.get('t'), SAMPLE_TEMPERATURE))],
+            top_k=TOP_KS[nearest(TOP_KS, view.int_param('k', SAMPLE_TOP_K, 0, 200))],
             top_p=min(1.0, max(0.05, round(_float(view.params.get('p'), 1.0) * 20) / 20)),
             repetition_penalty=min(2.0, max(1.0, round(_float(view.params.get('rep'), 1.0) * 20) / 20)),
         )
@@ -131,7 +131,7 @@ class InferencePage:
         )
 
     @property
-    def knobs(self) -> Knobs:
+    def knobs(self) -> SamplingSettings:
         """The sampling controls' current values."""
         return self.controls.knobs
 
