@@ -12,14 +12,78 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from nanogpt_lab.errors import Coded
 from nanogpt_lab.messages import plain, render
 
-EVENT_TYPES = ('start', 'progress', 'train', 'eval', 'sample', 'log', 'end')
 END_STATUSES = ('succeeded', 'failed', 'cancelled')
+LOG_LEVELS = ('info', 'warning', 'error')
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """The fields one event type must carry and those it may carry (besides seq, t, type and `simulated`)."""
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+def _fields(required: str, optional: str = '') -> EventFields:
+    return EventFields(frozenset(required.split()), frozenset(optional.split()))
+
+
+# DESIGN §4, made precise in docs/architecture.md: what every job of every kind may write.
+SCHEMA: dict[str, EventFields] = {
+    'start': _fields('kind run_id pid config', 'provenance'),
+    'progress': _fields('done total unit', 'label label_code label_params phase'),
+    'train': _fields(
+        'iter loss',
+        'max_iters lr dt_ms tokens_per_s mfu mem_bytes tokens grad_norm bpc '
+        'mfu_a100 includes_eval',  # nanoGPT's own train.py (jobs.nanogpt_checkout): its MFU is against an A100
+    ),
+    'eval': _fields('iter train_loss val_loss', 'best_val_loss tokens saved train_bpc val_bpc'),
+    'sample': _fields('text', 'iter index'),
+    'log': _fields('level message', 'code params traceback path'),
+    'end': _fields('status error', 'summary error_code error_params'),
+}
+_DPO_TERMS = 'reward_margin preference_accuracy chosen_reward rejected_reward chosen_logp_drift rejected_logp_drift'
+# Fields only some kinds of run write, per event type: a new kind with new numbers adds its entry here.
+KIND_FIELDS: dict[str, dict[str, frozenset[str]]] = {
+    'dpo': {
+        'train': frozenset(_DPO_TERMS.split()),
+        'eval': frozenset(f'{split}_{term}' for split in ('train', 'val') for term in _DPO_TERMS.split()),
+    },
+}
+# a replay re-emits a recorded run of any kind
+KIND_FIELDS['simulate'] = {
+    type_: frozenset().union(*(extra.get(type_, frozenset()) for extra in KIND_FIELDS.values())) for type_ in SCHEMA
+}
+
+
+class EventSchemaError(ValueError):
+    """An emitter wrote an event the schema does not describe: a bug in the lab, named so it is quick to fix."""
+
+
+def check_event(type: str, fields: dict[str, Any], kind: str | None = None) -> None:
+    """Raise EventSchemaError unless `fields` are what SCHEMA (and KIND_FIELDS for `kind`) allow for `type`."""
+    spec = SCHEMA.get(type)
+    if spec is None:
+        raise EventSchemaError(f"unknown event type '{type}' (known: {', '.join(SCHEMA)})")
+    names = set(fields) - {'simulated'}
+    missing = spec.required - names
+    extra = names - spec.required - spec.optional - KIND_FIELDS.get(kind or '', {}).get(type, frozenset())
+    problems = [
+        f'{what} {", ".join(sorted(names))}' for what, names in (('missing', missing), ('unknown', extra)) if names
+    ]
+    if problems:
+        raise EventSchemaError(f"'{type}' event of a {kind or 'plain'} run: {'; '.join(problems)} (events.SCHEMA)")
+    if type == 'end' and fields['status'] not in END_STATUSES:
+        raise EventSchemaError(f"end status '{fields['status']}' is not one of {', '.join(END_STATUSES)}")
+    if type == 'log' and fields['level'] not in LOG_LEVELS:
+        raise EventSchemaError(f"log level '{fields['level']}' is not one of {', '.join(LOG_LEVELS)}")
 
 
 class Cancelled(Coded):
@@ -62,10 +126,20 @@ def _clean(value: Any) -> Any:
 
 
 class EventLog:
-    """Append-only `events.jsonl` writer: numbers events (continuing an existing file), stamps time, notifies."""
+    """Append-only `events.jsonl` writer: numbers events (continuing an existing file), stamps time, notifies.
 
-    def __init__(self, path: str | Path | None = None, listeners: Iterable[Callable[[dict], None]] = ()):
+    Every event a job, the CLI, a replay or the recorder writes passes `check_event` here, the one place the
+    schema is enforced; `kind` (the run's job kind, or the kind its start event names) picks its extra fields.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        listeners: Iterable[Callable[[dict], None]] = (),
+        kind: str | None = None,
+    ):
         self.path = Path(path) if path else None
+        self.kind = kind
         self.listeners = list(listeners)
         self._lock = threading.Lock()
         self._file = None
@@ -80,6 +154,9 @@ class EventLog:
 
     def __call__(self, type: str, **fields: Any) -> dict:
         """Record one event and return it as written."""
+        if type == 'start' and self.kind is None:
+            self.kind = fields.get('kind')
+        check_event(type, fields, self.kind)
         with self._lock:
             self._seq += 1
             event = {'seq': self._seq, 't': round(time.time(), 3), 'type': type, **_clean(fields)}

@@ -104,7 +104,7 @@ def run_job(
         first_seq=first_seq if first_seq is not None else last_seq(events_path) + 1,
     )
     status, error, summary, extra = 'succeeded', None, None, {}
-    with EventLog(events_path, listeners) as emit:
+    with EventLog(events_path, listeners, kind=kind) as emit:
         emit('start', kind=kind, run_id=run_dir.name, pid=os.getpid(), config=_dump(cfg))
         try:
             summary = _summary(runner(cfg, emit, should_stop))

@@ -18,7 +18,7 @@ from nicegui import run, ui
 from nanogpt_lab import workspace
 from nanogpt_lab.ui import dataset_stats, estimates, theme
 from nanogpt_lab.ui.components.file_upload import file_upload
-from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
+from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.i18n import Translator
 
 # An error's code -> the data.errors.<kind> line that says what to do about it on this page (the upload route's
@@ -234,7 +234,7 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         dialog.delete()
 
     async def _prepare(self, params: dict[str, Any], name: str) -> None:
-        manager = job_manager()
+        manager = jobs_client()
         if manager is None:
             self._failed(self.tr('data.no_server'))
             return

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import ui
 
+from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.i18n import Translator
 
 log = logging.getLogger(__name__)
 
 
-def job_manager() -> Any:
-    """The server's in-process JobManager (mounted by `nanogpt_lab.server.app.install`), or None."""
+def jobs_client() -> JobsClient | None:
+    """The jobs this lab runs: the server's in-process JobManager (mounted by `server.app.install`), or None."""
     from nicegui import app
 
-    return getattr(app.state, 'jobs', None)
+    jobs = getattr(app.state, 'jobs', None)
+    return jobs if isinstance(jobs, JobsClient) else None
 
 
 class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
@@ -46,9 +47,11 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
             self.error = ui.label().classes(theme.ERROR_TEXT).mark(f'{marker}-error')
             self.error.props['role'] = 'alert'
         self.set_visibility(False)
-        self.manager: Any = None
+        self.manager: JobsClient | None = None
 
-    async def follow(self, manager: Any, job: dict, on_event: Callable[[dict], None] | None = None) -> dict | None:
+    async def follow(
+        self, manager: JobsClient, job: dict, on_event: Callable[[dict], None] | None = None
+    ) -> dict | None:
         """Show `job` until it ends; return its end event. `on_event` also gets every event (a chart, a log)."""
         self.manager, self.job_id = manager, job['id']
         self.set_visibility(True)

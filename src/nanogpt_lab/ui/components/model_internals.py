@@ -408,6 +408,6 @@ def _query(**params: str) -> str:
 
 def _past_runs() -> list[dict[str, Any]]:
     from nanogpt_lab.ui.components import run_sources
-    from nanogpt_lab.ui.components.job_progress import job_manager
+    from nanogpt_lab.ui.components.job_progress import jobs_client
 
-    return run_sources.past_runs(job_manager())
+    return run_sources.past_runs(jobs_client())

@@ -13,6 +13,8 @@ from typing import Any
 
 from nicegui import ui
 
+from nanogpt_lab import workspace
+from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components.job_progress import job_progress
 from nanogpt_lab.ui.i18n import Translator
@@ -85,7 +87,9 @@ class real_mode_panel(ui.card):  # noqa: N801 - a NiceGUI component
         """The job's error as the page shows it ('' while there is none)."""
         return self.progress.error.text
 
-    async def follow(self, manager: Any, job: dict, on_event: Callable[[dict], None] | None = None) -> dict | None:
+    async def follow(
+        self, manager: JobsClient, job: dict, on_event: Callable[[dict], None] | None = None
+    ) -> dict | None:
         """Show `job` until it ends (its events also go to `on_event`); return its end event."""
         self.set_visibility(True)
         self.saved = []
@@ -105,14 +109,16 @@ class real_mode_panel(ui.card):  # noqa: N801 - a NiceGUI component
             self._checkpoint_on_disk(manager, job['id'])
         return end
 
-    def _checkpoint_on_disk(self, manager: Any, job_id: str) -> None:
+    def _checkpoint_on_disk(self, manager: JobsClient, job_id: str) -> None:
         """After the end, say where the run's checkpoint is (a stopped run saves one on the way out)."""
         try:
-            ckpt = manager.run_dir(job_id) / 'ckpt.pt'
+            ckpt = manager.run_dir(job_id) / workspace.CKPT_NAME
         except LookupError:
             return
         if ckpt.is_file():
-            self.checkpoints.set_text(self.tr('components.panel.checkpoint_file', path=f'runs/{job_id}/ckpt.pt'))
+            self.checkpoints.set_text(
+                self.tr('components.panel.checkpoint_file', path=f'runs/{job_id}/{workspace.CKPT_NAME}')
+            )
 
     def _event(self, event: dict) -> None:
         line = log_line(event, self.tr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import dataset_stats
 from nanogpt_lab.ui.components.loss_chart import Curves, Reference, from_events
 from nanogpt_lab.ui.components.provenance import Provenance
@@ -97,7 +98,7 @@ def ghost(name: str, label: str) -> Reference:
     return Reference(label, recorded_curves(name).train)
 
 
-def past_runs(manager: Any) -> list[dict[str, Any]]:
+def past_runs(manager: JobsClient | None) -> list[dict[str, Any]]:
     """The learner's own training and fine-tuning runs (not replays), newest first, as the registry lists them;
     a folder someone copied in with only a ckpt.pt (a nanoGPT out_dir, say) counts too."""
     if manager is None:
@@ -110,7 +111,7 @@ def past_runs(manager: Any) -> list[dict[str, Any]]:
     ]
 
 
-def past_curves(manager: Any, run_id: str) -> Curves:
+def past_curves(manager: JobsClient, run_id: str) -> Curves:
     """A past run's points, from its events.jsonl."""
     from nanogpt_lab.events import read_events
 

@@ -21,7 +21,7 @@ from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.before_after import before_after, measure
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
-from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
+from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import Curves
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
@@ -63,7 +63,7 @@ class FinetuningPage:
 
     def __init__(self, view: View) -> None:
         self.view, self.tr = view, view.tr
-        self.manager = job_manager()
+        self.manager = jobs_client()
         self.job: dict[str, Any] | None = None
         self.runs = [r for r in run_sources.past_runs(self.manager) if r.get('has_checkpoint')]
         bases = [*PRETRAINED, *(RUN + r['id'] for r in self.runs)]

@@ -19,7 +19,7 @@ from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SamplingSetting
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import prob_pipeline, run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
-from nanogpt_lab.ui.components.job_progress import job_manager
+from nanogpt_lab.ui.components.job_progress import jobs_client
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.sampled_text import sampled_text
 from nanogpt_lab.ui.components.sampler_session import (
@@ -55,7 +55,7 @@ class InferencePage:
 
     def __init__(self, view: View) -> None:
         self.view, self.tr = view, view.tr
-        runs = run_sources.past_runs(job_manager()) if view.real else []
+        runs = run_sources.past_runs(jobs_client()) if view.real else []
         self.models = available(view.real, runs)
         self.model_id = view.param('model', BUNDLED, self.models)
         self.prompt = view.params.get('prompt', DEFAULT_PROMPT)[:2000] or DEFAULT_PROMPT

@@ -15,12 +15,13 @@ from typing import Any
 from nicegui import ui
 
 from nanogpt_lab.config import ConfigError, TrainConfig
+from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
 from nanogpt_lab.ui.components.ddp_explainer import ddp_explainer
-from nanogpt_lab.ui.components.job_progress import job_manager, job_progress
+from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import OVERLAY_COLORS, Curves, Reference, curves_options, thin
 from nanogpt_lab.ui.components.micro_batches import micro_batches
 from nanogpt_lab.ui.components.provenance import Provenance
@@ -52,7 +53,7 @@ class PretrainingPage:
 
     def __init__(self, view: View) -> None:
         self.view, self.tr = view, view.tr
-        self.manager = job_manager()
+        self.manager = jobs_client()
         self.job: dict[str, Any] | None = None
         self.recorded = {r.name: r for r in run_sources.recorded_runs(self.tr)}
         ui.label(self.tr('pretraining.intro')).classes(theme.HELP)
@@ -277,7 +278,7 @@ def _data_folders() -> list[Any]:
 class LnComparison:
     """Pre-LN (GPT-2) vs post-LN (GPT-1) at 16 layers: loss and gradient norm side by side, recorded or run here."""
 
-    def __init__(self, view: View, manager: Any) -> None:
+    def __init__(self, view: View, manager: JobsClient | None) -> None:
         self.view, self.tr, self.manager = view, view.tr, manager
         tr = self.tr
         self.runs = [run_sources.recorded(name, tr) for name in LN_PAIR]
