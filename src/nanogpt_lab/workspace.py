@@ -14,6 +14,9 @@ ENV_HOME = 'NANOGPT_LAB_HOME'
 # A run folder's files, named here so the trainer (torch) and the run registry (torch-free) agree
 CKPT_NAME = 'ckpt.pt'
 RUN_CONFIG_NAME = 'config.json'  # the run's resolved settings (after a resume took the checkpoint's)
+BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
+EVENTS_NAME = 'events.jsonl'  # one JSON event per line, append-only (events.py)
+JOB_NAME = 'job.json'  # kind, status, pid, times, error of the job that made the run
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$')
 
 

@@ -17,7 +17,6 @@ from nanogpt_lab.config import PRETRAINED
 from nanogpt_lab.events import read_events
 
 MAX_DEPTH = 32  # a chain longer than this is a loop of folders pointing at each other, not a history
-JOB_FILE = 'job.json'  # the worker's file, named here too so this module stays free of jobs/
 STAGES = ('base', 'sft', 'dpo')  # what a model in the chain is, in learning order
 
 
@@ -46,12 +45,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def run_config(run: Path) -> dict[str, Any]:
     """The run's config: config.json, else the config its job.json recorded."""
-    return _read_json(run / workspace.RUN_CONFIG_NAME) or _read_json(run / JOB_FILE).get('config') or {}
+    return _read_json(run / workspace.RUN_CONFIG_NAME) or _read_json(run / workspace.JOB_NAME).get('config') or {}
 
 
 def _stage(run: Path, config: dict[str, Any]) -> str:
     """The job kind says it (sft, dpo); a run of any other kind (train, finetune, imported nanoGPT) is a base."""
-    kind = _read_json(run / JOB_FILE).get('kind')
+    kind = _read_json(run / workspace.JOB_NAME).get('kind')
     if kind in STAGES:
         return kind
     if 'beta' in config:  # a DPO run copied without its job.json
@@ -65,7 +64,7 @@ def parent_source(run: Path, config: dict[str, Any] | None = None) -> str | None
     source = config.get('init_from')
     if source and source != 'resume':
         return str(source)
-    for event in read_events(run / 'events.jsonl'):
+    for event in read_events(run / workspace.EVENTS_NAME):
         if event.get('type') == 'start':
             earlier = (event.get('config') or {}).get('init_from')
             if earlier and earlier != 'resume':

@@ -26,7 +26,6 @@ from nanogpt_lab.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-JOB_FILE = 'job.json'
 Runner = Callable[[Any, Emit, Callable[[], bool]], Any]  # (config, emit, should_stop) -> summary
 
 
@@ -38,7 +37,7 @@ def run_dir_for(kind: str, cfg: Any) -> Path:
 
 def write_job(run_dir: Path, **fields: Any) -> dict:
     """Merge `fields` into run_dir/job.json, atomically."""
-    path = run_dir / JOB_FILE
+    path = run_dir / workspace.JOB_NAME
     job = json.loads(path.read_text()) if path.exists() else {}
     job.update(fields)
     atomic_write_text(path, json.dumps(job, indent=2, default=str))
@@ -89,7 +88,7 @@ def run_job(
     run_dir.mkdir(parents=True, exist_ok=True)
     if kind in ('train', 'finetune') and getattr(cfg, 'out_dir', None) != str(run_dir):
         cfg = cfg.model_copy(update={'out_dir': str(run_dir)})
-    events_path = run_dir / 'events.jsonl'
+    events_path = run_dir / workspace.EVENTS_NAME
     write_job(
         run_dir,
         id=run_dir.name,

@@ -27,7 +27,7 @@ from nanogpt_lab.errors import Coded, LabError
 from nanogpt_lab.events import Cancelled, last_seq, log_fields
 from nanogpt_lab.jobs import registry
 from nanogpt_lab.jobs.lifecycle import write_job
-from nanogpt_lab.jobs.registry import ACTIVE, EVENTS_FILE, TERMINAL, read_job
+from nanogpt_lab.jobs.registry import ACTIVE, TERMINAL, read_job
 from nanogpt_lab.jobs.specs import JobSpec, build_job
 from nanogpt_lab.messages import ref
 
@@ -170,7 +170,7 @@ class JobManager:
         changes (no seq: not part of the log), and `{'type': 'heartbeat'}` every `heartbeat_s` of silence.
         """
         job = self.get(job_id)
-        tail = _Tail(self._dir(job_id) / EVENTS_FILE)
+        tail = _Tail(self._dir(job_id) / workspace.EVENTS_NAME)
         after = max(int(after_seq), int(job.get('first_seq', 1)) - 1)
         shown, quiet_since, checked, ended_reads = None, time.monotonic(), 0.0, 0
         while True:
@@ -292,7 +292,7 @@ class JobManager:
             runner=spec.runner,
             checkout=spec.checkout,
             config=spec.config,
-            first_seq=last_seq(run_dir / EVENTS_FILE) + 1,
+            first_seq=last_seq(run_dir / workspace.EVENTS_NAME) + 1,
         )
 
     def _decorate(self, job: dict, run_dir: Path) -> dict:
@@ -303,7 +303,7 @@ class JobManager:
         job['queue_position'] = self._position(job['id'], job.get('devices') or []) if queued else None
         job['hung'], job['silent_s'] = False, None
         if job['status'] == 'running':
-            silent = time.time() - max(_mtime(run_dir / EVENTS_FILE), _mtime(run_dir / 'job.json'))
+            silent = time.time() - max(_mtime(run_dir / workspace.EVENTS_NAME), _mtime(run_dir / workspace.JOB_NAME))
             job['silent_s'] = round(silent, 1)
             job['hung'] = silent > self.hang_timeout
         return job

@@ -18,11 +18,10 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.errors import Coded
 from nanogpt_lab.events import EventLog, read_events
-from nanogpt_lab.jobs.lifecycle import JOB_FILE, write_job
+from nanogpt_lab.jobs.lifecycle import write_job
 
 log = logging.getLogger(__name__)
 
-EVENTS_FILE = 'events.jsonl'
 TERMINAL = ('succeeded', 'failed', 'cancelled')
 ACTIVE = ('queued', 'starting', 'running')
 SUMMARY_KEYS = (
@@ -41,7 +40,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def read_job(run_dir: Path) -> dict[str, Any] | None:
     """The folder's job.json, or None when there is none (or it cannot be read)."""
-    return _read_json(run_dir / JOB_FILE)
+    return _read_json(run_dir / workspace.JOB_NAME)
 
 
 def run_dirs(root: Path | None = None) -> list[Path]:
@@ -53,7 +52,8 @@ def run_dirs(root: Path | None = None) -> list[Path]:
     found = [
         p
         for p in root.iterdir()
-        if p.is_dir() and any((p / n).exists() for n in (JOB_FILE, EVENTS_FILE, workspace.CKPT_NAME))
+        if p.is_dir()
+        and any((p / n).exists() for n in (workspace.JOB_NAME, workspace.EVENTS_NAME, workspace.CKPT_NAME))
     ]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
@@ -79,7 +79,7 @@ def repair_tail(path: Path) -> None:
 
 def append_events(run_dir: Path, events: list[tuple[str, dict[str, Any]]]) -> list[dict]:
     """Append events for a job whose worker is not running (queued, or dead): numbered after the last one."""
-    path = run_dir / EVENTS_FILE
+    path = run_dir / workspace.EVENTS_NAME
     repair_tail(path)
     with EventLog(path) as emit:
         return [emit(type_, **fields) for type_, fields in events]
@@ -88,7 +88,7 @@ def append_events(run_dir: Path, events: list[tuple[str, dict[str, Any]]]) -> li
 def last_event(run_dir: Path, after: int = 0) -> dict | None:
     """The last complete event with seq > after (None when there is none)."""
     last = None
-    for event in read_events(run_dir / EVENTS_FILE, after=after):
+    for event in read_events(run_dir / workspace.EVENTS_NAME, after=after):
         last = event
     return last
 
@@ -116,7 +116,8 @@ class _SummaryCache:
     def get(self, run_dir: Path) -> dict[str, Any]:
         """The folder's summary, recomputed only if its files changed."""
         stamp = tuple(
-            _stamp(run_dir / n) for n in (EVENTS_FILE, JOB_FILE, workspace.RUN_CONFIG_NAME, workspace.CKPT_NAME)
+            _stamp(run_dir / n)
+            for n in (workspace.EVENTS_NAME, workspace.JOB_NAME, workspace.RUN_CONFIG_NAME, workspace.CKPT_NAME)
         )
         with self._lock:
             hit = self._cache.get(str(run_dir))
@@ -153,7 +154,7 @@ def _summarize(run_dir: Path) -> dict[str, Any]:
     best = last_iter = tokens = None
     start_t = end_t = None
     simulated = False
-    for e in read_events(run_dir / EVENTS_FILE):
+    for e in read_events(run_dir / workspace.EVENTS_NAME):
         start_t = e.get('t') if start_t is None else start_t
         end_t = e.get('t')
         simulated = simulated or bool(e.get('simulated'))
@@ -192,7 +193,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
 def curves(run_dir: Path) -> dict[str, list[dict]]:
     """A run's train and eval points (iter, tokens, losses) for charts and comparison."""
     train, evals = [], []
-    for e in read_events(run_dir / EVENTS_FILE):
+    for e in read_events(run_dir / workspace.EVENTS_NAME):
         if e['type'] == 'train' and e.get('loss') is not None:
             train.append({'iter': e.get('iter'), 'tokens': e.get('tokens'), 'loss': e['loss']})
         elif e['type'] == 'eval':

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab import workspace
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Cancelled, Emit, emit_log
 from nanogpt_lab.jobs import lifecycle
-from nanogpt_lab.jobs.lifecycle import JOB_FILE, Runner, run_dir_for, stop_on_signals
+from nanogpt_lab.jobs.lifecycle import Runner, run_dir_for, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print('usage: python -m nanogpt_lab.jobs.worker RUN_DIR', file=sys.stderr)
         return 2
     run_dir = Path(args[0]).resolve()
-    job = json.loads((run_dir / JOB_FILE).read_text(encoding='utf-8'))
+    job = json.loads((run_dir / workspace.JOB_NAME).read_text(encoding='utf-8'))
     kind = job['kind']
     should_stop = stop_on_signals(graceful=kind in GRACEFUL or job.get('runner') == 'nanogpt-checkout')
     cfg = load_config(kind, job['config'])

@@ -151,7 +151,7 @@ def train_recipe(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str,
     cfg = train_config(rec, recipe, out_dir, extra)
     shutil.rmtree(out_dir, ignore_errors=True)  # a recording is one fresh run, never appended to an old one
     torch.set_num_threads(rec.threads)
-    events = out_dir / 'events.jsonl'
+    events = out_dir / workspace.EVENTS_NAME
     live = {'source': 'live', 'device': cfg.device, 'seed': cfg.seed, 'run_id': recipe.name}
     kind = 'finetune' if recipe.finetune else 'train'
     with EventLog(events, [_progress_logger(recipe.name)]) as emit:

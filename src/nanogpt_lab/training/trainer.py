@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab import cpu_threads, hardware
+from nanogpt_lab import cpu_threads, hardware, workspace
 from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, TrainConfig
 from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
 from nanogpt_lab.evaluation.loss import estimate_loss
@@ -49,8 +49,8 @@ from nanogpt_lab.workspace import RUN_CONFIG_NAME
 log = logging.getLogger(__name__)
 
 STOP_CANCEL, STOP_EARLY = 1, 2  # 0 goes on; agreed across ranks with a max: early stopping outranks a cancel
-BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
-RUN_FILES = (CKPT_NAME, BEST_NAME, RUN_CONFIG_NAME, *VOCAB_FILES)  # what the trainer writes (atomically) in out_dir
+# what the trainer writes (atomically) in out_dir
+RUN_FILES = (CKPT_NAME, workspace.BEST_NAME, RUN_CONFIG_NAME, *VOCAB_FILES)
 
 
 def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
@@ -448,8 +448,8 @@ class Trainer:
             best = self.out_dir / CKPT_NAME
             if not self.cfg.always_save_checkpoint and best.is_file():
                 # ckpt.pt held the best val loss; keep that model as best.pt, since the stop point replaces it
-                atomic_write_bytes(self.out_dir / BEST_NAME, best.read_bytes())
-                kept = ref('training.stopped.best_kept', name=BEST_NAME)
+                atomic_write_bytes(self.out_dir / workspace.BEST_NAME, best.read_bytes())
+                kept = ref('training.stopped.best_kept', name=workspace.BEST_NAME)
             self._save(rng)
             saved = ref('training.stopped.saved', path=str(self.out_dir))
         parts = [p for p in (kept, saved) if p]

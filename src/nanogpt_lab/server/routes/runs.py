@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from nanogpt_lab import workspace
 from nanogpt_lab.events import read_events
 from nanogpt_lab.jobs import registry
 from nanogpt_lab.server import schemas
@@ -45,7 +46,7 @@ async def run_events(
 
     def read() -> list[dict]:
         out = []
-        for event in read_events(run_dir / registry.EVENTS_FILE, after=after):
+        for event in read_events(run_dir / workspace.EVENTS_NAME, after=after):
             out.append(event)
             if len(out) >= limit:
                 break

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, parse_overrides
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
@@ -155,7 +156,7 @@ def run_ours(values: dict[str, Any], config_file: Path | None, out: Path, thread
         *_flags({**values, 'out_dir': out, 'threads': threads}),
     ]
     result = _run(cmd, out.parent, threads, 'nanogpt-lab')
-    events = [json.loads(line) for line in (out / 'events.jsonl').read_text().splitlines()]
+    events = [json.loads(line) for line in (out / workspace.EVENTS_NAME).read_text().splitlines()]
     trains = [e for e in events if e['type'] == 'train']
     result.ms = [e['dt_ms'] for e in trains[3:]] or [e['dt_ms'] for e in trains]
     result.reported_val = next((e['val_loss'] for e in reversed(events) if e['type'] == 'eval'), None)
@@ -348,7 +349,7 @@ def gpu_suite(opts: dict[str, Any], work: Path) -> list[str]:
         rng.integers(0, 50257, n, dtype=np.uint16).tofile(folder / f'{split}.bin')
     values = {**GPU_RUN, 'data_dir': work / 'data', 'max_iters': int(opts['gpu_iters'])}
     result = run_ours(values, None, work / 'gpu', int(opts['threads']))
-    events = [json.loads(line) for line in (work / 'gpu' / 'events.jsonl').read_text().splitlines()]
+    events = [json.loads(line) for line in (work / 'gpu' / workspace.EVENTS_NAME).read_text().splitlines()]
     trains = [e for e in events if e['type'] == 'train'][5:]  # after compiling and warming up
     mfu = statistics.median(e['mfu'] for e in trains) if trains and trains[0]['mfu'] is not None else None
     name = torch.cuda.get_device_name()

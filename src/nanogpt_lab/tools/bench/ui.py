@@ -253,7 +253,7 @@ def _emitted(home: str) -> list[tuple[int, float]]:
     from nanogpt_lab.events import read_events
 
     runs = sorted(Path(home, 'runs').glob('simulate-*'), key=lambda p: p.stat().st_mtime)
-    return [(e['iter'], e['t']) for e in read_events(runs[-1] / 'events.jsonl') if e['type'] == 'train']
+    return [(e['iter'], e['t']) for e in read_events(runs[-1] / workspace.EVENTS_NAME) if e['type'] == 'train']
 
 
 def _live_figures(emitted: list, shown: list, idle: list[float], busy: list[float], seconds: float) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from nanogpt_lab import workspace
 from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import dataset_stats
 from nanogpt_lab.ui.components.loss_chart import Curves, Reference, from_events
@@ -115,7 +116,7 @@ def past_curves(manager: JobsClient, run_id: str) -> Curves:
     """A past run's points, from its events.jsonl."""
     from nanogpt_lab.events import read_events
 
-    return from_events(read_events(manager.run_dir(run_id) / 'events.jsonl'))
+    return from_events(read_events(manager.run_dir(run_id) / workspace.EVENTS_NAME))
 
 
 def run_label(run: dict[str, Any], tr: Translator) -> str:

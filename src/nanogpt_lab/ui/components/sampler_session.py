@@ -16,6 +16,7 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.config import PRETRAINED, SampleConfig, SamplingSettings
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.model.pretrained import CONFIG_FILE
 
 BUNDLED = 'bundled'
 RUN_PREFIX = 'run:'
@@ -48,7 +49,7 @@ def available(real: bool, runs: list[dict[str, Any]]) -> list[str]:
     """The models a tab can pick: the bundled one always; in real mode also downloaded GPT-2s and runs with a ckpt."""
     models = [BUNDLED]
     if real:
-        models += [name for name in PRETRAINED if (workspace.weights_root() / name / 'config.json').is_file()]
+        models += [name for name in PRETRAINED if (workspace.weights_root() / name / CONFIG_FILE).is_file()]
         models += [RUN_PREFIX + r['id'] for r in runs if r.get('has_checkpoint')]
     return models
 

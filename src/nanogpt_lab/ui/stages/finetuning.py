@@ -16,6 +16,7 @@ from nicegui import run, ui
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import FINETUNE_PRESET, PRETRAINED, ConfigError, TrainConfig
+from nanogpt_lab.model.pretrained import CONFIG_FILE
 from nanogpt_lab.model.sizes import preset_sizes
 from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
@@ -55,7 +56,7 @@ def download_estimate(params: int) -> tuple[float, float]:
 def weights_present(name: str) -> bool:
     """Whether gpt2* weights are in the workspace's weights/ (the loader verifies them before use)."""
     folder = workspace.weights_root() / name
-    return (folder / 'config.json').is_file() and any(folder.glob('*.safetensors'))
+    return (folder / CONFIG_FILE).is_file() and any(folder.glob('*.safetensors'))
 
 
 class FinetuningPage:
