@@ -41,7 +41,7 @@ def test_worker_main_runs_the_job_described_in_job_json(tmp_path: Path, shakespe
 
 def test_a_failing_job_ends_failed_with_its_message(tmp_path: Path) -> None:
     cfg = DataConfig(dataset='custom', input=str(tmp_path / 'missing.txt'), data_dir=str(tmp_path / 'data'))
-    assert worker.run_job('prepare-data', cfg, tmp_path / 'run') == 'failed'
+    assert lifecycle.run_job('prepare-data', cfg, tmp_path / 'run', runner=worker.RUNNERS['prepare-data']) == 'failed'
     job = read_job(tmp_path / 'run')
     end = list(read_events(tmp_path / 'run' / 'events.jsonl'))[-1]
     assert job['status'] == 'failed' and job['error'] == end['error'] and 'missing.txt' in end['error']

@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,22 +115,6 @@ def choose_cpu_threads(kind: str, cfg: Any) -> None:
         cpu_threads.configure(getattr(cfg, 'threads', 0) or 0)
 
 
-def run_job(
-    kind: str,
-    cfg: Any,
-    run_dir: Path,
-    listeners: Iterable[Callable[[dict], None]] = (),
-    should_stop: Callable[[], bool] = lambda: False,
-    *,
-    runner: Runner | None = None,
-    first_seq: int | None = None,
-) -> str:
-    """Run `kind` with its engine function (or `runner`), recorded in `run_dir`; return the end status."""
-    return lifecycle.run_job(
-        kind, cfg, run_dir, listeners, should_stop, runner=runner or RUNNERS[kind], first_seq=first_seq
-    )
-
-
 def run_foreground(kind: str, cfg: Any) -> int:
     """Run a job in this terminal with a progress bar; exit status 0 succeeded, 1 failed, 130 cancelled."""
     from nanogpt_lab.terminal import TerminalProgress
@@ -146,7 +130,7 @@ def run_foreground(kind: str, cfg: Any) -> int:
         return 0
     run_dir = run_dir_for(kind, cfg)
     with TerminalProgress() as bar:
-        status = run_job(kind, cfg, run_dir, listeners=[bar], should_stop=stop_on_signals())
+        status = lifecycle.run_job(kind, cfg, run_dir, [bar], stop_on_signals(), runner=RUNNERS[kind])
     return {'succeeded': 0, 'cancelled': 130}.get(status, 1)
 
 
@@ -167,12 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     should_stop = stop_on_signals(graceful=kind in GRACEFUL or job.get('runner') == 'nanogpt-checkout')
     cfg = load_config(kind, job['config'])
     choose_cpu_threads(kind, cfg)
-    runner = None
+    runner = RUNNERS[kind]
     if job.get('runner') == 'nanogpt-checkout':
         from nanogpt_lab.jobs import nanogpt_checkout
 
         runner = functools.partial(nanogpt_checkout.run, kind=kind, checkout=job['checkout'], run_dir=run_dir)
-    status = run_job(kind, cfg, run_dir, should_stop=should_stop, runner=runner, first_seq=job.get('first_seq'))
+    first = job.get('first_seq')
+    status = lifecycle.run_job(kind, cfg, run_dir, should_stop=should_stop, runner=runner, first_seq=first)
     return {'succeeded': 0, 'cancelled': 0}.get(status, 1)
 
 
