@@ -62,7 +62,7 @@ def plain(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, PurePath) else v for k, v in params.items()}
 
 
-def ref(code: str, **params: Any) -> dict[str, Any]:
+def ref(code: str, /, **params: Any) -> dict[str, Any]:
     """A message as a parameter of another one (rendered in the reader's language), JSON-ready."""
     return {'code': code, 'params': plain(params)}
 
