@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, parse_overrides
 from nanogpt_lab.fileio import atomic_write_text
 
@@ -179,10 +180,10 @@ def run_train_check(check: Check, timeout: float) -> None:
     code, out, check.seconds = _run(check.command, timeout)
     run = Path(next(a.split('=', 1)[1] for a in check.command if a.startswith('--out_dir=')))
     check.figures = train_figures(run)
-    if check.name == 'fp16_scaler' and (run / 'ckpt.pt').is_file():
+    if check.name == 'fp16_scaler' and (run / workspace.CKPT_NAME).is_file():
         import torch
 
-        state = torch.load(run / 'ckpt.pt', map_location='cpu', weights_only=True)['config']['resume_state']
+        state = torch.load(run / workspace.CKPT_NAME, map_location='cpu', weights_only=True)['config']['resume_state']
         check.figures['grad_scale'] = float(state['grad_scale']) if 'grad_scale' in state else None
     ok = code == 0 and check.figures.get('losses_finite', False)
     if check.name == 'fp16_scaler':
