@@ -104,7 +104,7 @@ def test_replay_draws_the_loss_chart_as_events_arrive(lab: str, watched: Any) ->
             break
     assert len([c for c in dict.fromkeys(counts) if c]) >= 3, counts  # the chart grew while the replay ran
     page.get_by_text('Stop', exact=True).first.click()
-    page.get_by_text('Stopped.').wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r'^Stopped( after [\d,]+ iterations)?\.$')).wait_for(timeout=30_000)
     watch.shot('en-simulation-4-replay')
 
 
@@ -137,8 +137,10 @@ def test_real_mode_train_watch_stop_then_sample(lab: str, watched: Any) -> None:
     assert seen[-1] >= 50 and len({c for c in seen if c}) >= 3, seen[-10:]  # it gained points as it trained
     watch.shot('en-real-4-training')
     page.get_by_text('Stop', exact=True).first.click()
-    page.get_by_text('Stopped.').wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r'^Stopped( after [\d,]+ iterations)?\.$')).wait_for(timeout=60_000)
     page.get_by_text(re.compile(r'Checkpoint: runs/train-')).wait_for(timeout=30_000)
+    page.get_by_text('Resume', exact=True).wait_for()  # a stop is a stop: it offers to go on, in no red
+    assert 'This did not work' not in page.inner_text('body')
     run = re.search(r'runs/(train-[\w-]+)/ckpt\.pt', page.inner_text('body')).group(1)
     page.goto(f'{lab}/inference?lang=en&mode=real&model=run:{run}&max=40', wait_until='networkidle')
     page.wait_for_function("() => document.body.innerText.includes('Loaded on')", timeout=60_000)

@@ -112,9 +112,9 @@ def test_surprise_colours_and_escaping() -> None:
 
 def test_monitor_numbers_eta_and_memory() -> None:
     curves = _run([3.0], [3.0])
-    assert eta_seconds(curves) == 0.01  # iteration 99 of 100: one 10 ms step left
+    assert eta_seconds(curves) == 0  # iteration 99 (counted from 0) of 100: all 100 steps done
     curves.last = {'iter': 40, 'max_iters': 100}
-    assert eta_seconds(curves) == 0.6 and format_eta(3725, TR) == '1 h 02 min' and format_eta(None, TR) == '—'
+    assert eta_seconds(curves) == 0.59 and format_eta(3725, TR) == '1 h 02 min' and format_eta(None, TR) == '—'
     assert memory_text(300 * 1024**2, 'cpu', TR) == '300 MiB (RAM)'
     assert memory_text(3 * 1024**3, 'cuda:0', TR) == '3.00 GiB (GPU)'
 

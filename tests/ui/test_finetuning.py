@@ -59,6 +59,25 @@ async def test_real_fine_tune_stops_itself_when_patience_runs_out(baby_run: str,
     await user.should_see('The run stopped by itself — early stopping: val loss has not improved for 2 evaluations')
     assert monitor.curves.best[0] == 0  # the best point (marked) is the base model itself: nothing was saved
     assert text(user, 'ft-panel-checkpoints') == 'No checkpoint written yet.'
+    await user.open(f'/finetuning?lang=en&mode=real&base=run:{baby_run}')  # a reload brings the finished run back
+    monitor = one(user, 'ft-monitor')
+    assert len(monitor.curves.val) == 3 and monitor.curves.end['status'] == 'succeeded'
+    assert text(user, 'ft-last-run').startswith('Your latest fine-tune, finetune-')
+    assert one(user, 'ft-monitor-loss-chart').options['series'][-1]['data']  # val points drawn, not a blank chart
+
+
+async def test_weights_never_downloaded_cannot_be_a_base_and_say_why(user: User, text, one) -> None:
+    await user.open('/finetuning?lang=zh-CN&mode=real')
+    assert not one(user, 'use-gpt2').enabled
+    assert text(user, 'use-gpt2-why').startswith('请先下载这些权重')
+
+
+async def test_before_a_replay_the_chart_shows_the_recording(user: User, one) -> None:
+    await user.open('/finetuning?lang=en')
+    options = one(user, 'ft-monitor-loss-chart').options
+    ghost = options['series'][0]
+    assert ghost['name'] == 'finetune-shakespeare (recorded)' and len(ghost['data']) > 10
+    assert options['xAxis']['max'] >= ghost['data'][-1][0]  # the axis spans the recorded run
 
 
 async def test_stopped_fine_tune_compared_with_its_base(baby_run: str, user: User, until, text, one, found) -> None:

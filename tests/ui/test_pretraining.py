@@ -11,7 +11,7 @@ import pytest
 from nicegui.testing import User
 
 
-async def test_form_shows_the_command_and_flags_invalid_combinations(user: User, text, one) -> None:
+async def test_form_shows_the_command_and_flags_invalid_combinations(user: User, text, one, found) -> None:
     await user.open('/pretraining?lang=en')
     command = text(user, 'form-command')
     assert command.startswith('nanogpt-lab train --eval_interval=250')
@@ -24,15 +24,20 @@ async def test_form_shows_the_command_and_flags_invalid_combinations(user: User,
     ):
         assert flag in command
     assert text(user, 'form-torchrun').startswith('torchrun --standalone --nproc_per_node=4 -m nanogpt_lab.cli train')
-    assert '# not valid on these processes: gradient_accumulation_steps (1) must be divisible' in text(
-        user, 'form-torchrun'
-    )
+    torchrun = text(user, 'form-torchrun')  # valid on first load: each process keeps its micro-step, and says so
+    assert '--gradient_accumulation_steps=4' in torchrun and 'not valid' not in torchrun
+    assert '# gradient_accumulation_steps 1 → 4: each of the 4 processes takes a whole share' in torchrun
     assert text(user, 'micro-formula').startswith('batch_size 12 × block_size 64 × gradient_accumulation_steps 1 × ')
     one(user, 'form-n_head').value = 3
     assert 'n_embd (128) must be divisible by n_head (3)' in text(user, 'form-error')
     assert one(user, 'form-n_head').props['error'] is True and one(user, 'form-n_embd').props['error'] is True
     one(user, 'form-n_head').value = 4
     assert text(user, 'form-error') == ''
+    assert not found(user, marker='form-lr-decay')  # nanoGPT's CPU command decays over its 2000 iterations
+    one(user, 'form-max_iters').value = 200
+    assert text(user, 'form-lr-decay').startswith('lr_decay_iters (2,000) is larger than max_iters (200)')
+    user.find(marker='form-lr-decay-fix').click()
+    assert one(user, 'form-lr_decay_iters').value == 200 and '--lr_decay_iters=200' in text(user, 'form-command')
     one(user, 'form-gradient_accumulation_steps').value = 8
     one(user, 'ddp-gpus').value = 2
     assert '--gradient_accumulation_steps=8' in text(user, 'form-command')
@@ -62,7 +67,8 @@ async def test_a_replay_fills_the_loss_chart_with_the_recorded_run(user: User, u
     assert train['markLine']['data'][0]['yAxis'] == round(math.log(65), 4)  # a uniform guess over 65 characters
     assert options['series'][2]['markPoint']['data'][0]['coord'][0] == 2000  # the best val point
     assert text(user, 'monitor-loss-provenance').startswith('simulated · recorded: baby-char-2000')
-    assert text(user, 'monitor-iter-value') == '1,999 / 2,000'
+    assert text(user, 'monitor-iter-value') == '2,000 / 2,000'  # iter 1999 counts from 0: all 2,000 steps done
+    assert options['xAxis']['max'] == 2000  # the axis is the run's own length
     one(user, 'monitor-loss-log').value = True
     assert one(user, 'monitor-loss-chart').options['yAxis']['type'] == 'log'
 
@@ -93,7 +99,7 @@ async def test_real_mode_needs_prepared_data(user: User, text, one) -> None:
     assert not one(user, 'start').enabled
 
 
-async def test_real_training_streams_then_stops_with_a_checkpoint(prepared: Path, user: User, until, text, one) -> None:
+async def test_real_training_streams_stops_and_resumes(prepared: Path, user: User, until, text, one, found) -> None:
     await user.open('/pretraining?lang=en&mode=real')
     tiny = {'n_layer': 2, 'n_head': 2, 'n_embd': 32, 'block_size': 32, 'batch_size': 4, 'max_iters': 5000,
             'eval_interval': 40, 'eval_iters': 2, 'lr_decay_iters': 5000}  # fmt: skip
@@ -110,8 +116,17 @@ async def test_real_training_streams_then_stops_with_a_checkpoint(prepared: Path
     await until(lambda: monitor.curves.end is not None, timeout=60)
     assert monitor.curves.end['status'] == 'cancelled'
     await until(lambda: text(user, 'panel-checkpoints').startswith('Checkpoint: runs/train-'))
-    assert text(user, 'panel-progress-status') == 'Stopped.'
+    stopped = text(user, 'panel-progress-status')  # a stop is a stop, not an error
+    assert stopped.startswith('Stopped after') and one(user, 'panel-resume').visible
+    assert not found(user, marker='panel-progress-error') or text(user, 'panel-progress-error') == ''
     assert list(one(user, 'past-runs').options)  # the run can now be overlaid on the next one
+    last = monitor.curves.train[-1][0]
+    run_id = monitor.curves.end and text(user, 'panel-job')
+    user.find(marker='panel-resume').click()  # the same run continues from its checkpoint
+    await until(lambda: monitor.curves.train and monitor.curves.train[-1][0] > last + 3, timeout=120)
+    assert text(user, 'panel-job') == run_id and monitor.curves.train[0][0] >= last - 40  # not from 0 again
+    user.find(marker='stop').click()
+    await until(lambda: monitor.curves.end is not None, timeout=60)
 
 
 async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, until, text, one, found) -> None:

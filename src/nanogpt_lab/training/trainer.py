@@ -91,11 +91,14 @@ class Trainer:
         resume_ckpt: dict | None = None,
     ):
         self.cfg, self.dist, self.emit, self.should_stop = cfg, dist, emit, should_stop
+        self.stepped = False  # no optimizer step yet: until the first, each phase is announced as it begins
         self.phase = ref('training.phase.building')  # what the run was doing, for an out-of-memory message
         self.rt = make_runtime(cfg, dist, device)
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._remove_stale_temps()
+        self._enter('training.phase.reading_data')
         self.data = open_data(cfg)
+        self._enter('training.phase.building')
         start = init_model(cfg, self.data, resume_ckpt)
         self.raw_model = start.model.to(device)
         self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
@@ -124,6 +127,13 @@ class Trainer:
         self._announce(start.source)
 
     # --- set-up helpers -------------------------------------------------------------------------------------------
+
+    def _enter(self, code: str, **params: Any) -> None:
+        """Name what the run does now (an out-of-memory message says where it ran out); until the first step is
+        done each phase is also a log line, so a page shows why the first numbers take a while."""
+        self.phase = ref(code, **params)
+        if not self.stepped:
+            emit_log(self.emit, 'log.phase', phase=self.phase)
 
     def _remove_stale_temps(self) -> None:
         """A killed run leaves its half-written checkpoint temp files behind; this run is now their only writer."""
@@ -256,7 +266,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group['lr'] = lr
             if self._eval_due():
-                self.phase = ref('training.phase.evaluating', iter=self.iter_num)
+                self._enter('training.phase.evaluating', iter=self.iter_num)
                 self._evaluate(lr)
                 if cfg.eval_only:
                     return self._summary(ref('training.stop.eval_only'))
@@ -267,8 +277,9 @@ class Trainer:
                 return self._summary(self.stop_reason or ref('training.stop.rank0'))
             if stop == STOP_CANCEL:
                 self._cancel()
-            self.phase = ref('training.phase.training', iter=self.iter_num)
+            self._enter('training.phase.training', iter=self.iter_num)
             loss_sum, grad_norm = self._step()
+            self.stepped = True
             self.tokens += self.tokens_per_iter
             if self.iter_num % cfg.log_interval == 0 and self.dist.master:
                 self._log_train(loss_sum, grad_norm, lr)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -241,7 +242,7 @@ def _live_chart(browser: Any, url: str, home: str, seconds: float) -> dict[str, 
     busy = _gaps(page.evaluate('() => window.__frames.splice(0)'))
     shown = page.evaluate('() => window.__shown')
     page.get_by_text('Stop', exact=True).first.click()
-    page.get_by_text('Stopped.').wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r'^Stopped( after [\d,]+ iterations)?\.$')).wait_for(timeout=60_000)
     page.close()
     return _live_figures(_emitted(home), shown, idle, busy, seconds)
 

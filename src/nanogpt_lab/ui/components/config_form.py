@@ -149,6 +149,11 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
                         self._control(f)
             self.problem = ui.label().classes(theme.ERROR_TEXT).mark(f'{marker}-error')
             self.problem.props['role'] = 'alert'
+            with ui.row().classes('w-full items-center gap-2 no-wrap') as self.decay_row:
+                ui.icon('warning').style(f'color: {theme.WARN}')
+                self.decay_warning = ui.label().classes('text-sm').mark(f'{marker}-lr-decay')
+                fix = ui.button(tr('walk.run.lr_decay_fix'), on_click=self._decay_to_end).props('flat dense no-caps')
+                fix.mark(f'{marker}-lr-decay-fix')
             self.nproc = 2
             _, self.command = self._command_box('command', tr('components.config.command'))
             self.torchrun_heading, self.torchrun = self._command_box('torchrun', tr('components.config.torchrun', n=2))
@@ -250,6 +255,20 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
                 control.error = ''
         self.command.set_text(command_line(self.kind, self.values, self.base))
         self._torchrun_text()
+        self._decay_text()
+
+    def _decay_text(self) -> None:
+        """A schedule that never finishes: lr_decay_iters beyond max_iters keeps the rate above min_lr to the end."""
+        cfg = self.config
+        never = cfg is not None and cfg.decay_lr and cfg.lr_decay_iters > cfg.max_iters
+        self.decay_row.set_visibility(bool(never))
+        if never:
+            self.decay_warning.set_text(
+                self.tr('walk.run.lr_decay', decay=f'{cfg.lr_decay_iters:,}', max=f'{cfg.max_iters:,}')
+            )
+
+    def _decay_to_end(self) -> None:
+        self.set_value('lr_decay_iters', self.values.get('max_iters'))
 
     def _keys_at_fault(self) -> list[str]:
         """The fields to mark: the key the error names, and any other shown key its rule mentions (n_embd, n_head)."""
@@ -259,9 +278,16 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
         return list(dict.fromkeys([k for k in (self.error.key,) if k in self.controls] + named))
 
     def _torchrun_text(self) -> None:
+        """The torchrun form of the command. Each process must take a whole share of the accumulation steps, so
+        where they do not divide, each process keeps the single-process micro-steps (and the line says so)."""
         self.torchrun_heading.set_text(self.tr('components.config.torchrun', n=self.nproc))
-        line = torchrun_line(self.kind, self.values, self.nproc, self.base)
-        _, problem = check({**self.values, 'nproc_per_node': self.nproc})
+        values, note = self.values, ''
+        accum = self.values.get('gradient_accumulation_steps')
+        if isinstance(accum, int) and accum > 0 and accum % self.nproc:
+            values = {**self.values, 'gradient_accumulation_steps': accum * self.nproc}
+            note = '\n# ' + self.tr('walk.run.torchrun_accum', accum=accum, new=accum * self.nproc, n=self.nproc)
+        line = torchrun_line(self.kind, values, self.nproc, self.base) + note
+        _, problem = check({**values, 'nproc_per_node': self.nproc})
         if problem is not None and self.error is None:
             line += '\n# ' + self.tr('components.config.torchrun_problem', message=self.tr.error(problem))
         self.torchrun.set_text(line)

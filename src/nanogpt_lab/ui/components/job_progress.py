@@ -48,6 +48,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
             self.error.props['role'] = 'alert'
         self.set_visibility(False)
         self.manager: JobsClient | None = None
+        self.started, self.steps = False, 0  # the worker has begun (its start event); optimizer steps done
 
     async def follow(
         self, manager: JobsClient, job: dict, on_event: Callable[[dict], None] | None = None
@@ -58,6 +59,7 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         self.error.set_text('')
         self.bar.set_value(0)
         self.cancel_button.set_visibility(True)
+        self.started, self.steps = False, 0
         self._status(job)
         end = None
         async for event in manager.subscribe(job['id']):
@@ -77,6 +79,11 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         kind = event.get('type')
         if kind == 'status':
             self._status(event['job'])
+        elif kind == 'start':
+            self.started = True
+            self._phase(self.tr('walk.run.phase.engine'))
+        elif kind == 'log' and event.get('code') == 'log.phase':  # what a run does before its first numbers
+            self._phase(self.tr.event_message(event))
         elif kind == 'progress':
             self._progress(event)
         elif kind == 'train' and event.get('max_iters'):
@@ -92,8 +99,15 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         status = job.get('status', 'queued')
         if status == 'queued' and job.get('queue_position'):
             self.status.set_text(self.tr('components.job.queued', n=job['queue_position']))
+        elif status == 'running' and not self.started:  # the worker process is starting (python, the lab)
+            self._phase(self.tr('walk.run.phase.process'))
         elif self.tr.has(f'components.job.{status}'):
             self.status.set_text(self.tr(f'components.job.{status}'))
+
+    def _phase(self, what: str) -> None:
+        """Before a job's first numbers: what it is doing now, with a bar that says "busy", not "0%"."""
+        self.bar.props('indeterminate')
+        self.status.set_text(what)
 
     def _progress(self, event: dict) -> None:
         done, total = event.get('done') or 0, event.get('total')
@@ -110,7 +124,8 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
 
     def _iterations(self, event: dict) -> None:
         """A training job's progress is its iteration count (train events carry iter and max_iters)."""
-        done, total = int(event.get('iter') or 0), int(event['max_iters'])
+        done, total = int(event.get('iter') or 0) + 1, int(event['max_iters'])  # iter counts from 0: steps done
+        self.steps = done
         self.bar.props(remove='indeterminate')
         self.bar.set_value(min(1.0, done / total) if total else 0)
         self.status.set_text(self.tr('components.job.iterations', done=f'{done:,}', total=f'{total:,}'))
@@ -120,8 +135,11 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         self.bar.props(remove='indeterminate')
         if status == 'succeeded':
             self.bar.set_value(1.0)
-        self.status.set_text(self.tr(f'components.job.{status}') if status else '')
-        if event.get('error'):
+        if status == 'cancelled' and self.steps:  # a stop is a stop: where it stopped, not an error
+            self.status.set_text(self.tr('walk.run.stopped_at', n=f'{self.steps:,}'))
+        else:
+            self.status.set_text(self.tr(f'components.job.{status}') if status else '')
+        if event.get('error') and status != 'cancelled':
             self.error.set_text(self.explain(event))
 
     def _cancel(self) -> None:

@@ -132,6 +132,16 @@ class Labels:
     uniform: str  # '{loss}' is filled with ln(vocab)
     x: str
     y: str
+    clipped: str = '{name}'  # '{name}', '{n}', '{total}': a reference longer than the run, cut at its end
+
+
+def clip(ref: Reference, span: int | None, label: str) -> Reference:
+    """A reference cut at the run's last iteration, named so the legend says it was cut (and from how long)."""
+    if not span or not ref.points or ref.points[-1][0] <= span:
+        return ref
+    points = [p for p in ref.points if p[0] <= span]
+    name = label.format(name=ref.name, n=f'{span:,}', total=f'{int(ref.points[-1][0]):,}')
+    return Reference(name, points, ref.color, ref.dashed)
 
 
 def loss_options(
@@ -142,9 +152,11 @@ def loss_options(
     log_scale: bool = False,
     start_loss: float | None = None,
     mark_best: bool = True,
+    span: int | None = None,
 ) -> dict[str, Any]:
-    """ECharts options: train and val on one axis, references underneath, ln(vocab) and the best val point marked."""
-    series: list[dict[str, Any]] = [_reference(r) for r in references]
+    """ECharts options: train and val on one axis, references underneath, ln(vocab) and the best val point marked.
+    `span` (the run's max_iters) fixes the x axis to the run's length; longer references are clipped to it."""
+    series: list[dict[str, Any]] = [_reference(clip(r, span, labels.clipped)) for r in references]
     train = _line(labels.train, thin(curves.train), theme.TRAIN, width=1.5)
     # marks are always present, empty when there is nothing to mark: NiceGUI merges an update into the last options
     text = labels.uniform.format(loss=f'{start_loss:.2f}') if start_loss is not None else ''
@@ -168,12 +180,31 @@ def loss_options(
     series += [train, val]
     return {
         'animation': False,  # live data: each redraw replaces the last, an animation would lag behind it
-        'grid': {'left': 8, 'right': 24, 'top': 36, 'bottom': 24, 'containLabel': True},
+        'grid': GRID,
         'tooltip': {'trigger': 'axis'},
         'legend': {'top': 0, 'type': 'scroll'},
-        'xAxis': {'type': 'value', 'name': labels.x, 'nameLocation': 'middle', 'nameGap': 24, 'min': 0},
-        'yAxis': {'type': 'log' if log_scale else 'value', 'name': labels.y, 'scale': True},
+        'xAxis': {**x_axis(labels.x), 'max': span or 'dataMax'},
+        'yAxis': y_axis(labels.y, log_scale),
         'series': series,
+    }
+
+
+# Room for the axis names: ECharts leaves them out of containLabel, so the grid keeps space for them itself.
+GRID = {'left': 8, 'right': 24, 'top': 44, 'bottom': 30, 'containLabel': True}
+
+
+def x_axis(name: str) -> dict[str, Any]:
+    """An iteration axis with its name centred underneath."""
+    return {'type': 'value', 'name': name, 'nameLocation': 'middle', 'nameGap': 24, 'min': 0}
+
+
+def y_axis(name: str, log_scale: bool) -> dict[str, Any]:
+    """A value axis with its name above it, running right from the axis (so a long name is never cut off)."""
+    return {
+        'type': 'log' if log_scale else 'value',
+        'name': name,
+        'scale': True,
+        'nameTextStyle': {'align': 'left', 'padding': [0, 0, 4, -4]},
     }
 
 
@@ -183,11 +214,11 @@ def curves_options(
     """Several runs' curves of one quantity (e.g. pre-LN and post-LN gradient norm) on shared axes."""
     return {
         'animation': False,
-        'grid': {'left': 8, 'right': 24, 'top': 36, 'bottom': 24, 'containLabel': True},
+        'grid': GRID,
         'tooltip': {'trigger': 'axis'},
         'legend': {'top': 0},
-        'xAxis': {'type': 'value', 'name': x_name, 'nameLocation': 'middle', 'nameGap': 24, 'min': 0},
-        'yAxis': {'type': 'log' if log_scale else 'value', 'name': y_name, 'scale': True},
+        'xAxis': x_axis(x_name),
+        'yAxis': y_axis(y_name, log_scale),
         'series': [_line(name, thin(points), color, width=1.5) for name, points, color in series],
     }
 
@@ -250,9 +281,9 @@ class loss_chart(ui.column):  # noqa: N801 - a NiceGUI component
         self.curves = Curves()
         self.start_loss, self.references, self.mark_best = start_loss, list(references), mark_best
         self.log_scale, self._dirty, self.on_redraw = False, False, on_redraw
-        self.labels = Labels(
-            *(tr(f'components.loss.{k}') for k in ('train', 'val', 'best', 'uniform', 'iterations', 'loss'))
-        )
+        self.span: int | None = None  # the run's max_iters: the x axis ends there
+        words = (tr(f'components.loss.{k}') for k in ('train', 'val', 'best', 'uniform', 'iterations', 'loss'))
+        self.labels = Labels(*words, clipped=tr('walk.run.clipped'))
         self.classes('w-full gap-1')
         with self:
             self.card = chart_card(
@@ -284,12 +315,21 @@ class loss_chart(ui.column):  # noqa: N801 - a NiceGUI component
             log_scale=self.log_scale,
             start_loss=self.start_loss,
             mark_best=self.mark_best,
+            span=self.span,
         )
+
+    def set_span(self, max_iters: int | None) -> None:
+        """Fit the x axis to a run of `max_iters` iterations (references longer than that are clipped)."""
+        if max_iters != self.span:
+            self.span = max_iters
+            self.redraw()
 
     def add(self, event: dict[str, Any]) -> None:
         """Take an event; the chart catches up at its next redraw (bursts cost one redraw)."""
         if self.curves.add(event):
             self._dirty = True
+        if event.get('type') == 'train' and event.get('max_iters') and event['max_iters'] != self.span:
+            self.span, self._dirty = int(event['max_iters']), True  # a run's own length wins over what was asked
 
     def reset(self, provenance: Provenance | None = None, start_loss: float | None = None) -> None:
         """Empty the chart for a new run."""

@@ -112,11 +112,16 @@ def past_runs(manager: JobsClient | None) -> list[dict[str, Any]]:
     ]
 
 
-def past_curves(manager: JobsClient, run_id: str) -> Curves:
-    """A past run's points, from its events.jsonl."""
+def past_events(manager: JobsClient, run_id: str) -> list[dict[str, Any]]:
+    """A past run's events, from its events.jsonl."""
     from nanogpt_lab.events import read_events
 
-    return from_events(read_events(manager.run_dir(run_id) / workspace.EVENTS_NAME))
+    return list(read_events(manager.run_dir(run_id) / workspace.EVENTS_NAME))
+
+
+def past_curves(manager: JobsClient, run_id: str) -> Curves:
+    """A past run's points, from its events.jsonl."""
+    return from_events(past_events(manager, run_id))
 
 
 def run_label(run: dict[str, Any], tr: Translator) -> str:

@@ -34,12 +34,17 @@ def format_eta(seconds: float | None, tr: Translator) -> str:
     return tr('components.monitor.eta_s', s=s)
 
 
+def steps_done(train_event: dict[str, Any]) -> int:
+    """Optimizer steps finished when a train event is written: its `iter` counts from 0, so step 199 is the 200th."""
+    return int(train_event.get('iter') or 0) + 1
+
+
 def eta_seconds(curves: Curves, recent: int = 20) -> float | None:
     """Iterations left × the median time per iteration of the last `recent` train events (evaluations excluded)."""
     last = curves.last
     if not last or not last.get('max_iters'):
         return None
-    left = max(0, int(last['max_iters']) - int(last.get('iter', 0)))
+    left = max(0, int(last['max_iters']) - steps_done(last))
     times = curves.dt_ms[-recent:]
     return left * statistics.median(times) / 1000 if times else None
 
@@ -122,7 +127,7 @@ class training_monitor(ui.element):  # noqa: N801 - a NiceGUI component
         """Show the latest train event's numbers and any new samples."""
         tr, last = self.tr, self.curves.last
         if last:
-            self.tiles['iter'].set(f'{last.get("iter", 0):,} / {last.get("max_iters") or "?":,}')
+            self.tiles['iter'].set(f'{steps_done(last):,} / {last.get("max_iters") or "?":,}')
             self.tiles['lr'].set(f'{last["lr"]:.2e}' if isinstance(last.get('lr'), (int, float)) else '—')
             tps = last.get('tokens_per_s')
             self.tiles['tokens_per_s'].set(f'{tps:,.0f}' if isinstance(tps, (int, float)) else '—')

@@ -116,9 +116,11 @@ class FinetuningPage:
                         ui.button(
                             tr('finetuning.base.download'), icon='download', on_click=lambda: self._download(name)
                         ).props('outline dense no-caps').mark(f'download-{name}')
-                    ui.button(tr('finetuning.base.use'), on_click=lambda: self._use(name)).props(
-                        'unelevated dense no-caps'
-                    ).mark(f'use-{name}')
+                    use = ui.button(tr('finetuning.base.use'), on_click=lambda: self._use(name))
+                    use.props('unelevated dense no-caps').mark(f'use-{name}')
+                    use.set_enabled(present)  # weights never downloaded cannot be a base: say why beside it
+                if not present:
+                    ui.label(tr('walk.run.use_needs_download')).classes(theme.CAPTION).mark(f'use-{name}-why')
 
     async def _download(self, name: str) -> None:
         """A download-weights job with its progress bar; the page reloads when the weights are in place."""
@@ -204,6 +206,7 @@ class FinetuningPage:
             self.overfit.set_visibility(False)
             self.stopped = note('', marker='early-stop')
             self.stopped.set_visibility(False)
+            self.panel_note = ui.label().classes(theme.CAPTION).mark('ft-last-run')
             provenance = (
                 self.recorded.provenance
                 if self.recorded and not self.view.real
@@ -216,8 +219,35 @@ class FinetuningPage:
                 provenance=provenance,
                 on_update=self._watch,
             )
-            self.panel = real_mode_panel(tr=tr, marker='ft-panel')
+            self.panel = real_mode_panel(tr=tr, marker='ft-panel', on_resume=self._resume)
         self._buttons()
+        self._show_last_run()
+
+    def _show_last_run(self) -> None:
+        """Before a run, the chart is not empty: the latest fine-tune here (a reload brings it back), or in
+        simulation mode the recorded fine-tune the Start button replays, as a ghost until it is replayed."""
+        chart = self.monitor.chart
+        if not self.view.real:
+            if self.recorded is not None:
+                name = self.tr('pretraining.run.ghost_name', name=FINETUNE_ASSET)
+                chart.set_references([run_sources.ghost(FINETUNE_ASSET, name)])
+                chart.set_span(int(self.recorded.config.get('max_iters') or 0) or None)
+            return
+        runs = [r for r in run_sources.past_runs(self.manager) if r.get('kind') == 'finetune']
+        if not runs:
+            return
+        last = runs[0]  # newest first
+        try:
+            events = run_sources.past_events(self.manager, last['id'])
+        except (LookupError, OSError):
+            return
+        device = (last.get('devices') or ['cpu'])[0]
+        self.monitor.reset(Provenance.live(device, last['id']), device=device)
+        for event in events:
+            self.monitor.add(event)
+        self.monitor.chart.redraw()
+        status = self.tr.message(f'job.status.{last.get("status")}')
+        self.panel_note.set_text(self.tr('walk.run.last_run', run=last['id'], status=status))
 
     def _set_speed(self, speed: str) -> None:
         self.speed = speed
@@ -237,7 +267,8 @@ class FinetuningPage:
 
     def _event(self, event: dict[str, Any]) -> None:
         self.monitor.add(event)
-        if event.get('type') == 'log' and str(event.get('code')).startswith('training.stop.'):  # why it stopped early
+        code = str(event.get('code'))  # 'stopped': how runs recorded before the message codes name it
+        if event.get('type') == 'log' and (code.startswith('training.stop.') or code == 'stopped'):  # why it stopped
             self.stopped.set_visibility(True)
             self.stopped.clear()
             with self.stopped:
@@ -245,20 +276,27 @@ class FinetuningPage:
                 ui.label(self.tr('finetuning.run.stopped', reason=self.tr.event_message(event))).classes('text-sm')
 
     async def _start(self) -> None:
-        if self.job is not None or self.manager is None:
-            return
         if self.view.real:
-            kind, params, provenance = 'finetune', self.form.request(), None
+            await self._run('finetune', self.form.request(), None)
         else:
             assert self.recorded is not None
             params = {'asset': FINETUNE_ASSET, 'speed': run_sources.replay_speed(self.speed)}
-            kind, provenance = 'simulate', self.recorded.provenance
+            await self._run('simulate', params, self.recorded.provenance)
+
+    async def _resume(self, params: dict[str, Any]) -> None:
+        """Continue a stopped fine-tune from its checkpoint, as it was configured."""
+        await self._run('finetune', params, None)
+
+    async def _run(self, kind: str, params: dict[str, Any], provenance: Provenance | None) -> None:
+        if self.job is not None or self.manager is None:
+            return
         try:
             job = self.manager.submit(kind, params)
         except ValueError as e:
             self.start_error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
         self.start_error.set_text('')
+        self.panel_note.set_text('')
         self.job = job
         self._buttons()
         self.stopped.set_visibility(False)
@@ -270,6 +308,9 @@ class FinetuningPage:
             start_loss=run_sources.start_loss(str(dataset), self.view.real, self.tr),
             speed=run_sources.speed_factor(self.speed) if provenance else 1.0,
         )
+        self.monitor.chart.set_references([])
+        max_iters = (self.recorded.config if provenance else self.form.values).get('max_iters')
+        self.monitor.chart.set_span(int(max_iters) if max_iters else None)
         try:
             end = await self.panel.follow(self.manager, job, self._event)
         finally:

@@ -102,6 +102,7 @@ class PretrainingPage:
         )
         if hasattr(self, 'start'):
             self._buttons()
+            self._span()
 
     def _processes(self, n: int) -> None:
         self.form.set_processes(n)
@@ -131,8 +132,9 @@ class PretrainingPage:
                 start_loss=self._start_loss(rec),
                 references=self._references(),
             )
-            self.panel = real_mode_panel(tr=tr, marker='panel')
+            self.panel = real_mode_panel(tr=tr, marker='panel', on_resume=self._resume)
         self._buttons()
+        self._span()
 
     def _replay_controls(self) -> None:
         tr = self.tr
@@ -154,6 +156,15 @@ class PretrainingPage:
     def _set_asset(self, name: str) -> None:
         self.asset = name
         self.view.share(asset=name)
+        self._span()
+
+    def _span(self) -> None:
+        """The chart's x axis spans the run about to start: the form's max_iters, or the recording's."""
+        if not hasattr(self, 'monitor') or self.job is not None:
+            return
+        rec = self.recorded.get(self.asset) if not self.view.real else None
+        max_iters = (rec.config if rec else self.form.values).get('max_iters')
+        self.monitor.chart.set_span(int(max_iters) if isinstance(max_iters, (int, float)) and max_iters > 0 else None)
 
     def _set_speed(self, speed: str) -> None:
         self.speed = speed
@@ -226,10 +237,16 @@ class PretrainingPage:
 
     async def _start(self) -> None:
         """Submit the run (a replay or a real training job) and stream it into the monitor until it ends."""
+        await self._run(*self._request())
+
+    async def _resume(self, params: dict[str, Any]) -> None:
+        """Continue a stopped run from its checkpoint, in its own folder, drawn on the same chart."""
+        await self._run('train', params, None)
+
+    async def _run(self, kind: str, params: dict[str, Any], rec: run_sources.Recorded | None) -> None:
         if self.job is not None or self.manager is None:
             self.start_error.set_text('' if self.manager else self.tr('pretraining.no_server'))
             return
-        kind, params, rec = self._request()
         try:
             job = self.manager.submit(kind, params)
         except ValueError as e:  # ConfigError: the key the job rejects
@@ -242,6 +259,7 @@ class PretrainingPage:
         provenance = rec.provenance if rec else Provenance.live(device, job['id'])
         speed = run_sources.speed_factor(self.speed) if rec else 1.0
         self.monitor.reset(provenance, start_loss=self._start_loss(rec), device=device, speed=speed)
+        self._span_of(params, rec)
         try:
             await self.panel.follow(self.manager, job, self.monitor.add)
         finally:
@@ -250,6 +268,13 @@ class PretrainingPage:
                 self.monitor.chart.redraw()
                 self._buttons()
                 self._past_options()
+
+    def _span_of(self, params: dict[str, Any], rec: run_sources.Recorded | None) -> None:
+        """The x axis of the run just started (a resume learns its length from its first train event)."""
+        max_iters = (rec.config if rec else params).get('max_iters') or (
+            None if rec else self.form.values.get('max_iters')
+        )
+        self.monitor.chart.set_span(int(max_iters) if max_iters else None)
 
     def _request(self) -> tuple[str, dict[str, Any], run_sources.Recorded | None]:
         if self.view.real:
