@@ -28,6 +28,22 @@ def test_options_are_checked():
         bench.main(['--suite=fast'])
     with pytest.raises(ConfigError, match='unknown option iterations'):
         bench.main(['--iterations=5'])
+    with pytest.raises(ConfigError, match='conditions must be among quiet, busy'):
+        bench.main(['--suite=speed', '--conditions=loud', '--data_dir=/nonexistent'])
+
+
+def test_the_busy_condition_runs_one_spinning_process_and_stops_it():
+    import psutil
+
+    with bench.condition('busy') as what:
+        pid = int(what.rsplit('pid ', 1)[1].rstrip(')'))
+        spinner = psutil.Process(pid)
+        assert 'while True: pass' in what and 'while True: pass' in spinner.cmdline()
+        assert spinner.cpu_percent(interval=0.5) > 0  # spinning (its share depends on what else runs here)
+    assert not spinner.is_running()
+    with bench.condition('quiet') as what:
+        assert what == 'the machine as it is'
+    assert bench.geometric_mean([0.5, 2.0]) == pytest.approx(1.0)
 
 
 def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path, nanogpt_ref):
@@ -41,4 +57,5 @@ def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path, nanogpt_
         assert result.wall_s > 0 and result.load[0] >= 0
     val = char_data_dir / 'shakespeare_char' / 'val.bin'
     assert bench.score(tmp_path / 'ours', val) == pytest.approx(ours.reported_val, abs=0.1)
-    assert '| baby | nanoGPT |' in bench._row('baby', theirs, {**TINY_RUN}, 1)
+    assert '| baby, 1 | nanoGPT |' in bench._row('baby, 1', theirs, {**TINY_RUN}, 1)
+    assert ours.threads == '1'  # what nanogpt-lab recorded in config.json

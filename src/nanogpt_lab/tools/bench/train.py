@@ -1,22 +1,30 @@
 """`nanogpt-lab bench train`: training speed and time to quality on the CPU, side by side with nanoGPT's train.py.
 
-    nanogpt-lab bench train [--suite=speed|quality|compile|gpu|all] [--vs-nanogpt=PATH] [--threads=2]
-                            [--repeats=3] [--iters=200] [--data_dir=DIR] [--recipe=config/train_shakespeare_char_cpu.py]
+    nanogpt-lab bench train --vs-nanogpt=PATH [--suite=speed|quality|compile|gpu|all] [--conditions=quiet,busy]
+                            [--pairs=4] [--iters=80] [--iters_large=0] [--quality_pairs=2] [--threads=0]
+                            [--data_dir=DIR] [--recipe=config/train_shakespeare_char_cpu.py]
 
-speed: ms/iter, tokens/s, MFU and peak memory for nanoGPT's README CPU "baby" command and the 6/6/384
-shakespeare-char config (compile off), ours and nanoGPT's runs alternating. quality: nanoGPT's README CPU command
-against our CPU recipe, wall time from launch to exit (imports and compiling included), each checkpoint scored with
-full_val_loss over the whole val.bin in 64-token windows. compile: torch.compile's compile time and steady-state
-speed-up on the baby model (the figures behind `compile=auto`). gpu: GPT-2 124M, block 1024, bf16, compiled, on
-one CUDA GPU, tokens/s and MFU against the GPU's datasheet peak (`all` runs the three CPU suites). Every run is a
-fresh process with the same threads and OMP_WAIT_POLICY; the load average is recorded beside each, since these
-machines are shared. The output is the markdown that docs/benchmarks.md holds.
+Both programs run as their READMEs run them: fresh processes, the environment left as it is (no OMP_* set by the
+bench; `--threads=N` sets OMP_NUM_THREADS=N for both), the same flags. Pairs alternate who goes first, and every
+row records the load average before and after, since these machines are shared. Each condition runs in turn:
+`quiet` is the machine as it is; `busy` adds one competing process that keeps one core busy
+(`python -c "while True: pass"`, started by the bench and stopped after the condition).
+
+speed: ms/iter (median of the iterations after the first 10), tokens/s and MFU of nanoGPT's README CPU "baby"
+command (compile off), `--pairs` alternating pairs, the ratio per pair and their geometric mean (and, with
+`--iters_large`, the 6/6/384 shakespeare-char config, one pair). quality: nanoGPT's README CPU command against the
+lab's CPU recipe, wall time from launch to exit (imports, evaluations and checkpoints included), each checkpoint
+scored with full_val_loss over the whole val.bin in 64-token windows. compile: torch.compile's compile time and
+steady-state speed-up on the baby model (the figures behind `compile=auto`). gpu: GPT-2 124M, block 1024, bf16,
+compiled, on one CUDA GPU (tools/gpu_check.sh runs it with the other CUDA checks). `all` runs the three CPU
+suites. The output is the markdown that docs/benchmarks.md holds.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -26,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +82,9 @@ README_CPU = dict(
 SPEED = {'baby': {**CHAR_CONFIG, **README_CPU}, '6/6/384': {**CHAR_CONFIG, 'device': 'cpu', 'compile': False}}
 RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
 TARGET_VAL = 1.898
+WARMUP_ITERS = 10  # left out of ms/iter: allocator, kernel selection, the first evaluation
+COMPETITOR = [sys.executable, '-c', 'while True: pass']  # what keeps one core busy in the `busy` condition
+CONDITIONS = ('quiet', 'busy')
 
 
 @dataclass
@@ -87,6 +99,7 @@ class Result:
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     val: float | None = None  # full_val_loss of its checkpoint
     reported_val: float | None = None  # the run's own last estimate (eval_iters batches)
+    threads: str = 'default'  # what the run used: torch's default, or what nanogpt-lab chose and why
     log: str = ''
 
     @property
@@ -102,16 +115,30 @@ def _flags(values: dict[str, Any]) -> list[str]:
     return [f'--{k}={v}' for k, v in values.items()]
 
 
-@functools.lru_cache(maxsize=1)  # chosen once per bench, so every run in it gets the same
-def wait_policy() -> str:
-    """The OpenMP wait policy both runners get: yours if set, else what the lab would pick now (passive when busy)."""
-    busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
-    return os.environ.get('OMP_WAIT_POLICY') or ('PASSIVE' if busy else 'ACTIVE')
-
-
 def _env(threads: int) -> dict[str, str]:
-    """Both runners get the same threads and the same OpenMP wait policy, set explicitly."""
-    return {**os.environ, 'OMP_NUM_THREADS': str(threads), 'OMP_WAIT_POLICY': wait_policy()}
+    """The environment as the user has it; `--threads=N` sets OMP_NUM_THREADS for both runners."""
+    return {**os.environ, 'OMP_NUM_THREADS': str(threads)} if threads else dict(os.environ)
+
+
+def environment() -> str:
+    """The OpenMP variables both runners inherit, as the header shows them."""
+    shown = [f'{k}={v}' for k, v in sorted(os.environ.items()) if k.startswith(('OMP_', 'GOMP_', 'KMP_'))]
+    return ', '.join(shown) or 'no OMP_* variables set'
+
+
+@contextlib.contextmanager
+def condition(name: str) -> Iterator[str]:
+    """`quiet`: the machine as it is. `busy`: plus one process spinning on one core until the condition ends."""
+    if name == 'quiet':
+        yield 'the machine as it is'
+        return
+    proc = subprocess.Popen(COMPETITOR, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # let the scheduler see it
+        yield f'one competing process keeps one core busy: `{" ".join(COMPETITOR[1:])}` (pid {proc.pid})'
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _run(cmd: list[str], cwd: Path, threads: int, runner: str) -> Result:
@@ -153,14 +180,16 @@ def run_ours(values: dict[str, Any], config_file: Path | None, out: Path, thread
         'nanogpt_lab.cli',
         'train',
         *config,
-        *_flags({**values, 'out_dir': out, 'threads': threads}),
+        *_flags({**values, 'out_dir': out}),
     ]
     result = _run(cmd, out.parent, threads, 'nanogpt-lab')
     events = [json.loads(line) for line in (out / workspace.EVENTS_NAME).read_text().splitlines()]
     trains = [e for e in events if e['type'] == 'train']
-    result.ms = [e['dt_ms'] for e in trains[3:]] or [e['dt_ms'] for e in trains]
+    result.ms = [e['dt_ms'] for e in trains[WARMUP_ITERS:]] or [e['dt_ms'] for e in trains]
     result.reported_val = next((e['val_loss'] for e in reversed(events) if e['type'] == 'eval'), None)
-    result.tokens_per_iter = json.loads((out / RUN_CONFIG_NAME).read_text())['resolved']['tokens_per_iter']
+    resolved = json.loads((out / RUN_CONFIG_NAME).read_text())['resolved']
+    result.tokens_per_iter = resolved['tokens_per_iter']
+    result.threads = str(resolved['threads'])
     return result
 
 
@@ -183,8 +212,8 @@ def run_nanogpt(copy: Path, values: dict[str, Any], out: Path, threads: int) -> 
     merged = {**CHAR_CONFIG, **values}  # what train.py ends up with: the config file, then the flags
     pattern = r'^iter (\d+): loss [\d.]+, time ([\d.]+)ms'
     times = [(int(k), float(ms)) for k, ms in re.findall(pattern, result.log, re.M)]
-    # its time for an iteration that evaluated includes the evaluation: leave those out, and the first three
-    result.ms = [ms for k, ms in times[3:] if k % int(merged['eval_interval'])] or [ms for _, ms in times]
+    # its time for an iteration that evaluated includes the evaluation: leave those out, and the warm-up
+    result.ms = [ms for k, ms in times[WARMUP_ITERS:] if k % int(merged['eval_interval'])] or [ms for _, ms in times]
     vals = re.findall(r'^step \d+: train loss [\d.]+, val loss ([\d.]+)', result.log, re.M)
     result.reported_val = float(vals[-1]) if vals else None
     result.tokens_per_iter = merged['batch_size'] * merged['block_size'] * merged['gradient_accumulation_steps']
@@ -200,7 +229,8 @@ def score(out: Path, val: Path) -> float:
 
 
 def _mfu(values: dict[str, Any], tokens_per_s: float, threads: int) -> float | None:
-    """The same formula for both runners: PaLM's FLOPs per token × tokens/s over this CPU's measured peak."""
+    """The same formula for both runners: PaLM's FLOPs per token × tokens/s over this CPU's measured peak for the
+    threads the run used (unknown while no trustworthy peak is known)."""
     from nanogpt_lab import hardware
     from nanogpt_lab.config import ModelConfig
     from nanogpt_lab.model.sizes import flops_per_token
@@ -210,40 +240,85 @@ def _mfu(values: dict[str, Any], tokens_per_s: float, threads: int) -> float | N
     return flops_per_token(args, args.block_size) * tokens_per_s / peak if peak else None
 
 
-def _row(name: str, r: Result, values: dict[str, Any], threads: int) -> str:
-    mfu = _mfu(values, r.tokens_per_s, threads)
+def _threads(r: Result, threads: int) -> int:
+    """Threads a run used: `--threads`, what nanogpt-lab recorded, else torch's default (one per core)."""
+    from nanogpt_lab.cpu_threads import usable_cores
+
+    return threads or (int(r.threads) if r.threads.isdigit() else usable_cores())
+
+
+def _row(label: str, r: Result, values: dict[str, Any], threads: int) -> str:
+    n = _threads(r, threads)
+    mfu = _mfu(values, r.tokens_per_s, n)
     return (
-        f'| {name} | {r.runner} | {r.ms_per_iter:.1f} | {r.tokens_per_s:,.0f} | '
-        f'{"-" if mfu is None else f"{100 * mfu:.1f}%"} | {r.peak_rss / 2**20:,.0f} MiB | '
+        f'| {label} | {r.runner} | {r.ms_per_iter:.1f} | {r.tokens_per_s:,.0f} | '
+        f'{"unknown" if mfu is None else f"{100 * mfu:.1f}%"} | {n} | {r.peak_rss / 2**20:,.0f} MiB | '
         f'{r.load[0]:.1f} / {r.load[1]:.1f} |'
     )
 
 
+def geometric_mean(ratios: list[float]) -> float:
+    return math.exp(sum(map(math.log, ratios)) / len(ratios))
+
+
+def _summary(what: str, ratios: list[float], better: str) -> str:
+    return (
+        f'- {what}: **{geometric_mean(ratios):.2f}×** (geometric mean of {len(ratios)} alternating pairs: '
+        f'{", ".join(f"{r:.2f}" for r in ratios)}; spread {min(ratios):.2f}–{max(ratios):.2f}; {better})'
+    )
+
+
+def _in_turn(i: int, runs: list[Callable[[], Result] | None]) -> Iterator[Result]:
+    """Run the pair's runs (None: no baseline given), nanoGPT first in even pairs and ours first in odd ones."""
+    for run in runs if i % 2 == 0 else runs[::-1]:
+        if run is not None:
+            yield run()
+
+
 def speed_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> Iterator[str]:
-    """Same flags, compile off, alternating nanoGPT and ours: ms/iter, tokens/s, MFU, peak memory, ratio."""
-    threads, repeats = int(opts['threads']), int(opts['repeats'])
-    yield '| config | runner | ms/iter | tokens/s | MFU | peak RSS | load before / after |'
-    yield '|---|---|---:|---:|---:|---:|---|'
+    """Same flags, compile off, each condition in turn, alternating pairs: ms/iter, tokens/s, MFU, the ratio."""
+    threads, pairs = int(opts['threads']), int(opts['pairs'])
     summary = []
-    for name, base in SPEED.items():
-        iters = int(opts['iters']) if name == 'baby' else int(opts['iters_large'])
-        values = {**base, 'max_iters': iters, 'eval_interval': 10**6, 'eval_iters': 1, 'log_interval': 1}
-        label = name.replace('/', '-')
-        ratios = []
-        for i in range(repeats if name == 'baby' else 1):
-            theirs = run_nanogpt(copy, values, work / f'n-{label}-{i}', threads) if copy else None
-            if theirs:
-                yield _row(name, theirs, values, threads)
-            ours = run_ours({**values, 'data_dir': data.parent}, None, work / f'o-{label}-{i}', threads)
-            yield _row(name, ours, values, threads)
-            if theirs:
-                ratios.append(ours.tokens_per_s / theirs.tokens_per_s)
-        if ratios:
-            summary.append(
-                f'- {name}: nanogpt-lab / nanoGPT tokens/s = **{statistics.median(ratios):.2f}×** '
-                f'(median of {len(ratios)} alternating pairs: {", ".join(f"{r:.2f}" for r in ratios)})'
-            )
-    yield from ['', *summary]
+    for cond in _conditions(opts):
+        with condition(cond) as what:
+            yield f'**{cond}** — {what}:'
+            yield ''
+            yield '| config, pair | runner | ms/iter | tokens/s | MFU | threads | peak RSS | load before / after |'
+            yield '|---|---|---:|---:|---:|---:|---:|---|'
+            for name, base in SPEED.items():
+                iters = int(opts['iters']) if name == 'baby' else int(opts['iters_large'])
+                if not iters:
+                    continue
+                values = {**base, 'max_iters': iters, 'eval_interval': 10**6, 'eval_iters': 1, 'log_interval': 1}
+                label = f'{cond}-{name.replace("/", "-")}'
+                ratios = []
+                for i in range(pairs if name == 'baby' else 1):
+                    results = {}
+                    nano = partial(run_nanogpt, copy, values, work / f'n-{label}-{i}', threads) if copy else None
+                    ours = partial(
+                        run_ours, {**values, 'data_dir': data.parent}, None, work / f'o-{label}-{i}', threads
+                    )
+                    for r in _in_turn(i, [nano, ours]):
+                        results[r.runner] = r
+                        yield _row(f'{name}, {i + 1}', r, values, threads)
+                    if 'nanoGPT' in results:
+                        ratios.append(results['nanoGPT'].ms_per_iter / results['nanogpt-lab'].ms_per_iter)
+                if ratios:
+                    summary.append(
+                        _summary(
+                            f'{cond}, {name}: nanoGPT ms/iter ÷ nanogpt-lab ms/iter', ratios, '> 1: the lab is faster'
+                        )
+                    )
+            yield ''
+    yield from summary
+
+
+def _conditions(opts: dict[str, Any]) -> list[str]:
+    names = [c.strip() for c in str(opts['conditions']).split(',') if c.strip()]
+    bad = [c for c in names if c not in CONDITIONS]
+    if bad or not names:
+        raise ConfigError('cli.bench_condition', key='conditions', value=','.join(bad), allowed=', '.join(CONDITIONS))
+    return names
 
 
 def _scored(result: Result, out: Path, val: Path, command: str) -> str:
@@ -257,28 +332,40 @@ def _scored(result: Result, out: Path, val: Path, command: str) -> str:
 
 
 def quality_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | None) -> Iterator[str]:
-    """nanoGPT's README CPU command against our recipe (back to back), then ours with nanoGPT's exact flags."""
+    """nanoGPT's README CPU command against our recipe in alternating pairs, then ours with nanoGPT's exact flags."""
     threads, recipe, val = int(opts['threads']), Path(opts['recipe']), data / 'val.bin'
-    yield '| runner | command | wall s | its last eval (val) | full val loss | load before / after |'
-    yield '|---|---|---:|---:|---:|---|'
     readme = 'README CPU command (2000 iters)'
-    ratios = []
-    for i in range(int(opts['quality_repeats'])):
-        theirs = run_nanogpt(copy, README_CPU, work / f'qn{i}', threads) if copy else None
-        if theirs:
-            yield _scored(theirs, work / f'qn{i}', val, readme)
-        ours = run_ours({'data_dir': data.parent}, recipe, work / f'qo{i}', threads)
-        yield _scored(ours, work / f'qo{i}', val, recipe.name)
-        if theirs:
-            ratios.append(ours.wall_s / theirs.wall_s)
-        same = run_ours({**CHAR_CONFIG, **README_CPU, 'data_dir': data.parent}, None, work / f'qs{i}', threads)
-        yield _scored(same, work / f'qs{i}', val, readme)
-    if ratios:
-        yield ''
-        yield (
-            f'- time to val ≤ {TARGET_VAL}: nanogpt-lab recipe / nanoGPT README command wall time = '
-            f'**{statistics.median(ratios):.2f}×** ({", ".join(f"{r:.2f}" for r in ratios)}; target ≤ 0.6)'
-        )
+    conditions = _conditions({'conditions': opts['quality_conditions']})
+    summary = []
+    for cond in conditions:
+        with condition(cond) as what:
+            yield f'**{cond}** — {what}:'
+            yield ''
+            yield '| runner | command | wall s | its last eval (val) | full val loss | load before / after |'
+            yield '|---|---|---:|---:|---:|---|'
+            ratios = []
+            for i in range(int(opts['quality_pairs'])):
+                results = {}
+                nano = partial(run_nanogpt, copy, README_CPU, work / f'qn-{cond}-{i}', threads) if copy else None
+                ours = partial(run_ours, {'data_dir': data.parent}, recipe, work / f'qo-{cond}-{i}', threads)
+                for r in _in_turn(i, [nano, ours]):
+                    results[r.runner] = r
+                    out = work / f'q{"n" if r.runner == "nanoGPT" else "o"}-{cond}-{i}'
+                    yield _scored(r, out, val, readme if r.runner == 'nanoGPT' else recipe.name)
+                if 'nanoGPT' in results:
+                    ratios.append(results['nanogpt-lab'].wall_s / results['nanoGPT'].wall_s)
+            same = run_ours({**CHAR_CONFIG, **README_CPU, 'data_dir': data.parent}, None, work / f'qs-{cond}', threads)
+            yield _scored(same, work / f'qs-{cond}', val, readme)
+            if ratios:
+                summary.append(
+                    _summary(
+                        f'{cond}: time to full val ≤ {TARGET_VAL}, recipe wall time ÷ nanoGPT README command',
+                        ratios,
+                        'target ≤ 0.25',
+                    )
+                )
+            yield ''
+    yield from summary
 
 
 def compile_probe(threads: int) -> dict[str, float]:
@@ -365,11 +452,13 @@ def gpu_suite(opts: dict[str, Any], work: Path) -> list[str]:
 
 DEFAULTS = {
     'suite': 'all',
-    'threads': 2,
-    'repeats': 3,
-    'iters': 200,
-    'iters_large': 8,
-    'quality_repeats': 1,
+    'conditions': 'quiet,busy',
+    'quality_conditions': 'quiet',
+    'threads': 0,
+    'pairs': 4,
+    'iters': 80,
+    'iters_large': 0,
+    'quality_pairs': 2,
     'vs_nanogpt': None,
     'data_dir': None,
     'recipe': str(RECIPE),
@@ -394,8 +483,8 @@ def _header(opts: dict[str, Any], copy: Path | None) -> list[str]:
         f'`nanogpt-lab bench train {shown}`',
         '',
         f'- machine: {hardware.cpu_model()}, {hardware.cpu_threads()} CPUs; torch {torch.__version__}; '
-        f'threads {opts["threads"]}, OMP_WAIT_POLICY={wait_policy()}; commit {commit}; '
-        f'{time.strftime("%Y-%m-%d %H:%M")}',
+        f'threads: {opts["threads"] or "as each program picks them"}; environment: {environment()}; '
+        f'commit {commit}; {time.strftime("%Y-%m-%d %H:%M")}; load {os.getloadavg()[0]:.2f}',
         f'- baseline: {"nanoGPT at " + str(opts["vs_nanogpt"]) if copy else "none (no --vs-nanogpt)"}',
         '',
     ]
@@ -413,6 +502,7 @@ def main(args: list[str]) -> int:
     if opts['suite'] not in (*SUITES, 'all'):
         raise ConfigError('cli.bench_train_suite', key='suite', value=repr(opts['suite']), allowed=', '.join(SUITES))
     suites = SUITES[:3] if opts['suite'] == 'all' else (opts['suite'],)
+    _conditions(opts), _conditions({'conditions': opts['quality_conditions']})  # refuse a typo before minutes of runs
     data = dataset_dir('shakespeare_char', opts['data_dir'])
     if {'speed', 'quality'} & set(suites) and not (data / 'val.bin').is_file():
         raise ConfigError('cli.bench_needs_data', path=data)
