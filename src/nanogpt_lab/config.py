@@ -195,6 +195,7 @@ class TrainConfig(_Config):
     warmup_iters: int = Field(2000, ge=0)
     lr_decay_iters: int = Field(600000, gt=0)
     min_lr: float = 6e-5
+    cooldown_iters: int = Field(0, ge=0)  # ours: >0 holds the peak rate, then falls linearly to min_lr (WSD)
     # DDP
     backend: Literal['nccl', 'gloo', 'auto'] = 'auto'
     nproc_per_node: int = Field(1, gt=0, le=1024)
@@ -243,6 +244,13 @@ class TrainConfig(_Config):
                 block_size=self.block_size,
                 model=self.init_from,
                 positions=GPT2_BLOCK_SIZE,
+            )
+        if self.cooldown_iters > self.lr_decay_iters:
+            raise ConfigError(
+                'config.cooldown_too_long',
+                key='cooldown_iters',
+                cooldown_iters=self.cooldown_iters,
+                lr_decay_iters=self.lr_decay_iters,
             )
         if self.nproc_per_node > 1 and self.gradient_accumulation_steps % self.nproc_per_node:
             raise ConfigError(

@@ -36,3 +36,13 @@ def test_constant_when_decay_is_off_and_no_division_by_zero():
     edge = TrainConfig(learning_rate=1e-3, min_lr=1e-4, warmup_iters=10, lr_decay_iters=10)
     assert get_lr(10, edge) == pytest.approx(1e-3)
     assert get_lr(11, edge) == 1e-4
+
+
+def test_warmup_stable_decay_holds_the_peak_then_falls_in_a_line():
+    wsd = TrainConfig(learning_rate=4e-3, min_lr=0.0, warmup_iters=50, lr_decay_iters=1000, cooldown_iters=400)
+    assert get_lr(0, wsd) == pytest.approx(4e-3 / 51)  # nanoGPT's warmup first
+    assert {get_lr(i, wsd) for i in (50, 300, 600)} == {4e-3}  # the stable stretch
+    assert get_lr(800, wsd) == pytest.approx(4e-3 * 200 / 400)
+    assert get_lr(1000, wsd) == 0.0 and get_lr(1200, wsd) == 0.0
+    with pytest.raises(ValueError, match='cooldown_iters \\(2000\\) cannot be longer'):
+        TrainConfig(lr_decay_iters=1000, cooldown_iters=2000)

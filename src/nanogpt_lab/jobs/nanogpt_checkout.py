@@ -46,7 +46,13 @@ INFO_PREFIXES = (
     'compiling the model', 'defaulting to vocab_size',
 )  # fmt: skip
 # our keys nanoGPT's train.py does not have: fine at these values, refused otherwise
-OURS_ONLY = {'ln_position': 'pre', 'early_stopping_patience': 0, 'eval_sample_tokens': 0, 'tensorboard_log': False}
+OURS_ONLY = {
+    'ln_position': 'pre',
+    'early_stopping_patience': 0,
+    'eval_sample_tokens': 0,
+    'tensorboard_log': False,
+    'cooldown_iters': 0,
+}
 
 
 class CheckoutError(LabError):
