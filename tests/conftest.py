@@ -174,3 +174,42 @@ def run_train():
         return summary, events
 
     return _run
+
+
+@pytest.fixture(scope='session')
+def lab_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding lab-tasks/ (prepared once; tests that write pack into copies of it)."""
+    from nanogpt_lab.alignment.lab_tasks import prepare_lab_tasks
+
+    data = tmp_path_factory.mktemp('lab_data')
+    prepare_lab_tasks(data / 'lab-tasks')
+    return data
+
+
+def _baby_base(folder: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path) -> Path:
+    folder.mkdir()
+    shutil.copyfile(nanogpt_baby_ckpt / 'ckpt.pt', folder / 'ckpt.pt')
+    shutil.copyfile(char_data_dir / 'shakespeare_char' / 'meta.pkl', folder / 'meta.pkl')
+    return folder
+
+
+@pytest.fixture
+def baby_run(nanogpt_baby_ckpt: Path, char_data_dir: Path, tmp_path: Path) -> Path:
+    """nanoGPT's README CPU checkpoint as a run folder with its meta.pkl beside it (as our trainer leaves it)."""
+    return _baby_base(tmp_path / 'baby', nanogpt_baby_ckpt, char_data_dir)
+
+
+@pytest.fixture(scope='session')
+def sft_run(lab_data: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(run folder, data folder) of a short real SFT of the baby base on lab-tasks (made once per session)."""
+    from nanogpt_lab.alignment.sft import sft
+    from nanogpt_lab.config import SFT_PRESET, TrainConfig, build
+
+    root = tmp_path_factory.mktemp('sft_run')
+    base = _baby_base(root / 'baby', nanogpt_baby_ckpt, char_data_dir)
+    data = Path(shutil.copytree(lab_data, root / 'data'))
+    values = {**SFT_PRESET, 'init_from': str(base), 'data_dir': str(data), 'out_dir': str(root / 'sft'),
+              'device': 'cpu', 'compile': False, 'threads': 1, 'batch_size': 8, 'max_iters': 20, 'eval_interval': 10,
+              'eval_iters': 2}  # fmt: skip
+    sft(build(TrainConfig, values))
+    return root / 'sft', data

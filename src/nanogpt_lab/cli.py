@@ -10,14 +10,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from nanogpt_lab import __version__
-from nanogpt_lab.config import DATASETS, PRETRAINED, ConfigError, SampleConfig, TrainConfig
+from nanogpt_lab.config import (
+    DATASETS,
+    PRETRAINED,
+    ChatConfig,
+    ConfigError,
+    ConversationsConfig,
+    EvalConfig,
+    SampleConfig,
+    TrainConfig,
+)
 
 NANOGPT_ARGS = '[CONFIG.py ...] [--key=value ...]'
+CONVERSATION_SOURCES = ('conversations', 'lab-tasks')  # `prepare` these for SFT (alignment/), not for pretraining
 Handler = Callable[[argparse.Namespace, list[str]], int]  # (its own options, the nanoGPT-style arguments) -> status
 
 
@@ -76,12 +86,16 @@ def _serve(opts: argparse.Namespace, args: list[str]) -> int:
     details=f'DATASET: {" | ".join(DATASETS)}. Keys: --input=PATH --data_dir=DIR --val_fraction=0.1 '
     '--tokenizer=char|gpt2|sentencepiece|bpe (sentencepiece and bpe are trained on the train split) '
     '--vocab_size=N (trained tokenizers, at most 65535) --name=NAME --lang=en|zh|all (dialogue) '
-    '--simplified=True (tang_poems: traditional to simplified with OpenCC)',
+    '--simplified=True (tang_poems: traditional to simplified with OpenCC). Conversations for SFT (docs/alignment.md): '
+    "`prepare lab-tasks` (the lab's own instruction set), `prepare conversations --input=FILE.jsonl | --hf=NAME`",
 )
 def _prepare(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import DataConfig, from_args
     from nanogpt_lab.jobs.worker import run_foreground
 
+    if args and args[0] in CONVERSATION_SOURCES:
+        cfg = from_args(ConversationsConfig, args[1:], base={'source': args[0]})
+        return run_foreground('prepare-conversations', cfg)
     if not args or args[0].startswith('--'):
         raise ConfigError('cli.prepare_needs_dataset', key='dataset', allowed=', '.join(DATASETS))
     return run_foreground('prepare-data', from_args(DataConfig, args[1:], base={'dataset': args[0]}))
@@ -97,11 +111,13 @@ def _download(opts: argparse.Namespace, args: list[str]) -> int:
 
 
 def _train_kind(kind: str, args: list[str]) -> int:
-    """`train` and `finetune`: the kind's preset, then config files and flags; --nproc_per_node=N runs torchrun."""
+    """`train`, `finetune`, `sft`: the kind's preset, then config files and flags; --nproc_per_node=N runs torchrun."""
     from nanogpt_lab.config import TrainConfig, from_args, run_preset
     from nanogpt_lab.jobs.worker import run_foreground
 
     cfg = from_args(TrainConfig, args, base=run_preset(kind))
+    if kind == 'sft' and cfg.init_from == 'scratch':
+        raise ConfigError('alignment_engine.needs_init_from', key='init_from')
     if cfg.nproc_per_node > 1 and 'RANK' not in os.environ:
         from nanogpt_lab.training.ddp import launch_torchrun
 
@@ -125,6 +141,72 @@ def _train(opts: argparse.Namespace, args: list[str]) -> int:
 )
 def _finetune(opts: argparse.Namespace, args: list[str]) -> int:
     return _train_kind('finetune', args)
+
+
+@command(
+    'sft',
+    'supervised fine-tuning on conversations: --init_from=RUN|CKPT|gpt2* --dataset=lab-tasks (config.SFT_PRESET)',
+    details=config_keys(TrainConfig),
+)
+def _sft(opts: argparse.Namespace, args: list[str]) -> int:
+    return _train_kind('sft', args)
+
+
+@command(
+    'chat',
+    'chat with a fine-tuned run in the terminal: --out_dir=RUN; /system TEXT, /reset, /quit (or EOF)',
+    details='Piped input (not a terminal): each line is one message, each answer one line. ' + config_keys(ChatConfig),
+)
+def _chat(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab import cpu_threads
+    from nanogpt_lab.config import from_args
+
+    cfg = from_args(ChatConfig, args)
+    cpu_threads.configure(0)  # before torch loads
+    from nanogpt_lab.inference.chat import ChatSession, run_terminal
+
+    session = ChatSession.from_config(cfg)
+    interactive = sys.stdin.isatty()
+    return run_terminal(session, _typed_lines() if interactive else sys.stdin, _write, interactive)
+
+
+def _typed_lines() -> Iterator[str]:
+    """What the user types, line by line, until EOF (Ctrl-D)."""
+    while True:
+        try:
+            yield input('> ')
+        except EOFError:
+            print()
+            return
+
+
+def _write(text: str, flush: bool = False) -> None:
+    sys.stdout.write(text)
+    if flush:
+        sys.stdout.flush()
+
+
+@command(
+    'eval',
+    'score a run: val loss in nats/token and bits per character; exact match per task kind for a chat run',
+    args='--out_dir=RUN [--dataset=NAME] [--data_dir=DIR] [--device=cpu] [--max_conversations=1000]',
+    details='Writes RUN/report.json (docs/alignment.md). ' + config_keys(EvalConfig),
+)
+def _eval(opts: argparse.Namespace, args: list[str]) -> int:
+    import json
+    from pathlib import Path
+
+    from nanogpt_lab.config import from_args
+    from nanogpt_lab.jobs.worker import run_foreground
+
+    cfg = from_args(EvalConfig, args)
+    status = run_foreground('eval', cfg)
+    if status == 0:
+        from nanogpt_lab.evaluation.report import REPORT_FILE, report_lines
+
+        report = json.loads((Path(cfg.out_dir) / REPORT_FILE).read_text(encoding='utf-8'))
+        print('\n'.join(report_lines(report)))
+    return status
 
 
 @command(
@@ -157,7 +239,7 @@ def _export(opts: argparse.Namespace, args: list[str]) -> int:
     return 0
 
 
-@command('bench', 'benchmarks against a baseline in the same run', args='sample|train|server|ui [--key=value ...]')
+@command('bench', 'benchmarks against a baseline in the same run', args='sample|train|server|ui|sft [--key=value ...]')
 def _bench(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.tools.bench import main as bench_main
 

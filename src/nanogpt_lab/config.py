@@ -64,8 +64,26 @@ FINETUNE_PRESET: dict[str, Any] = {
     # ours: stop when val loss has not improved for 3 evaluations in a row
     'early_stopping_patience': 3,
 }
+# `nanogpt-lab sft`: supervised fine-tuning on conversations (docs/alignment.md has the experiments behind each value)
+SFT_PRESET: dict[str, Any] = {
+    'dataset': 'lab-tasks',
+    'batch_size': 32,
+    'gradient_accumulation_steps': 1,
+    'learning_rate': 2e-3,
+    'min_lr': 2e-4,
+    'warmup_iters': 50,
+    'max_iters': 3000,
+    'lr_decay_iters': 3000,
+    'weight_decay': 0.0,
+    'dropout': 0.0,
+    'eval_interval': 500,
+    'eval_iters': 20,
+    'log_interval': 10,
+    'always_save_checkpoint': False,  # keep the checkpoint with the best held-out loss
+    'early_stopping_patience': 3,  # held-out loss not better for 3 evaluations in a row: stop
+}
 # The defaults each kind of training run starts from, under config files and flags (plain `train`: nanoGPT's own).
-RUN_PRESETS: dict[str, Mapping[str, Any]] = {'finetune': FINETUNE_PRESET}
+RUN_PRESETS: dict[str, Mapping[str, Any]] = {'finetune': FINETUNE_PRESET, 'sft': SFT_PRESET}
 
 
 def run_preset(kind: str) -> dict[str, Any]:
@@ -368,6 +386,56 @@ class SampleConfig(_Config):
     def sampling(self) -> SamplingSettings:
         """The one conversion from these keys to the sampling pipeline's settings."""
         return SamplingSettings(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
+
+
+class ChatConfig(SampleConfig):
+    """What `nanogpt-lab chat` reads: a model with a chat template, how to sample, and an optional system message."""
+
+    max_new_tokens: int = Field(256, ge=1, le=100_000)
+    temperature: float = Field(0.6, ge=0.0, le=100.0)  # lower than sampling's 0.8: an answer, not a story
+    top_k: int | None = Field(50, ge=0)
+    system: str = Field('', max_length=4000)
+
+
+class ConversationsConfig(_Config):
+    """What `nanogpt-lab prepare conversations` and `prepare lab-tasks` read."""
+
+    source: Literal['conversations', 'lab-tasks'] = 'conversations'
+    input: str | None = None  # a JSONL file (OpenAI messages, ShareGPT conversations or Alpaca)
+    hf: str | None = Field(None, max_length=200)  # a Hugging Face dataset name, downloaded through `datasets`
+    name: str | None = None  # the folder under data_dir (default: lab-tasks, or from the input's name)
+    data_dir: str | None = None
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    seed: int = 1337  # lab-tasks only
+    max_rows: int = Field(20_000, gt=0, le=1_000_000)  # of a Hugging Face dataset
+
+    @field_validator('input', 'data_dir', 'name', 'hf')
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and '\x00' in v:
+            raise ValueError('a NUL byte cannot be part of a name')
+        return v
+
+    @model_validator(mode='after')
+    def _one_source(self) -> ConversationsConfig:
+        if self.source == 'conversations' and bool(self.input) == bool(self.hf):
+            raise ValueError('prepare conversations needs exactly one of --input FILE (JSONL) or --hf NAME')
+        return self
+
+
+class EvalConfig(_Config):
+    """What `nanogpt-lab eval` reads: the run, and the conversations to score a chat model on."""
+
+    out_dir: str
+    dataset: str | None = None  # conversations for a chat model (default: those it was fine-tuned on)
+    data_dir: str | None = None
+    device: str = 'auto'
+    max_conversations: int = Field(1000, gt=0, le=100_000)  # held-out conversations answered for exact match
+
+    @field_validator('device')
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        return _check_device(v)
 
 
 C = TypeVar('C', bound=_Config)

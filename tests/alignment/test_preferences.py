@@ -51,13 +51,19 @@ def test_a_system_turn_and_earlier_turns_stay_in_the_prompt():
         ({'chosen': [*Q, W], 'rejected': [{'role': 'user', 'content': 'Other?'}, L]}, 'dpo.no_shared_prompt'),
         ({'prompt': 'Q?', 'chosen': [*Q, W], 'rejected': 'B'}, 'dpo.no_shared_prompt'),
         ({'prompt': 'Q?', 'chosen': ''}, 'dpo.missing_answers'),
-        ({'prompt': 'Q?', 'chosen': '  ', 'rejected': 'B'}, 'empty_assistant'),
+        ({'prompt': 'Q?', 'chosen': '  ', 'rejected': 'B'}, 'alignment_engine.empty_assistant'),
         ({'prompt': 'Q?', 'messages': Q, 'chosen': 'A', 'rejected': 'B'}, 'dpo.two_prompts'),
-        ({'prompt': [W], 'chosen': 'A', 'rejected': 'B'}, 'role_order'),
-        ({'prompt': [{'role': 'robot', 'content': 'x'}], 'chosen': 'A', 'rejected': 'B'}, 'unknown_role'),
+        ({'prompt': [W], 'chosen': 'A', 'rejected': 'B'}, 'alignment_engine.role_order'),
+        (
+            {'prompt': [{'role': 'robot', 'content': 'x'}], 'chosen': 'A', 'rejected': 'B'},
+            'alignment_engine.unknown_role',
+        ),
         ({'prompt': Q, 'chosen': [*Q, W, L], 'rejected': 'B'}, 'dpo.not_one_answer'),
         (['not', 'an', 'object'], 'dpo.not_object'),
-        ({'prompt': 'Q?', 'chosen': [{'role': 'user', 'content': 'A'}], 'rejected': 'B'}, 'role_order'),
+        (
+            {'prompt': 'Q?', 'chosen': [{'role': 'user', 'content': 'A'}], 'rejected': 'B'},
+            'alignment_engine.role_order',
+        ),
         ({'prompt': 7, 'chosen': 'A', 'rejected': 'B'}, 'dpo.bad_messages'),
     ],
 )

@@ -83,15 +83,18 @@ def test_text_never_becomes_a_special_token(char_base):
 @pytest.mark.parametrize(
     ('messages', 'code'),
     [
-        ([], 'no_messages'),
-        ([{'content': 'hi'}], 'missing_role'),
-        ([{'role': 'bot', 'content': 'hi'}], 'unknown_role'),
-        ([{'role': 'user', 'content': 3}], 'not_text'),
-        ([{'role': 'assistant', 'content': 'hi'}], 'role_order'),
-        ([{'role': 'user', 'content': 'a'}, {'role': 'user', 'content': 'b'}], 'role_order'),
-        ([{'role': 'user', 'content': 'a'}, {'role': 'system', 'content': 'b'}], 'role_order'),
-        ([{'role': 'user', 'content': 'a'}], 'no_answer'),
-        ([{'role': 'user', 'content': 'a'}, {'role': 'assistant', 'content': '  '}], 'empty_assistant'),
+        ([], 'alignment_engine.no_messages'),
+        ([{'content': 'hi'}], 'alignment_engine.missing_role'),
+        ([{'role': 'bot', 'content': 'hi'}], 'alignment_engine.unknown_role'),
+        ([{'role': 'user', 'content': 3}], 'alignment_engine.not_text'),
+        ([{'role': 'assistant', 'content': 'hi'}], 'alignment_engine.role_order'),
+        ([{'role': 'user', 'content': 'a'}, {'role': 'user', 'content': 'b'}], 'alignment_engine.role_order'),
+        ([{'role': 'user', 'content': 'a'}, {'role': 'system', 'content': 'b'}], 'alignment_engine.role_order'),
+        ([{'role': 'user', 'content': 'a'}], 'alignment_engine.no_answer'),
+        (
+            [{'role': 'user', 'content': 'a'}, {'role': 'assistant', 'content': '  '}],
+            'alignment_engine.empty_assistant',
+        ),
     ],
 )
 def test_bad_conversations_name_the_problem(messages, code):
@@ -103,14 +106,19 @@ def test_bad_conversations_name_the_problem(messages, code):
 def test_a_prompt_must_end_with_the_user():
     with pytest.raises(AlignmentError) as e:
         check_messages([{'role': 'user', 'content': 'a'}, {'role': 'assistant', 'content': 'b'}], complete=False)
-    assert e.value.code == 'no_question'
+    assert e.value.code == 'alignment_engine.no_question'
 
 
 def test_an_unknown_character_is_refused_with_its_position(char_base):
     tok = chat_tokenizer_for(char_base)
     with pytest.raises(AlignmentError) as e:
         tok.encode('ab€')
-    assert e.value.code == 'unknown_char' and e.value.params == {'char': '€', 'position': 2}
+    assert (
+        e.value.code == 'alignment_engine.unknown_char'
+        and e.value.params['char'] == '€'
+        and e.value.params['position'] == 2
+    )
+    assert 'U+20AC' in str(e.value)
 
 
 def test_chat_json_round_trips_and_extends_without_moving_ids(tmp_path, char_base):
@@ -131,7 +139,7 @@ def test_a_newer_chat_json_is_refused(tmp_path, char_base):
     (tmp_path / 'chat.json').write_text(json.dumps(doc), encoding='utf-8')
     with pytest.raises(AlignmentError) as e:
         load_chat(tmp_path)
-    assert e.value.code == 'bad_chat_file'
+    assert e.value.code == 'alignment_engine.chat_file_version'
 
 
 def test_nanogpt_meta_decodes_every_id(char_base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nanogpt_lab.alignment.embeddings import fit_vocab
+from nanogpt_lab.alignment.embeddings import attach_template
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.template import chat_tokenizer_for
 from nanogpt_lab.inference.chat import MAX_MESSAGE_CHARS, build_prompt, chat_stream
@@ -21,7 +21,7 @@ def chat_baby(baby):
     model, base = baby
     model = copy.deepcopy(model)
     tok = chat_tokenizer_for(base, '0123456789+')
-    fit_vocab(model, tok.vocab_size, range(base.vocab_size, tok.vocab_size), base.vocab_size)
+    attach_template(model, tok, base.vocab_size)
     return model.eval(), tok
 
 
@@ -65,7 +65,7 @@ def test_a_message_over_the_limit_is_refused(chat_baby):
     model, tok = chat_baby
     with pytest.raises(AlignmentError) as e:
         build_prompt([{'role': 'user', 'content': 'a' * 70}], tok, 64)
-    assert e.value.code == 'message_too_long' and e.value.params['block_size'] == 64
+    assert e.value.code == 'alignment_engine.prompt_too_long' and e.value.params['block_size'] == 64
     with pytest.raises(AlignmentError) as e:
         build_prompt([{'role': 'user', 'content': 'a' * (MAX_MESSAGE_CHARS + 1)}], tok, 10**6)
-    assert e.value.code == 'message_too_long'
+    assert e.value.code == 'alignment_engine.message_too_long'

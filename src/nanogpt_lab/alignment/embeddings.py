@@ -11,7 +11,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nanogpt_lab.alignment.template import ChatTokenizer
+from nanogpt_lab.config import PADDED_VOCAB_SIZE
 from nanogpt_lab.model.gpt import GPT
+
+
+def attach_template(model: GPT, tokenizer: ChatTokenizer, base_vocab: int) -> None:
+    """Rows for every id of `tokenizer` past the base's `base_vocab`, at the mean of the base rows. A GPT-2 BPE
+    model keeps (or gets) nanoGPT's padded 50304 rows, so a Hugging Face GPT-2 (50257) grows to the same shape."""
+    rows = max(tokenizer.vocab_size, PADDED_VOCAB_SIZE) if tokenizer.kind == 'gpt2' else tokenizer.vocab_size
+    fit_vocab(model, rows, range(base_vocab, tokenizer.vocab_size), base_vocab)
 
 
 @torch.no_grad()

@@ -1,18 +1,20 @@
-"""The one error the alignment engine raises for bad input: a stable code and its parameters beside the message.
+"""The one error the alignment engine raises for bad input: a catalog code and its parameters (`nanogpt_lab.errors`).
 
-The message is English for the terminal and the logs; a page or an API answer translates by `code` and fills in
-`params` (i18n namespace `alignment_engine`).
+Codes are `alignment_engine.*` (conversations, template, SFT, evaluation) and `dpo.*` (preference pairs); their
+English and Chinese words live in `messages/en.json` and `messages/zh_CN.json`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from nanogpt_lab.errors import LabError
 
-class AlignmentError(ValueError):
+
+class AlignmentError(LabError):
     """Bad conversations, a base the chat template cannot serve, a message over the limit, ..."""
 
-    def __init__(self, code: str, message: str, /, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
+    def __init__(self, code: str, /, *english: str, **params: Any) -> None:
+        super().__init__(code, **params)
+        if english:  # dpo.* raises still pass their own English until they move to the catalogs (BOARD 22:46)
+            self.args = (english[0],)

@@ -73,7 +73,7 @@ def render_pairs(pairs: Sequence[Pair], tokenizer: ChatTokenizer, block_size: in
         try:
             r = render_pair(pair, tokenizer)
         except AlignmentError as e:
-            if e.code != 'unknown_char':
+            if e.code != 'alignment_engine.unknown_char':
                 raise
             unknown.append(pair.line)
             continue

@@ -58,8 +58,7 @@ class ChatTokenizer(Tokenizer):
     name = 'chat'
 
     def __init__(self, kind: str, base: Tokenizer, base_vocab_size: int, added_chars: Sequence[str] = ()):
-        if kind not in ('char', 'gpt2'):
-            raise AlignmentError('unknown_tokenizer', f'unknown base tokenizer kind {kind!r}', kind=kind)
+        assert kind in ('char', 'gpt2'), kind  # chat_tokenizer_for and from_json pass only these
         self.kind, self.base, self.base_vocab_size = kind, base, int(base_vocab_size)
         self.special_ids = {tok: self.base_vocab_size + i for i, tok in enumerate(SPECIAL_TOKENS)}
         first_added = self.base_vocab_size + len(SPECIAL_TOKENS)
@@ -88,11 +87,11 @@ class ChatTokenizer(Tokenizer):
                 found = self._added_ids.get(c)
             if found is None:
                 raise AlignmentError(
-                    'unknown_char',
-                    f"character {c!r} (U+{ord(c):04X}) at position {i} is not in this model's vocabulary "
-                    f'({self.vocab_size} tokens); a char model knows only the characters it was trained on',
+                    'alignment_engine.unknown_char',
                     char=c,
+                    codepoint=f'{ord(c):04X}',
                     position=i,
+                    vocab=self.vocab_size,
                 )
             ids.append(found)
         return ids
@@ -143,14 +142,16 @@ class ChatTokenizer(Tokenizer):
         }
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> ChatTokenizer:
-        """Rebuild from a `chat.json` document, checking its format, version and ids."""
+    def from_json(cls, doc: Mapping[str, Any], where: str = CHAT_FILE) -> ChatTokenizer:
+        """Rebuild from a `chat.json` document, checking its format, version and ids (`where` names it in errors)."""
         if not isinstance(doc, Mapping) or doc.get('format') != CHAT_FORMAT:
-            raise AlignmentError('bad_chat_file', f'not a {CHAT_FORMAT} document')
+            raise AlignmentError('alignment_engine.chat_file_format', path=where)
         if not isinstance(doc.get('version'), int) or doc['version'] > CHAT_VERSION:
             raise AlignmentError(
-                'bad_chat_file',
-                f'chat.json version {doc.get("version")!r}; this lab reads versions 1 to {CHAT_VERSION}',
+                'alignment_engine.chat_file_version',
+                path=where,
+                version=str(doc.get('version')),
+                supported=CHAT_VERSION,
             )
         tok = doc.get('tokenizer') or {}
         kind = tok.get('kind')
@@ -161,16 +162,15 @@ class ChatTokenizer(Tokenizer):
 
             base = GPT2Tokenizer()
         else:
-            raise AlignmentError('bad_chat_file', f'chat.json names an unknown tokenizer {kind!r}', kind=kind)
+            raise AlignmentError('alignment_engine.chat_file_tokenizer', path=where, kind=str(kind))
         out = cls(kind, base, int(tok.get('base_vocab_size', base.vocab_size)), tok.get('added_chars') or [])
         if out.special_ids != {k: int(v) for k, v in (doc.get('special_tokens') or {}).items()}:
-            raise AlignmentError('bad_chat_file', 'chat.json special token ids do not follow its vocabulary')
+            raise AlignmentError('alignment_engine.chat_file_ids', path=where)
         return out
 
     def nanogpt_meta(self) -> dict[str, Any]:
         """A char chat vocabulary as nanoGPT's meta.pkl, so its sample.py decodes every id (tokens by name)."""
-        if self.kind != 'char':
-            raise AlignmentError('unknown_tokenizer', 'only a char vocabulary has a meta.pkl', kind=self.kind)
+        assert self.kind == 'char', 'only a char vocabulary has a meta.pkl'
         itos = {i: self.base.itos[i] for i in range(self.base_vocab_size)} | self._id_text
         return {'vocab_size': self.vocab_size, 'itos': itos, 'stoi': {s: i for i, s in itos.items()}}
 
@@ -186,11 +186,7 @@ def chat_tokenizer_for(base: Tokenizer, text_chars: Iterable[str] = ()) -> ChatT
         return ChatTokenizer('char', base, base.vocab_size).with_chars(text_chars)
     if isinstance(base, GPT2Tokenizer):
         return ChatTokenizer('gpt2', base, base.vocab_size)
-    raise AlignmentError(
-        'unknown_tokenizer',
-        f'the chat template supports char and GPT-2 BPE bases, not {base.name}',
-        kind=base.name,
-    )
+    raise AlignmentError('alignment_engine.unknown_tokenizer', kind=base.name)
 
 
 # --- the renderer ---------------------------------------------------------------------------------------------------
@@ -203,25 +199,22 @@ def check_messages(messages: Any, *, complete: bool) -> list[dict[str, str]]:
     the user's message, the assistant's turn next).
     """
     if not isinstance(messages, list) or not messages:
-        raise AlignmentError('no_messages', 'a conversation needs a non-empty list of messages')
+        raise AlignmentError('alignment_engine.no_messages')
     out = []
     for i, m in enumerate(messages):
         role = m.get('role') if isinstance(m, Mapping) else None
         content = m.get('content') if isinstance(m, Mapping) else None
         if role is None:
-            raise AlignmentError('missing_role', f'message {i + 1} has no role', turn=i + 1)
+            raise AlignmentError('alignment_engine.missing_role', turn=i + 1)
         if role not in ROLE_START:
-            raise AlignmentError(
-                'unknown_role', f'message {i + 1} has role {role!r}; use system, user or assistant', turn=i + 1,
-                role=str(role)[:40],
-            )  # fmt: skip
+            raise AlignmentError('alignment_engine.unknown_role', turn=i + 1, role=str(role)[:40])
         if not isinstance(content, str):
-            raise AlignmentError('not_text', f'message {i + 1} ({role}) has no text content', turn=i + 1)
+            raise AlignmentError('alignment_engine.not_text', turn=i + 1, role=role)
         out.append({'role': role, 'content': content})
     _check_order([m['role'] for m in out], complete)
     if complete and any(m['role'] == 'assistant' and not m['content'].strip() for m in out):
         n = next(i for i, m in enumerate(out) if m['role'] == 'assistant' and not m['content'].strip())
-        raise AlignmentError('empty_assistant', f'message {n + 1} is an empty assistant answer', turn=n + 1)
+        raise AlignmentError('alignment_engine.empty_assistant', turn=n + 1)
     return out
 
 
@@ -232,16 +225,12 @@ def _check_order(roles: list[str], complete: bool) -> None:
     for i, (got, want) in enumerate(zip(turns, expected, strict=False)):
         if got != want:
             n = i + 1 + (roles[0] == 'system')
-            raise AlignmentError(
-                'role_order',
-                f'message {n} is {got!r} where {want!r} was expected (system first, then user and assistant in turns)',
-                turn=n, role=got, expected=want,
-            )  # fmt: skip
+            raise AlignmentError('alignment_engine.role_order', turn=n, role=got, expected=want)
     last = turns[-1] if turns else 'system'
     if complete and last != 'assistant':
-        raise AlignmentError('no_answer', 'the conversation must end with an assistant answer to learn from')
+        raise AlignmentError('alignment_engine.no_answer')
     if not complete and last != 'user':
-        raise AlignmentError('no_question', 'a prompt must end with a user message (the assistant answers next)')
+        raise AlignmentError('alignment_engine.no_question')
 
 
 def render_conversation(messages: Sequence[Mapping[str, str]], tokenizer: ChatTokenizer) -> tuple[list[int], list[int]]:
@@ -285,6 +274,5 @@ def load_chat(folder: str | Path) -> ChatTokenizer | None:
     try:
         doc = json.loads(path.read_text(encoding='utf-8'))
     except (OSError, ValueError) as e:
-        reason = e.__class__.__name__
-        raise AlignmentError('bad_chat_file', f'{path} cannot be read ({reason})', path=str(path)) from None
-    return ChatTokenizer.from_json(doc)
+        raise AlignmentError('alignment_engine.chat_file_unreadable', path=path, reason=e.__class__.__name__) from None
+    return ChatTokenizer.from_json(doc, str(path))

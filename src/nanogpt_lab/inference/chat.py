@@ -41,11 +41,7 @@ def build_prompt(messages: Sequence[Mapping[str, str]], tokenizer: ChatTokenizer
     msgs = check_messages(list(messages), complete=False)
     last = msgs[-1]['content']
     if len(last) > MAX_MESSAGE_CHARS:
-        raise AlignmentError(
-            'message_too_long',
-            f'the message has {len(last):,} characters; the limit is {MAX_MESSAGE_CHARS:,}',
-            chars=len(last), limit=MAX_MESSAGE_CHARS,
-        )  # fmt: skip
+        raise AlignmentError('alignment_engine.message_too_long', chars=len(last), limit=MAX_MESSAGE_CHARS)
     system = msgs[:1] if msgs[0]['role'] == 'system' else []
     turns = msgs[len(system) :]
     dropped = 0
@@ -57,11 +53,8 @@ def build_prompt(messages: Sequence[Mapping[str, str]], tokenizer: ChatTokenizer
         turns, dropped = turns[2:], dropped + 2
     if room < MIN_ANSWER_TOKENS:
         raise AlignmentError(
-            'message_too_long',
-            f'the message takes {len(ids)} tokens with the template; this model reads {block_size} tokens at most '
-            f'and needs {MIN_ANSWER_TOKENS} of them to answer: write a shorter message',
-            tokens=len(ids), block_size=block_size,
-        )  # fmt: skip
+            'alignment_engine.prompt_too_long', tokens=len(ids), block_size=block_size, room=MIN_ANSWER_TOKENS
+        )
     return ChatPrompt(ids, dropped, room)
 
 
@@ -100,3 +93,94 @@ def answer(
     """The greedy answer as one string (what evaluation scores)."""
     settings = SamplingSettings(temperature=0.0)
     return ''.join(e.text for e in chat_stream(model, tokenizer, messages, settings, max_new_tokens))
+
+
+class ChatSession:
+    """One multi-turn chat: the system message, the turns so far, and the sampling settings.
+
+    `send` streams the answer and keeps it in the history; `set_system` and `reset` are the chat's commands.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: ChatTokenizer, settings: SamplingSettings, max_new_tokens: int, seed: int = 1337
+    ):
+        if not isinstance(tokenizer, ChatTokenizer):
+            raise AlignmentError('alignment_engine.no_template')
+        self.model, self.tokenizer, self.settings, self.max_new_tokens = model, tokenizer, settings, max_new_tokens
+        self.generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+        self.system = ''
+        self.turns: list[dict[str, str]] = []
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> ChatSession:
+        """The session `nanogpt-lab chat` runs: the model ChatConfig names, its sampling settings and system message."""
+        from nanogpt_lab.inference.loader import load
+
+        loaded = load(cfg)
+        settings = SamplingSettings(
+            temperature=cfg.temperature, top_k=cfg.top_k or None, top_p=cfg.top_p,
+            repetition_penalty=cfg.repetition_penalty,
+        )  # fmt: skip
+        session = cls(loaded.model, loaded.tokenizer, settings, cfg.max_new_tokens, cfg.seed)
+        session.set_system(cfg.system)
+        return session
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """The conversation to answer if the user now says `text`."""
+        head = [{'role': 'system', 'content': self.system}] if self.system else []
+        return [*head, *self.turns, {'role': 'user', 'content': text}]
+
+    def send(self, text: str) -> Iterator[TokenEvent]:
+        """Stream the answer to `text`; once complete it joins the history (a refused message changes nothing)."""
+        messages = self.messages(text)
+        self.tokenizer.encode(text)  # an unknown character is refused before anything is generated
+        pieces = []
+        for event in chat_stream(self.model, self.tokenizer, messages, self.settings, self.max_new_tokens,
+                                 generator=self.generator):  # fmt: skip
+            pieces.append(event.text)
+            yield event
+        self.turns += [{'role': 'user', 'content': text}, {'role': 'assistant', 'content': ''.join(pieces)}]
+
+    def set_system(self, text: str) -> None:
+        self.system = text.strip()
+
+    def reset(self) -> None:
+        self.turns = []
+
+
+HELP = '/system TEXT sets the system message, /reset forgets the conversation, /quit (or EOF) ends the chat'
+
+
+def run_terminal(session: ChatSession, lines: Iterator[str], write: Any, interactive: bool) -> int:
+    """The terminal chat over `lines` (stdin): each line is a message or a command; answers stream to `write`.
+
+    Returns the exit status: 0, or 1 when a message was refused while reading from a pipe.
+    """
+    status = 0
+    if interactive:
+        write(f'chat with {session.tokenizer.vocab_size}-token model; {HELP}\n')
+    for raw in lines:
+        text = raw.rstrip('\r\n')
+        command, _, rest = text.partition(' ')
+        if command == '/quit':
+            break
+        if command == '/reset':
+            session.reset()
+            write('(conversation forgotten)\n')
+        elif command == '/system':
+            session.set_system(rest)
+            write(f'(system message: {session.system or "none"})\n')
+        elif text.strip():
+            status = max(status, _answer(session, text, write, interactive))
+    return status
+
+
+def _answer(session: ChatSession, text: str, write: Any, interactive: bool) -> int:
+    try:
+        for event in session.send(text):
+            write(event.text, flush=True)
+    except AlignmentError as e:
+        write(f'(refused: {e})\n')
+        return 0 if interactive else 1
+    write('\n')
+    return 0

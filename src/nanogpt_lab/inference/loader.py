@@ -43,15 +43,7 @@ def load(cfg: SampleConfig) -> Loaded:
     """Build the model and tokenizer `cfg.init_from` names, on `cfg.device` in `cfg.dtype`, ready to sample."""
     from nanogpt_lab.hardware import resolve_device
 
-    init = cfg.init_from
-    if init == 'resume':
-        model, tokenizer, source = _from_checkpoint(Path(cfg.out_dir), cfg.data_dir)
-    elif init in PRETRAINED:
-        model, tokenizer, source = _from_folder(init, kind=init)
-    elif init == 'bundled':
-        model, tokenizer, source = _from_folder(bundled_folder(), kind='bundled')
-    else:
-        model, tokenizer, source = _from_path(Path(init).expanduser(), cfg.data_dir)
+    model, tokenizer, source = open_model(cfg.init_from, cfg.out_dir, cfg.data_dir)
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
     model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
@@ -62,26 +54,43 @@ def load(cfg: SampleConfig) -> Loaded:
     return Loaded(model, tokenizer, {**source, 'device': device, 'dtype': dtype}, device, dtype)
 
 
-def _from_path(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
+def open_model(
+    init_from: str, out_dir: str | None = None, data_dir: str | None = None, dropout: float = 0.0
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(model on the CPU, its tokenizer, where both came from) for resume (out_dir), gpt2*, bundled or a path.
+
+    The tokenizer is identified, never guessed: a run's chat.json, a char vocabulary (meta.pkl, char_vocab.json),
+    or GPT-2 BPE for a model with GPT-2's vocabulary; anything else is refused with what is missing.
+    """
+    if init_from == 'resume':
+        return _from_checkpoint(Path(out_dir or 'out'), data_dir, dropout)
+    if init_from in PRETRAINED:
+        return _from_folder(init_from, kind=init_from, dropout=dropout)
+    if init_from == 'bundled':
+        return _from_folder(bundled_folder(), kind='bundled', dropout=dropout)
+    return _from_path(Path(init_from).expanduser(), data_dir, dropout)
+
+
+def _from_path(path: Path, data_dir: str | None, dropout: float) -> tuple[Any, Any, dict[str, Any]]:
     """`init_from=PATH`: a Hugging Face layout folder, a run folder with ckpt.pt, or a .pt file."""
     from nanogpt_lab.model.pretrained import model_path_kind
 
     kind = model_path_kind(path)
     if kind == 'hf_folder':
-        return _from_folder(path, kind='folder')
+        return _from_folder(path, kind='folder', dropout=dropout)
     if kind == 'checkpoint':
-        return _from_checkpoint(path, data_dir)
+        return _from_checkpoint(path, data_dir, dropout)
     raise LabError('inference.init_from', key='init_from', source=str(path), pretrained=', '.join(PRETRAINED))
 
 
-def _from_folder(name_or_folder: str | Path, kind: str) -> tuple[Any, Any, dict[str, Any]]:
+def _from_folder(name_or_folder: str | Path, kind: str, dropout: float = 0.0) -> tuple[Any, Any, dict[str, Any]]:
     from nanogpt_lab.model.pretrained import load_pretrained, read_char_vocab, resolve_folder
     from nanogpt_lab.tokenizers.char import CharTokenizer
 
     folder = resolve_folder(name_or_folder)
     if kind == 'bundled' and not folder.is_dir():
         raise LabError('inference.no_bundled', path=folder)
-    model = load_pretrained(folder, dropout=0.0)
+    model = load_pretrained(folder, dropout=dropout)
     chars = read_char_vocab(folder)
     tokenizer = CharTokenizer(chars) if chars is not None else _trained_or_gpt2(folder, model)
     _check_vocab(model, tokenizer, str(folder))
@@ -118,13 +127,13 @@ def _check_vocab(model: Any, tokenizer: Any, where: str) -> None:
         )
 
 
-def _from_checkpoint(path: Path, data_dir: str | None) -> tuple[Any, Any, dict[str, Any]]:
+def _from_checkpoint(path: Path, data_dir: str | None, dropout: float = 0.0) -> tuple[Any, Any, dict[str, Any]]:
     from nanogpt_lab.alignment.template import load_chat
     from nanogpt_lab.model.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
     from nanogpt_lab.tokenizers import load_vocab_file
 
     ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt, dropout=0.0)
+    model = model_from_checkpoint(ckpt, dropout=dropout)
     chat = load_chat(checkpoint_path(path).parent)  # a chat model's vocabulary: base + special tokens (stage 7)
     vocab = None if chat else find_vocab(checkpoint_path(path).parent, ckpt.get('config') or {}, data_dir)
     if chat is not None:

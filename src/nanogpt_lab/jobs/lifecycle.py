@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 Runner = Callable[[Any, Emit, Callable[[], bool]], Any]  # (config, emit, should_stop) -> summary
 
 
+TRAINING_KINDS = ('train', 'finetune', 'sft')  # jobs whose run folder is the config's out_dir
+
+
 def run_dir_for(kind: str, cfg: Any) -> Path:
     """Training writes into its `out_dir` (nanoGPT's habit); every other job gets a fresh folder under runs/."""
-    out_dir = getattr(cfg, 'out_dir', None) if kind in ('train', 'finetune') else None
+    out_dir = getattr(cfg, 'out_dir', None) if kind in TRAINING_KINDS else None
     return Path(out_dir).expanduser().resolve() if out_dir else workspace.runs_root() / workspace.new_run_id(kind)
 
 
@@ -86,7 +89,7 @@ def run_job(
 ) -> str:
     """Run `kind` to its end, recording job.json and events.jsonl in `run_dir`; return the end status."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    if kind in ('train', 'finetune') and getattr(cfg, 'out_dir', None) != str(run_dir):
+    if kind in TRAINING_KINDS and getattr(cfg, 'out_dir', None) != str(run_dir):
         cfg = cfg.model_copy(update={'out_dir': str(run_dir)})
     events_path = run_dir / workspace.EVENTS_NAME
     write_job(

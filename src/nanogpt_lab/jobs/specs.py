@@ -20,7 +20,9 @@ from nanogpt_lab import workspace
 from nanogpt_lab.config import (
     PRETRAINED,
     ConfigError,
+    ConversationsConfig,
     DataConfig,
+    EvalConfig,
     SampleConfig,
     TrainConfig,
     build,
@@ -34,7 +36,11 @@ CHECKOUT_KEY = 'nanogpt_checkout'  # train/finetune/sample with a nanoGPT checko
 EXPORT_FORMATS = ('hf', 'onnx')
 # The benchmark suites a job may run, each as its own program: a job never imports `tools`, and these two modules
 # cannot import the server or the UI (an import-linter contract), so a bench job cannot load a page.
-BENCH_PROGRAMS = {'sample': 'nanogpt_lab.tools.bench.sample', 'train': 'nanogpt_lab.tools.bench.train'}
+BENCH_PROGRAMS = {
+    'sample': 'nanogpt_lab.tools.bench.sample',
+    'train': 'nanogpt_lab.tools.bench.train',
+    'sft': 'nanogpt_lab.tools.bench.sft',
+}
 BENCH_SUITES = tuple(BENCH_PROGRAMS)
 SIM_SPEEDS = (1, 10, '1x', '10x', 'instant')
 _URL_RE = re.compile(r'^(https://|git@)[\w.@:/~+-]+$')
@@ -147,6 +153,14 @@ def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     return JobSpec(kind, _set_keys(build(DataConfig, values)))
 
 
+def _prepare_conversations(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
+    _folder_name(values, 'name')
+    if values.get('input') is not None:
+        values['input'] = readable(values['input'], 'input', uploads_root(), local, 'upload')
+    return JobSpec(kind, _set_keys(build(ConversationsConfig, values)))
+
+
 def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     model = values.get('model', values.get('init_from'))
     if set(values) - {'model'} or model not in PRETRAINED:
@@ -171,6 +185,24 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if cfg.nproc_per_node > 1:
         raise ConfigError('config.ddp_in_terminal', key='nproc_per_node')
     return JobSpec(kind, _set_keys(cfg), run_id, device_slots(cfg.device), *_runner(checkout))
+
+
+def _sft(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    """SFT is training on conversations: the same checks, the lab's own engine only (nanoGPT has no SFT)."""
+    if values.get(CHECKOUT_KEY) is not None:
+        raise ConfigError('config.sft_checkout', key=CHECKOUT_KEY)
+    if values.get('init_from', 'scratch') == 'scratch':
+        raise ConfigError('alignment_engine.needs_init_from', key='init_from')
+    return _train(kind, values, local)
+
+
+def _eval(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    values['out_dir'] = readable(values.get('out_dir'), 'out_dir', workspace.runs_root(), local, 'run')
+    _folder_name(values, 'dataset')
+    if values.get('data_dir') is not None:
+        values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
+    cfg = build(EvalConfig, values)
+    return JobSpec(kind, _set_keys(cfg), None, device_slots(cfg.device))
 
 
 def _sample(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -260,6 +292,9 @@ _BUILDERS = {
     'download-weights': _download,
     'train': _train,
     'finetune': _train,
+    'sft': _sft,
+    'prepare-conversations': _prepare_conversations,
+    'eval': _eval,
     'sample': _sample,
     'export': _export,
     'bench': _bench,
@@ -270,5 +305,13 @@ KINDS = tuple(_BUILDERS)  # every job kind; the worker's RUNNERS and the API's J
 
 def load_config(kind: str, config: dict[str, Any]) -> BaseModel | dict[str, Any]:
     """The config object a worker runs with, rebuilt from the dump the manager stored in job.json."""
-    cls = {'prepare-data': DataConfig, 'train': TrainConfig, 'finetune': TrainConfig, 'sample': SampleConfig}.get(kind)
+    cls = {
+        'prepare-data': DataConfig,
+        'train': TrainConfig,
+        'finetune': TrainConfig,
+        'sft': TrainConfig,
+        'prepare-conversations': ConversationsConfig,
+        'eval': EvalConfig,
+        'sample': SampleConfig,
+    }.get(kind)
     return build(cls, config) if cls else dict(config)

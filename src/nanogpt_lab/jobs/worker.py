@@ -37,6 +37,24 @@ def _train(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     return train(cfg, emit=emit, should_stop=should_stop)
 
 
+def _sft(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.alignment.sft import sft
+
+    return sft(cfg, emit=emit, should_stop=should_stop)
+
+
+def _prepare_conversations(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.alignment.prepare import prepare_conversations
+
+    return prepare_conversations(cfg, emit=emit)
+
+
+def _eval(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.evaluation.report import evaluate_run, summary
+
+    return summary(evaluate_run(cfg.out_dir, cfg.dataset, cfg.data_dir, cfg.device, emit, cfg.max_conversations))
+
+
 def _download_weights(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     from nanogpt_lab.data.hub import download_weights
 
@@ -96,6 +114,9 @@ RUNNERS: dict[str, Runner] = {
     'prepare-data': _prepare_data,
     'train': _train,
     'finetune': _train,
+    'sft': _sft,
+    'prepare-conversations': _prepare_conversations,
+    'eval': _eval,
     'download-weights': _download_weights,
     'sample': _sample,
     'export': _export,
@@ -103,8 +124,9 @@ RUNNERS: dict[str, Runner] = {
     'simulate': _simulate,
 }
 # these poll should_stop and end cleanly; the others stop at the signal (their writes are atomic)
-GRACEFUL = ('train', 'finetune', 'sample', 'simulate', 'download-weights')
-COMPUTING = ('train', 'finetune', 'sample')  # torch-heavy kinds: their process picks its CPU threads at start
+GRACEFUL = ('train', 'finetune', 'sft', 'sample', 'simulate', 'download-weights')
+# torch-heavy kinds: their process picks its CPU threads at start
+COMPUTING = ('train', 'finetune', 'sft', 'eval', 'sample')
 
 
 def choose_cpu_threads(kind: str, cfg: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanogpt_lab.config import PRETRAINED, DataConfig, SampleConfig, TrainConfig
+from nanogpt_lab.config import PRETRAINED, ConversationsConfig, DataConfig, EvalConfig, SampleConfig, TrainConfig
 from nanogpt_lab.jobs.specs import BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
 
 # the plan's NanoGPTConfig fields (camelCase) that the API accepts besides the engine's snake_case keys
@@ -53,6 +53,9 @@ JOB_BODIES: dict[str, dict[str, Any]] = {
     'download-weights': _object({'model': {'enum': list(PRETRAINED)}}, ['model']),
     'train': _flat(TrainConfig, {CHECKOUT_KEY: CHECKOUT_SCHEMA}, camel=True),
     'finetune': _flat(TrainConfig, {CHECKOUT_KEY: CHECKOUT_SCHEMA}, camel=True),
+    'sft': _flat(TrainConfig, camel=True),
+    'prepare-conversations': _flat(ConversationsConfig),
+    'eval': _flat(EvalConfig),
     'sample': _flat(SampleConfig, {CHECKOUT_KEY: CHECKOUT_SCHEMA}),
     'export': _object(
         {

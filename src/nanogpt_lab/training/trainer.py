@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from nanogpt_lab.training.faults import (
     save_failed,
 )
 from nanogpt_lab.training.loggers import MetricLoggers
-from nanogpt_lab.training.model_init import inherit_resume_settings, init_model
+from nanogpt_lab.training.model_init import Start, inherit_resume_settings, init_model
 from nanogpt_lab.training.schedule import get_lr
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
@@ -53,8 +53,16 @@ STOP_CANCEL, STOP_EARLY = 1, 2  # 0 goes on; agreed across ranks with a max: ear
 RUN_FILES = (CKPT_NAME, workspace.BEST_NAME, RUN_CONFIG_NAME, *VOCAB_FILES)
 
 
-def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> dict:
-    """Train (or fine-tune, or evaluate) as `cfg` says; return a summary. Raises Cancelled after saving on a stop."""
+def train(
+    cfg: TrainConfig,
+    emit: Emit = null_emit,
+    should_stop: Callable[[], bool] = lambda: False,
+    trainer_class: type[Trainer] | None = None,
+) -> dict:
+    """Train (or fine-tune, or evaluate) as `cfg` says; return a summary. Raises Cancelled after saving on a stop.
+
+    `trainer_class` swaps the data and model set-up of the same loop (SFT: alignment.sft.SFTTrainer).
+    """
     dist = ddp.from_env()
     threads = torch.get_num_threads()  # `threads` applies to this run only: a notebook or server keeps its own
     device = ddp.setup(dist, hardware.resolve_device(cfg.device), cfg.backend)
@@ -63,7 +71,9 @@ def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bo
         emit_log(emit, 'log.resume_settings', keys=', '.join(inherited))
     trainer = None
     try:
-        trainer = Trainer(cfg, dist, device, emit if dist.master else null_emit, should_stop, resume_ckpt)
+        trainer = (trainer_class or Trainer)(
+            cfg, dist, device, emit if dist.master else null_emit, should_stop, resume_ckpt
+        )
         del resume_ckpt  # the model and optimizer hold its tensors now: no second copy for the whole run
         return trainer.run()
     except Exception as e:
@@ -79,7 +89,10 @@ def train(cfg: TrainConfig, emit: Emit = null_emit, should_stop: Callable[[], bo
 
 
 class Trainer:
-    """One run's state: model, optimizer, data stream, counters; `run()` is the loop."""
+    """One run's state: model, optimizer, data stream, counters; `run()` is the loop.
+
+    A subclass changes what is trained on, not how: `_open_data`, `_init_model`, `_new_batches`, `_eval_batches`.
+    """
 
     def __init__(
         self,
@@ -97,9 +110,9 @@ class Trainer:
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._remove_stale_temps()
         self._enter('training.phase.reading_data')
-        self.data = open_data(cfg)
+        self.data = self._open_data()
         self._enter('training.phase.building')
-        start = init_model(cfg, self.data, resume_ckpt)
+        start = self._init_model(resume_ckpt)
         self.raw_model = start.model.to(device)
         self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
         self.iter_num = self.start_iter = start.iter_num
@@ -112,7 +125,7 @@ class Trainer:
             self._load_optimizer(start.optimizer_state)
         self.tokens_per_iter = cfg.batch_size * self.block_size * cfg.gradient_accumulation_steps
         own_stream = None if cfg.nanogpt_batches else cfg.seed + dist.rank
-        self.batches = Batches(self.data, cfg.batch_size, self.block_size, device, own_stream)
+        self.batches = self._new_batches(own_stream)
         if own_stream is not None or dist.rank:  # nanoGPT's stream continues from the model's initialisation
             torch.manual_seed(cfg.seed + dist.rank)  # the dropout stream, different on each rank as in nanoGPT
         self._restore(start.resume_state)
@@ -125,6 +138,25 @@ class Trainer:
         # tokenizers fairly (evaluation/bits.py); None where the data cannot tell
         self.chars_per_token = {s: split_chars_per_token(self.data.folder, s) for s in ('train', 'val')}
         self._announce(start.source)
+
+    # --- what is trained on (a subclass's hooks) -------------------------------------------------------------------
+
+    def _open_data(self) -> Any:
+        """The dataset folder and its vocabulary."""
+        return open_data(self.cfg)
+
+    def _init_model(self, resume_ckpt: dict | None) -> Start:
+        """The model to train and where the run picks up (`resume_ckpt`: the checkpoint, when already read)."""
+        return init_model(self.cfg, self.data, resume_ckpt)
+
+    def _new_batches(self, seed: int | None) -> Batches:
+        """A stream of training batches (seed None: torch's global stream, nanoGPT's order)."""
+        return Batches(self.data, self.cfg.batch_size, self.block_size, self.rt.device, seed)
+
+    def _eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The fixed batches one evaluation of `split` averages over."""
+        cfg = self.cfg
+        return eval_batches(self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed)
 
     # --- set-up helpers -------------------------------------------------------------------------------------------
 
@@ -181,7 +213,7 @@ class Trainer:
 
     def _probe_step_time(self) -> float:
         """Seconds per eager forward+backward micro-step, on a throwaway batch, leaving every RNG stream untouched."""
-        probe = Batches(self.data, self.cfg.batch_size, self.block_size, self.rt.device, self.cfg.seed)
+        probe = self._new_batches(self.cfg.seed)
         x, y = probe.next()
 
         def step() -> None:
@@ -260,7 +292,7 @@ class Trainer:
         """Iterate until max_iters, early stopping or a stop request; return the summary for the `end` event."""
         cfg = self.cfg
         self.batches.prefetch()  # nanogpt_batches: the first batch is drawn before the first evaluation, as there
-        self.clock, self.clock_iter = time.perf_counter(), self.iter_num
+        self._reset_clock()
         while True:
             lr = get_lr(self.iter_num, cfg)
             for group in self.optimizer.param_groups:
@@ -280,11 +312,15 @@ class Trainer:
             self._enter('training.phase.training', iter=self.iter_num)
             loss_sum, grad_norm = self._step()
             self.stepped = True
-            self.tokens += self.tokens_per_iter
+            self.tokens += self.step_tokens
             if self.iter_num % cfg.log_interval == 0 and self.dist.master:
                 self._log_train(loss_sum, grad_norm, lr)
             self.last_loss = loss_sum
             self.iter_num += 1
+
+    def _reset_clock(self) -> None:
+        """Start timing steps from here: speed is averaged between `train` events, evaluations excluded."""
+        self.clock, self.clock_iter, self.clock_tokens = time.perf_counter(), self.iter_num, self.tokens
 
     def _eval_due(self) -> bool:
         if self.cfg.eval_only:
@@ -297,8 +333,10 @@ class Trainer:
         """One optimizer step over grad_accum micro-batches; returns the mean micro-batch loss and the grad norm."""
         rt, cfg = self.rt, self.cfg
         loss_sum = torch.zeros((), device=rt.device)
+        positions = 0
         for micro_step in range(rt.grad_accum):
             x, y = self.batches.next()
+            positions += x.numel()  # batch × block here; SFT's batches are as long as their longest conversation
             last = micro_step == rt.grad_accum - 1
             # DDP averages gradients across ranks; between micro-steps there is nothing to average yet
             sync = contextlib.nullcontext() if last or not self.dist.active else self.model.no_sync()
@@ -317,6 +355,7 @@ class Trainer:
         rt.scaler.step(self.optimizer)
         rt.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)  # free the gradients' memory until the next backward
+        self.step_tokens = positions * self.dist.world_size
         return loss_sum, grad_norm
 
     def _log_train(self, loss_sum: torch.Tensor, grad_norm: torch.Tensor | None, lr: float) -> None:
@@ -327,8 +366,8 @@ class Trainer:
         now = time.perf_counter()
         iters = max(1, self.iter_num + 1 - self.clock_iter)
         dt = (now - self.clock) / iters
-        self.clock, self.clock_iter = now, self.iter_num + 1
-        tokens_per_s = self.tokens_per_iter / dt
+        tokens_per_s = (self.tokens - self.clock_tokens) / (now - self.clock)
+        self.clock, self.clock_iter, self.clock_tokens = now, self.iter_num + 1, self.tokens
         mfu = None
         if self.peak:
             flops = self.raw_model.flops_per_token(self.block_size) * tokens_per_s
@@ -402,7 +441,7 @@ class Trainer:
                 now=f'{losses["val"]:.4f}',
                 iter=it,
             )
-        self.clock, self.clock_iter = time.perf_counter(), self.iter_num  # evaluation time is not step time
+        self._reset_clock()  # evaluation time is not step time
 
     def _bpc(self, loss: float, split: str) -> float | None:
         """A loss in nats per token as bits per character of that split's text."""
@@ -412,13 +451,10 @@ class Trainer:
     def _estimate(self, split: str) -> float:
         """nanoGPT's estimate_loss for one split, on the uncompiled model and this split's fixed batches (or, with
         nanogpt_batches, on fresh draws from the training stream, as nanoGPT)."""
-        cfg = self.cfg
-        if cfg.nanogpt_batches:
-            batches = (self.batches.draw(split) for _ in range(cfg.eval_iters))
+        if self.cfg.nanogpt_batches:
+            batches = (self.batches.draw(split) for _ in range(self.cfg.eval_iters))
         else:
-            batches = eval_batches(
-                self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed
-            )
+            batches = self._eval_batches(split)
         return estimate_loss(self.raw_model, batches, self.rt.autocast)
 
     def _save(self, rng: list[dict[str, torch.Tensor]]) -> None:

@@ -1,5 +1,5 @@
 """Benchmarks behind `nanogpt-lab bench`: sampling, training, the server and the UI, each against a baseline run
-in the same process and recorded with machine, threads and load (docs/benchmarks.md)."""
+in the same process, and SFT against its targets; recorded with machine, threads and load (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ SUITES = {
     'train': 'nanogpt_lab.tools.bench.train',
     'server': 'nanogpt_lab.tools.bench.server',
     'ui': 'nanogpt_lab.tools.bench.ui',
+    'sft': 'nanogpt_lab.tools.bench.sft',
 }
 
 

@@ -1,0 +1,156 @@
+"""`nanogpt-lab bench sft`: from tiny Shakespeare to an assistant on this CPU, timed the way a user runs it.
+
+    nanogpt-lab bench sft [--input=input.txt] [--threads=2] [--recipe=config/train_shakespeare_char_cpu.py]
+                          [--sft_iters=N] [--chat_prompts=40]
+
+The chain, each step a fresh `nanogpt-lab` process: `prepare shakespeare_char` → `train` the CPU recipe →
+`prepare lab-tasks` → `sft` with the SFT preset → `eval`. Wall time counts every step, imports included (the target
+on a 2-core CPU: ≥ 90% held-out exact match in ≤ 10 minutes). Beside it, and outside the timed chain: the same
+held-out tasks answered by the pretrained model with the template attached and nothing learned (≤ 5% expected),
+and the chat speed of the fine-tuned model (time to first token, tokens per second, KV cache, `threads` threads).
+Load averages are printed with every step: on a shared machine they say how far to trust a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from nanogpt_lab.config import ConfigError, parse_overrides
+
+RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
+DEFAULTS: dict[str, Any] = {'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40}
+TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
+
+
+def _lab(args: list[str], threads: int, cwd: Path) -> tuple[float, tuple[float, float]]:
+    """Run `nanogpt-lab ARGS` in a fresh process; (wall seconds, load before / after). Raises with its output."""
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
+    proc = subprocess.run([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, env=env, capture_output=True,
+                          text=True)  # fmt: skip
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f'nanogpt-lab {" ".join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+    return wall, (load0, os.getloadavg()[0])
+
+
+def _input(opts: dict[str, Any]) -> list[str]:
+    """`--input FILE` for prepare when given (offline), else the workspace's cached copy, else the download."""
+    from nanogpt_lab.data import dataset_dir
+
+    given = opts['input'] or dataset_dir('shakespeare_char') / 'input.txt'
+    return [f'--input={given}'] if Path(given).is_file() else []
+
+
+def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
+    """The five timed steps; each row: step, command, wall seconds, load before/after."""
+    threads, data = int(opts['threads']), work / 'data'
+    n = opts['sft_iters']
+    sft_iters = [f'--max_iters={n}', f'--lr_decay_iters={n}'] if n else []
+    steps = [
+        ('prepare', ['prepare', 'shakespeare_char', *_input(opts), f'--data_dir={data}']),
+        ('pretrain', ['train', opts['recipe'], f'--data_dir={data}', f'--out_dir={work / "base"}',
+                      f'--threads={threads}']),
+        ('prepare lab-tasks', ['prepare', 'lab-tasks', f'--data_dir={data}']),
+        ('sft', ['sft', f'--init_from={work / "base"}', '--dataset=lab-tasks', f'--data_dir={data}',
+                 f'--out_dir={work / "sft"}', '--device=cpu', '--compile=False', f'--threads={threads}', *sft_iters]),
+        ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}', '--device=cpu']),
+    ]  # fmt: skip
+    rows = []
+    for name, args in steps:
+        wall, load = _lab(args, threads, work)
+        rows.append({'step': name, 'command': 'nanogpt-lab ' + ' '.join(args), 'wall_s': wall, 'load': load})
+        print(f'| {name} | {wall:.1f} | {load[0]:.1f} / {load[1]:.1f} |', flush=True)
+    return rows
+
+
+def base_accuracy(work: Path) -> dict[str, Any]:
+    """Exact match of the pretrained model, template attached with mean rows, nothing fine-tuned."""
+    from nanogpt_lab.alignment.conversations import read_conversations
+    from nanogpt_lab.alignment.embeddings import attach_template
+    from nanogpt_lab.alignment.packed import needed_chars
+    from nanogpt_lab.alignment.template import chat_tokenizer_for
+    from nanogpt_lab.evaluation.tasks import exact_match
+    from nanogpt_lab.inference.loader import open_model
+
+    model, base, _ = open_model('resume', str(work / 'base'))
+    conversations = work / 'data' / 'lab-tasks'
+    tok = chat_tokenizer_for(base, needed_chars(conversations))
+    attach_template(model, tok, base.vocab_size)
+    return exact_match(model.eval(), tok, read_conversations(conversations, 'val'))
+
+
+def chat_speed(work: Path, prompts: int) -> dict[str, float]:
+    """Time to first token and tokens per second of the fine-tuned model answering held-out prompts (KV cache)."""
+    from nanogpt_lab.alignment.conversations import read_conversations
+    from nanogpt_lab.inference.chat import chat_stream
+    from nanogpt_lab.inference.loader import open_model
+    from nanogpt_lab.inference.pipeline import SamplingSettings
+
+    model, tok, _ = open_model('resume', str(work / 'sft'))
+    model.eval()
+    settings = SamplingSettings(temperature=0.6, top_k=50)
+    first, rates = [], []
+    for conv in read_conversations(work / 'data' / 'lab-tasks', 'val')[:prompts]:
+        t0 = time.perf_counter()
+        times = [time.perf_counter() - t0 for _ in chat_stream(model, tok, conv['messages'][:-1], settings, 64)]
+        first.append(times[0])
+        if len(times) > 1:
+            rates.append((len(times) - 1) / (times[-1] - times[0]))
+    return {'ttft_ms': 1000 * statistics.median(first), 'ttft_ms_max': 1000 * max(first),
+            'tokens_per_s': statistics.median(rates) if rates else 0.0}  # fmt: skip
+
+
+def report(rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: dict[str, float]) -> list[str]:
+    """The markdown docs/benchmarks.md holds: accuracy per kind before and after, wall time against the targets."""
+    sft = json.loads((work / 'sft' / 'report.json').read_text(encoding='utf-8'))['tasks']['lab-tasks']
+    wall = sum(r['wall_s'] for r in rows)
+    lines = ['', '| task kind | pretrained only | after SFT |', '|---|---:|---:|']
+    for kind, k in sft['kinds'].items():
+        lines.append(f'| {kind} | {100 * base["kinds"][kind]["accuracy"]:.1f}% | {100 * k["accuracy"]:.1f}% |')
+    lines += [
+        f'| **all ({sft["conversations"]} held-out)** | **{100 * base["accuracy"]:.1f}%** | '
+        f'**{100 * sft["accuracy"]:.1f}%** |',
+        '',
+        f'- wall time, everything included: **{wall:.0f} s** (target ≤ {TARGET_WALL_S:.0f} s: '
+        f'{"met" if wall <= TARGET_WALL_S else "missed"}); held-out exact match **{100 * sft["accuracy"]:.1f}%** '
+        f'(target ≥ {100 * TARGET_ACCURACY:.0f}%: {"met" if sft["accuracy"] >= TARGET_ACCURACY else "missed"}); '
+        f'pretrained only {100 * base["accuracy"]:.1f}% (≤ {100 * BASE_CEILING:.0f}%: '
+        f'{"met" if base["accuracy"] <= BASE_CEILING else "missed"})',
+        f'- chat: time to first token {speed["ttft_ms"]:.1f} ms median ({speed["ttft_ms_max"]:.1f} ms worst), '
+        f'{speed["tokens_per_s"]:.0f} tokens/s median (targets ≤ 100 ms, ≥ 200 tokens/s)',
+    ]
+    return lines
+
+
+def main(args: list[str]) -> int:
+    """Run the chain, then the two side measurements, and print the markdown."""
+    files, flags = parse_overrides(args)
+    unknown = sorted(set(flags) - set(DEFAULTS)) + files
+    if unknown:
+        raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
+    opts = {**DEFAULTS, **flags}
+    import torch
+
+    torch.set_num_threads(int(opts['threads']))
+    with tempfile.TemporaryDirectory(prefix='bench-sft-') as tmp:
+        work = Path(tmp)
+        print(f'bench sft: {os.cpu_count()} CPUs, {opts["threads"]} threads, torch {torch.__version__}\n', flush=True)
+        print('| step | wall s | load before / after |\n|---|---:|---|', flush=True)
+        rows = chain(opts, work)
+        lines = report(rows, work, base_accuracy(work), chat_speed(work, int(opts['chat_prompts'])))
+        print('\n'.join(lines), flush=True)
+    return 0
+
+
+if __name__ == '__main__':  # how a bench job runs it (jobs.specs.BENCH_PROGRAMS)
+    raise SystemExit(main(sys.argv[1:]))
