@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from nanogpt_lab.config import ConfigError
+from nanogpt_lab.jobs.lifecycle import run_job
 from nanogpt_lab.jobs.specs import build_job
-from nanogpt_lab.jobs.worker import run_job
+from nanogpt_lab.jobs.worker import RUNNERS
 
 
 def _lab(*args: str, stdin: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -80,7 +81,7 @@ def test_the_sft_job_kind(sft_run, tmp_path):
     from nanogpt_lab.jobs.specs import load_config
 
     cfg = load_config('sft', spec.config)
-    status = run_job('sft', cfg, tmp_path / 'job')
+    status = run_job('sft', cfg, tmp_path / 'job', runner=RUNNERS['sft'])
     assert status == 'succeeded'
     job = json.loads((tmp_path / 'job' / 'job.json').read_text())
     assert job['kind'] == 'sft' and (tmp_path / 'job' / 'chat.json').is_file()

@@ -23,7 +23,7 @@ from .conftest import Events
 
 def test_sft_writes_a_chat_run_with_nanogpts_keys(sft_cfg, data_dir, tmp_path):
     events = Events()
-    summary = sft(sft_cfg(), events)
+    summary = sft(sft_cfg(eval_sample_tokens=8), events)
     run = tmp_path / 'sft'
     ckpt = load_checkpoint(run)
     assert set(CKPT_KEYS) <= set(ckpt)
@@ -40,6 +40,8 @@ def test_sft_writes_a_chat_run_with_nanogpts_keys(sft_cfg, data_dir, tmp_path):
     stats = [e['params'] for e in events.of('log') if e.get('code') == 'log.alignment_engine.split_stats']
     assert {s['split'] for s in stats} == {'train', 'val'} and all(s['too_long'] == 0 for s in stats)
     assert events.of('eval')[-1]['val_loss'] < events.of('eval')[0]['val_loss']
+    samples = events.of('sample')  # the greedy answer to a held-out question at each evaluation
+    assert len(samples) == 3 and all(e['text'].startswith('<|') and '<|assistant|>' in e['text'] for e in samples)
 
 
 def test_batches_train_only_the_masked_answers_and_mix_the_kinds(data_dir, baby_run):

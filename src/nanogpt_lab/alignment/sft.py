@@ -137,6 +137,23 @@ class SFTTrainer(Trainer):
         for _ in range(self.cfg.eval_iters):
             yield batches.draw(split)
 
+    def _sample(self) -> None:
+        """A `sample` event: the model's greedy answer, as it is now, to the first held-out question."""
+        from nanogpt_lab.config import SamplingSettings
+        from nanogpt_lab.inference.sampler import stream
+
+        tok = self.data.tokenizer
+        ids, mask = self.data.packed.conversation('val', int(self.data.packed.fitting('val', self.block_size)[0]))
+        prompt = ids[: int(np.argmax(mask))].tolist()  # up to <|assistant|>: the answer's first token is trained
+        room = min(self.cfg.eval_sample_tokens, self.block_size - len(prompt))
+        self.raw_model.eval()
+        with self.rt.autocast():
+            events = stream(self.raw_model, tok, prompt, SamplingSettings(temperature=0.0), room, alternatives=0,
+                            stop_ids=tok.stop_ids)  # fmt: skip
+            text = ''.join(e.text for e in events)
+        self.raw_model.train()
+        self.emit('sample', iter=self.iter_num, text=tok.decode(prompt) + text)
+
     def _announce(self, source: str) -> None:
         super()._announce(source)
         if not self.dist.master:

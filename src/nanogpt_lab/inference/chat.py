@@ -16,7 +16,7 @@ import torch
 
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.template import ChatTokenizer, check_messages, render_prompt
-from nanogpt_lab.inference.pipeline import SamplingSettings
+from nanogpt_lab.config import SamplingSettings
 from nanogpt_lab.inference.sampler import TokenEvent, stream
 
 MAX_MESSAGE_CHARS = 4000  # one chat message; a baby model's context is 64-1024 tokens anyway
@@ -117,11 +117,7 @@ class ChatSession:
         from nanogpt_lab.inference.loader import load
 
         loaded = load(cfg)
-        settings = SamplingSettings(
-            temperature=cfg.temperature, top_k=cfg.top_k or None, top_p=cfg.top_p,
-            repetition_penalty=cfg.repetition_penalty,
-        )  # fmt: skip
-        session = cls(loaded.model, loaded.tokenizer, settings, cfg.max_new_tokens, cfg.seed)
+        session = cls(loaded.model, loaded.tokenizer, cfg.sampling(), cfg.max_new_tokens, cfg.seed)
         session.set_system(cfg.system)
         return session
 

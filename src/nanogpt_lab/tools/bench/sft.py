@@ -92,13 +92,13 @@ def base_accuracy(work: Path) -> dict[str, Any]:
 def chat_speed(work: Path, prompts: int) -> dict[str, float]:
     """Time to first token and tokens per second of the fine-tuned model answering held-out prompts (KV cache)."""
     from nanogpt_lab.alignment.conversations import read_conversations
+    from nanogpt_lab.config import ChatConfig
     from nanogpt_lab.inference.chat import chat_stream
     from nanogpt_lab.inference.loader import open_model
-    from nanogpt_lab.inference.pipeline import SamplingSettings
 
     model, tok, _ = open_model('resume', str(work / 'sft'))
     model.eval()
-    settings = SamplingSettings(temperature=0.6, top_k=50)
+    settings = ChatConfig().sampling()  # what `nanogpt-lab chat` samples with
     first, rates = [], []
     for conv in read_conversations(work / 'data' / 'lab-tasks', 'val')[:prompts]:
         t0 = time.perf_counter()
