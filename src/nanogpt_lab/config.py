@@ -39,6 +39,20 @@ GPT1_PRESETS: dict[str, dict[str, Any]] = {
     'gpt1': dict(n_layer=12, n_head=12, n_embd=768, ln_position='post', bias=True, block_size=512),
 }
 GPT1_VOCAB_SIZE = 40478  # GPT-1's BPE: 40,000 merges plus its base characters
+# Stage 4's GPT-1 vs GPT-2 pair (the plan's table), on one text: GPT-1 post-LN with a SentencePiece unigram
+# tokenizer trained on it and context 128; GPT-2 pre-LN with characters and context 256. Everything else (width,
+# depth, optimizer, batch) is shared, so their curves in bits per character compare the two designs fairly.
+# `data`: the `prepare` settings of each side's dataset; `train`: what each side's `train` sets.
+GPT_PAIR: dict[str, dict[str, dict[str, Any]]] = {
+    'gpt1': {
+        'data': dict(dataset='shakespeare', tokenizer='sentencepiece', vocab_size=2000),
+        'train': dict(dataset='shakespeare_sentencepiece', ln_position='post', block_size=128),
+    },
+    'gpt2': {
+        'data': dict(dataset='shakespeare_char'),
+        'train': dict(dataset='shakespeare_char', ln_position='pre', block_size=256),
+    },
+}
 GPT2_VOCAB_SIZE = 50257
 GPT2_BLOCK_SIZE = 1024
 PADDED_VOCAB_SIZE = 50304  # 50257 rounded up to a multiple of 64, as nanoGPT does for speed

@@ -14,7 +14,7 @@ from nanogpt_lab.data.download import SHAKESPEARE_SHA256, SHAKESPEARE_URL, downl
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.sources import Source, resolve_input
 from nanogpt_lab.data.stats import STATS_VERSION, stats_from_bins
-from nanogpt_lab.data.text import check_vocab_size, prepare_text
+from nanogpt_lab.data.text import TRAINED, check_vocab_size, prepare_text
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_with, sha256_of
@@ -81,6 +81,8 @@ def _output_name(cfg: DataConfig) -> str:
     if cfg.dataset == 'custom':
         # resolved first, so 'notes/' names the folder rather than the empty text after its slash
         return workspace.sanitize_name(str(Path(cfg.input or '').expanduser().resolve()), fallback='custom')
+    if cfg.tokenizer in TRAINED and cfg.dataset == 'shakespeare':
+        return f'shakespeare_{cfg.tokenizer}'  # beside the GPT-2 one, not over it
     return cfg.dataset
 
 
@@ -105,6 +107,7 @@ def _text_source(cfg: DataConfig) -> Source:
 
 
 FIXED_TOKENIZER = {'shakespeare_char': 'char', 'shakespeare': 'gpt2', 'openwebtext': 'gpt2'}
+TRAINS_ITS_OWN = ('shakespeare',)  # fixed to GPT-2 BPE, yet a tokenizer trained on the same text may stand beside it
 OPTION_OF = {'lang': 'dialogue', 'simplified': 'tang_poems'}  # options that only one dataset reads
 
 
@@ -112,7 +115,8 @@ def _check_options(cfg: DataConfig) -> None:
     """--tokenizer chooses only where the dataset lets it, and --lang / --simplified only for their dataset: asking
     anything else is an error, not ignored."""
     fixed = FIXED_TOKENIZER.get(cfg.dataset)
-    if fixed and 'tokenizer' in cfg.model_fields_set and cfg.tokenizer != fixed:
+    trained_here = cfg.dataset in TRAINS_ITS_OWN and cfg.tokenizer in TRAINED
+    if fixed and 'tokenizer' in cfg.model_fields_set and cfg.tokenizer != fixed and not trained_here:
         raise DataError(
             'data.fixed_tokenizer', key='tokenizer', tokenizer=cfg.tokenizer, dataset=cfg.dataset, fixed=fixed
         )
@@ -128,7 +132,9 @@ def _prepare_into(cfg: DataConfig, folder: Path, emit: Emit) -> dict:
         return prepare_openwebtext(cfg, folder, emit)
     if cfg.dataset in ('shakespeare_char', 'shakespeare'):
         source, origin = _shakespeare_source(cfg, folder, emit)
-        tokenizer = 'char' if cfg.dataset == 'shakespeare_char' else 'gpt2'
+        tokenizer = (
+            'char' if cfg.dataset == 'shakespeare_char' else cfg.tokenizer if cfg.tokenizer in TRAINED else 'gpt2'
+        )
         return prepare_text(cfg, source, folder, tokenizer, emit, origin)
     if cfg.dataset in ('tang_poems', 'dialogue'):
         from nanogpt_lab.data import dialogue, tang_poems

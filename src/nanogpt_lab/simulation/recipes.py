@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nanogpt_lab.config import GPT_PAIR
+
 # nanoGPT's README CPU command (with config/train_shakespeare_char.py): 4 layers, 4 heads, 128 wide, block 64
 BABY = (
     'config/train_shakespeare_char.py',
@@ -64,6 +66,27 @@ DATASETS = (
         dataset='shakespeare_char',
     ),
     Recipe('dataset-shakespeare', 'dataset', ('datasets',), 'tiny Shakespeare, GPT-2 BPE', dataset='shakespeare'),
+    Recipe(
+        'dataset-tang_poems',
+        'dataset',
+        ('datasets',),
+        'The Tang poems (chinese-poetry), simplified characters, character level',
+        dataset='tang_poems',
+    ),
+    Recipe(
+        'dataset-dialogue',
+        'dataset',
+        ('datasets',),
+        'Dialogue (chatterbot-corpus, English and Chinese), character level',
+        dataset='dialogue',
+    ),
+    Recipe(
+        'dataset-shakespeare_sentencepiece',
+        'dataset',
+        ('datasets', 'gpt-pair'),
+        'tiny Shakespeare, a 2,000-token SentencePiece unigram trained on its training split',
+        dataset='shakespeare_sentencepiece',
+    ),
     Recipe(
         'dataset-sotu-for-openwebtext',
         'dataset',
@@ -203,10 +226,42 @@ RUNS = (
     ),
 )
 
+
+def _pair_run(side: str) -> Recipe:
+    """One side of stage 4's GPT-1 vs GPT-2 pair (config.GPT_PAIR) on the baby model's body and optimizer."""
+    train = GPT_PAIR[side]['train']
+    title = {
+        'gpt1': 'GPT-1 side: post-LN, SentencePiece unigram (2,000), context 128',
+        'gpt2': 'GPT-2 side: pre-LN, characters, context 256',
+    }[side]
+    return _run(
+        f'gpt-pair-{side}',
+        ('gpt-pair',),
+        title,
+        *(f'--{key}={value}' for key, value in train.items()),
+        '--max_iters=400',
+        '--lr_decay_iters=400',
+        '--eval_interval=50',
+        dataset=train['dataset'],
+        note='The same text, model body (4 layers, 4 heads, 128 wide), optimizer and batch (12 sequences) on both '
+        "sides; each side keeps its own tokenizer, LayerNorm place and context, as in the plan's table. A GPT-1 "
+        'step reads 12 x 128 unigram tokens (~2.5 characters each), a GPT-2 step 12 x 256 characters: about the '
+        'same text per step. Compare them in bits per character: a nat per token is a different unit on each side.',
+    )
+
+
+RUNS = (*RUNS, _pair_run('gpt1'), _pair_run('gpt2'))
 RECIPES: dict[str, Recipe] = {r.name: r for r in (*DATASETS, *RUNS)}
+# how the recorder prepares a dataset that is not simply `prepare NAME` (it adds the input file or folder)
+DATASET_CONFIGS = {
+    'shakespeare_sentencepiece': GPT_PAIR['gpt1']['data'],
+    'tang_poems': {'dataset': 'tang_poems', 'simplified': True},
+}
 # the dataset each stage-1 card shows in simulation mode → its recorded asset
 DATASET_ASSETS = {
     'shakespeare_char': 'dataset-shakespeare_char',
     'shakespeare': 'dataset-shakespeare',
     'openwebtext': 'dataset-sotu-for-openwebtext',
+    'tang_poems': 'dataset-tang_poems',
+    'dialogue': 'dataset-dialogue',
 }

@@ -1,6 +1,7 @@
 """`nanogpt-lab sim record|list|verify`: make the simulation assets by running the lab's own engine for real.
 
     nanogpt-lab sim record [NAME ...] [--threads=1] [--work=DIR] [--shakespeare=input.txt] [--sotu=FILE.jsonl]
+                           [--tang=FOLDER]
     nanogpt-lab sim list
     nanogpt-lab sim verify NAME [--iters=100] [--work=DIR] [--shakespeare=input.txt]
 
@@ -40,7 +41,7 @@ from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
 from nanogpt_lab.hardware import cpu_threads
 from nanogpt_lab.simulation import assets as store
 from nanogpt_lab.simulation import provenance as prov
-from nanogpt_lab.simulation.recipes import RECIPES, Recipe
+from nanogpt_lab.simulation.recipes import DATASET_CONFIGS, RECIPES, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Recorder:
         self.inputs = {
             'shakespeare': _existing(opts.pop('shakespeare', shared / 'tinyshakespeare' / 'input.txt')),
             'sotu': _existing(opts.pop('sotu', shared / 'sotu_corpus' / 'sotu_1946_2026.jsonl')),
+            'tang': _existing_folder(opts.pop('tang', shared / 'chinese-poetry')),  # None: prepare downloads it
         }
         bpe = shared / 'gpt2'
         if not os.environ.get('NANOGPT_LAB_GPT2_BPE_DIR') and (bpe / 'encoder.json').is_file():
@@ -88,6 +90,11 @@ def _existing(path: str | Path | None) -> Path | None:
     return p.resolve() if p and p.is_file() else None
 
 
+def _existing_folder(path: str | Path | None) -> Path | None:
+    p = Path(path).expanduser() if path else None
+    return p.resolve() if p and p.is_dir() else None
+
+
 # --- data ---------------------------------------------------------------------------------------------------------
 
 
@@ -103,8 +110,10 @@ def prepare_dataset(rec: Recorder, dataset: str) -> Path:
             raise ConfigError('cli.sim_sotu', key='sotu')
         cfg = DataConfig(dataset='openwebtext', input=str(rec.inputs['sotu']), name='sotu', data_dir=str(rec.data_dir))
     else:
-        shakespeare = rec.inputs['shakespeare']  # None: prepare downloads it (sha256-checked)
-        cfg = DataConfig(dataset=dataset, input=str(shakespeare) if shakespeare else None, data_dir=str(rec.data_dir))
+        values = DATASET_CONFIGS.get(dataset, {'dataset': dataset})
+        # None: prepare downloads the text (sha256-checked); the dialogue corpus comes with its package
+        source = {'tang_poems': rec.inputs['tang'], 'dialogue': None}.get(values['dataset'], rec.inputs['shakespeare'])
+        cfg = DataConfig(**values, input=str(source) if source else None, data_dir=str(rec.data_dir))
     return prepare(cfg)
 
 
