@@ -112,6 +112,13 @@ async def test_real_training_streams_stops_and_resumes(prepared: Path, user: Use
     seen = len(monitor.curves.train)
     await until(lambda: len(monitor.curves.train) > seen + 20 and monitor.curves.val, timeout=60)  # it keeps coming
     assert text(user, 'monitor-loss-provenance').startswith('live · cpu · train-')
+    one(user, 'monitor-loss-bits').value = True  # the same curves in bits per character: char data, loss / ln 2
+    chart = one(user, 'monitor-loss-chart').options
+    assert chart['yAxis']['name'] == 'bits per character'
+    val = next(s for s in chart['series'] if s['name'] == 'val loss')['data']
+    assert val and val == [
+        [it, pytest.approx(loss / math.log(2), rel=1e-4)] for it, loss in monitor.curves.val[: len(val)]
+    ]
     user.find(marker='stop').click()
     await until(lambda: monitor.curves.end is not None, timeout=60)
     assert monitor.curves.end['status'] == 'cancelled'

@@ -3,12 +3,15 @@
 Real and simulated runs arrive as the same events (DESIGN §4), so one `Curves` collects both and one option builder
 draws them: train loss (blue), val loss at each evaluation (orange, best point marked), the loss of a uniform guess
 ln(vocab) as a dashed line, and reference curves (a recorded run as a grey "ghost", or the learner's past runs).
+A switch shows the same curves in bits per character (the events' `bpc`, `train_bpc`, `val_bpc`): the unit that
+compares runs with different tokenizers.
 Events can arrive far faster than a person reads (a 10× replay sends ~50 a second), so `loss_chart` redraws at
 most every REDRAW_S and thins long curves to what a chart can show without losing their spikes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,12 +44,19 @@ class Curves:
     samples: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)  # eval events that wrote ckpt.pt
     end: dict[str, Any] | None = None
+    # the same losses in bits per character, where the events carry them (runs since bits per char were added)
+    train_bpc: list[Point] = field(default_factory=list)
+    val_bpc: list[Point] = field(default_factory=list)
+    train_at_eval_bpc: list[Point] = field(default_factory=list)
+    bits_per_nat: float | None = None  # val_bpc / val_loss: 1 / (characters per token × ln 2)
 
     def add(self, event: dict[str, Any]) -> bool:
         """Take one event; True if it changes what the chart shows."""
         kind = event.get('type')
         if kind == 'train' and _number(event.get('loss')):
             self.train.append([event.get('iter', len(self.train)), event['loss']])
+            if _number(event.get('bpc')):
+                self.train_bpc.append([self.train[-1][0], event['bpc']])
             if _number(event.get('grad_norm')):
                 self.grad_norm.append([event.get('iter', 0), event['grad_norm']])
             if _number(event.get('dt_ms')):
@@ -57,6 +67,7 @@ class Curves:
             self.val.append([event.get('iter', 0), event['val_loss']])
             if _number(event.get('train_loss')):
                 self.train_at_eval.append([event.get('iter', 0), event['train_loss']])
+            self._add_bits(event)
             if event.get('saved'):
                 self.checkpoints.append(event)
             return True
@@ -67,6 +78,18 @@ class Curves:
             self.end = event
             return True
         return False
+
+    def _add_bits(self, event: dict[str, Any]) -> None:
+        if _number(event.get('val_bpc')):
+            self.val_bpc.append([event.get('iter', 0), event['val_bpc']])
+            if event['val_loss']:
+                self.bits_per_nat = event['val_bpc'] / event['val_loss']
+        if _number(event.get('train_bpc')):
+            self.train_at_eval_bpc.append([event.get('iter', 0), event['train_bpc']])
+
+    def in_bits(self) -> Curves:
+        """The same run with its losses in bits per character (empty where the events did not carry them)."""
+        return dataclasses.replace(self, train=self.train_bpc, val=self.val_bpc, train_at_eval=self.train_at_eval_bpc)
 
     @property
     def best(self) -> Point | None:
@@ -120,6 +143,7 @@ class Reference:
     points: list[Point]
     color: str = GHOST
     dashed: bool = True
+    bits: list[Point] | None = None  # the same curve in bits per character, where its run recorded them
 
 
 @dataclass(frozen=True)
@@ -282,6 +306,7 @@ class loss_chart(ui.column):  # noqa: N801 - a NiceGUI component
         self.start_loss, self.references, self.mark_best = start_loss, list(references), mark_best
         self.log_scale, self._dirty, self.on_redraw = False, False, on_redraw
         self.span: int | None = None  # the run's max_iters: the x axis ends there
+        self.bits = False  # the unit: nats per token, or bits per character
         words = (tr(f'components.loss.{k}') for k in ('train', 'val', 'best', 'uniform', 'iterations', 'loss'))
         self.labels = Labels(*words, clipped=tr('walk.run.clipped'))
         self.classes('w-full gap-1')
@@ -297,23 +322,38 @@ class loss_chart(ui.column):  # noqa: N801 - a NiceGUI component
                 marker=marker,
                 height=height,
             )
-            with self.card:
+            with self.card, ui.row().classes('items-center gap-4'):
                 switch = ui.switch(tr('components.loss.log_scale'), on_change=lambda e: self.set_log(bool(e.value)))
                 switch.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-log')
+                unit = ui.switch(tr('gpt1.units.switch'), on_change=lambda e: self.set_bits(bool(e.value)))
+                unit.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-bits')
+                unit.tooltip(tr('gpt1.units.help'))
         self.timer = ui.timer(REDRAW_S, self._flush)
 
     def _columns(self) -> list[tuple[str, str]]:
         tr = self.tr
         return [('iter', tr('components.loss.iterations')), ('train', self.labels.train), ('val', self.labels.val)]
 
+    def shown(self) -> Curves:
+        """The curves in the unit the switch picks."""
+        return self.curves.in_bits() if self.bits else self.curves
+
     def options(self) -> dict[str, Any]:
-        """The chart's options for what it holds now."""
+        """The chart's options for what it holds now, in the chosen unit."""
+        if not self.bits:
+            curves, labels, references, start = self.curves, self.labels, self.references, self.start_loss
+        else:
+            ratio = self.curves.bits_per_nat
+            curves = self.curves.in_bits()
+            labels = dataclasses.replace(self.labels, y=self.tr('gpt1.units.bpc_axis'))
+            references = [dataclasses.replace(r, points=r.bits) for r in self.references if r.bits]
+            start = self.start_loss * ratio if self.start_loss is not None and ratio else None
         return loss_options(
-            self.curves,
-            self.labels,
-            references=self.references,
+            curves,
+            labels,
+            references=references,
             log_scale=self.log_scale,
-            start_loss=self.start_loss,
+            start_loss=start,
             mark_best=self.mark_best,
             span=self.span,
         )
@@ -347,12 +387,17 @@ class loss_chart(ui.column):  # noqa: N801 - a NiceGUI component
         self.log_scale = log_scale
         self.redraw()
 
+    def set_bits(self, bits: bool) -> None:
+        """Switch the losses between nats per token and bits per character."""
+        self.bits = bits
+        self.redraw()
+
     def redraw(self, provenance: Provenance | None = None) -> None:
         """Draw what the chart holds now."""
         self._dirty = False
-        self.card.set_data(
-            self.options(), rows=table_rows(self.curves), summary=summary(self.curves, self.tr), provenance=provenance
-        )
+        shown = self.shown()
+        rows, text = table_rows(shown), summary(shown, self.tr)
+        self.card.set_data(self.options(), rows=rows, summary=text, provenance=provenance)
         if self.on_redraw is not None:
             self.on_redraw()
 

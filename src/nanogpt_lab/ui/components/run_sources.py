@@ -96,7 +96,8 @@ def recorded_curves(name: str) -> Curves:
 
 def ghost(name: str, label: str) -> Reference:
     """A recorded run's train loss as a grey dashed reference curve."""
-    return Reference(label, recorded_curves(name).train)
+    curves = recorded_curves(name)
+    return Reference(label, curves.train, bits=curves.train_bpc or None)
 
 
 def past_runs(manager: JobsClient | None) -> list[dict[str, Any]]:

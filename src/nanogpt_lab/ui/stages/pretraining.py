@@ -1,5 +1,5 @@
 """Stage 4: pretraining — the config (form and command), tokens per iteration, data parallelism, a run to watch,
-and why GPT-2 moved the LayerNorm.
+why GPT-2 moved the LayerNorm, and GPT-1 beside GPT-2 on the same text.
 
 Simulation mode replays recorded runs as `simulate` jobs; real mode starts `train` jobs. Both stream the same
 events into the same monitor, so a replay and a live run are drawn by one code path. URL parameters: asset (the
@@ -21,6 +21,7 @@ from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
 from nanogpt_lab.ui.components.ddp_explainer import ddp_explainer
+from nanogpt_lab.ui.components.gpt_pair import gpt_pair
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import OVERLAY_COLORS, Curves, Reference, curves_options, thin
 from nanogpt_lab.ui.components.micro_batches import micro_batches
@@ -77,6 +78,7 @@ class PretrainingPage:
         self._form_changed()
         self._run_section()
         LnComparison(view, self.manager)
+        gpt_pair(view, self.manager)
 
     # --- the form and its explainers -------------------------------------------------------------------------------
 
@@ -214,10 +216,11 @@ class PretrainingPage:
         refs = [run_sources.ghost(n, tr('pretraining.run.ghost_name', name=n)) for n in self.ghosts]
         for i, run_id in enumerate(self.overlays):
             try:
-                points = run_sources.past_curves(self.manager, run_id).train
+                past = run_sources.past_curves(self.manager, run_id)
             except (LookupError, OSError):
                 continue
-            refs.append(Reference(run_id, points, OVERLAY_COLORS[i % len(OVERLAY_COLORS)], dashed=False))
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            refs.append(Reference(run_id, past.train, color, dashed=False, bits=past.train_bpc or None))
         return refs
 
     def _idle_provenance(self, rec: run_sources.Recorded | None) -> Provenance:
