@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from nanogpt_lab.evaluation.before_after import compare_models
@@ -19,6 +21,7 @@ def test_fine_tuned_model_beats_its_base_on_the_same_windows(tiny, run_train, ch
     before, after = report['models']
     assert (before['name'], after['name']) == ('base', 'tuned')
     assert after['val_loss'] < before['val_loss'] and after['perplexity'] < before['perplexity']
+    assert before['bits_per_char'] == pytest.approx(before['val_loss'] / math.log(2))  # char data
     assert before['sample'].startswith('ROMEO:') and len(after['sample']) == len('ROMEO:') + 30
     again = compare_models(
         str(base), str(tuned), folder, prompt='ROMEO:', seed=7, max_new_tokens=30, max_val_tokens=3200

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SampleConfig
+from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
 from nanogpt_lab.evaluation.loss import full_val_loss, perplexity
 from nanogpt_lab.messages import ref
 from nanogpt_lab.training.faults import TrainingError
@@ -64,7 +65,8 @@ def compare_models(
     device: str = 'cpu',
     max_val_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """Val loss and perplexity of both models over the same val.bin windows, and a sample of each from one prompt.
+    """Val loss (nats per token and bits per character) and perplexity of both models over the same val.bin
+    windows, and a sample of each from one prompt.
 
     `max_val_tokens` scores only the start of val.bin (GPT-2 on a CPU takes about a minute per 30k tokens).
     """
@@ -87,11 +89,14 @@ def compare_models(
                 data_tokenizer=data_tokenizer.name,
             )
     block = min(item.model.config.block_size for item in loaded.values())  # the same windows for both
+    cpt = split_chars_per_token(folder, 'val')
     models = []
     for name, item in loaded.items():
         loss = full_val_loss(item.model, folder / 'val.bin', block, item.device, max_tokens=max_val_tokens)
         text = _sample(item, prompt, seed, max_new_tokens, temperature, top_k)
+        bpc = bits_per_char(loss, cpt) if cpt else None
         models.append(
-            {'name': name, 'source': item.source, 'val_loss': loss, 'perplexity': perplexity(loss), 'sample': text}
-        )
+            {'name': name, 'source': item.source, 'val_loss': loss, 'bits_per_char': bpc,
+             'perplexity': perplexity(loss), 'sample': text}
+        )  # fmt: skip
     return {'dataset': str(folder), 'block_size': block, 'prompt': prompt, 'seed': seed, 'models': models}

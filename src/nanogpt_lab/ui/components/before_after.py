@@ -79,6 +79,13 @@ class before_after(ui.column):  # noqa: N801 - a NiceGUI component
             ui.label(str(model.get('run') or (model.get('source') or {}).get('path', ''))).classes(theme.CAPTION)
             with ui.row().classes('gap-6'):
                 stat(tr('components.compare.val_loss'), f'{model["val_loss"]:.3f}', marker=f'{self.marker}-{name}-loss')
+                if model.get('bits_per_char') is not None:  # comparisons recorded before bits per char lack it
+                    stat(
+                        tr('gpt1.units.bpc_axis'),
+                        f'{model["bits_per_char"]:.3f}',
+                        marker=f'{self.marker}-{name}-bpc',
+                        hint=tr('gpt1.units.help'),
+                    )
                 stat(
                     tr('components.compare.perplexity'),
                     f'{model["perplexity"]:.1f}',
