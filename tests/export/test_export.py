@@ -87,6 +87,33 @@ def test_bpe_run_exports_unpadded_vocab_and_gpt2_tokenizer(tmp_path, shared_data
     torch.testing.assert_close(theirs, _ours(model, x)[..., :50257], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize('kind', ['bpe', 'unigram'])
+def test_a_trained_tokenizer_travels_with_the_export(kind, shakespeare_txt, tmp_path):
+    """A run on data with its own trained tokenizer: the export carries that tokenizer, transformers reads the BPE
+    one, and the lab samples from the exported folder with it."""
+    from nanogpt_lab.tokenizers import BPETokenizer, UnigramTokenizer, tokenizer_for_dataset
+
+    lines = shakespeare_txt.read_text().splitlines(keepends=True)[:3000]
+    tok = BPETokenizer.train(lines, 400) if kind == 'bpe' else UnigramTokenizer.train(''.join(lines), 400)
+    args = CHAR.model_copy(update={'vocab_size': tok.vocab_size})
+    _run(tmp_path / 'run', args)
+    tok.save(tmp_path / 'run' / ('tokenizer.json' if kind == 'bpe' else 'tokenizer.model'))  # as the trainer copies it
+    out = export_run(tmp_path / 'run', tmp_path / 'hf')
+    assert json.loads((out / 'provenance.json').read_text())['tokenizer'] == kind
+    text = 'First Citizen: 你好'
+    again = tokenizer_for_dataset(out)
+    assert again.encode(text) == tok.encode(text)
+    if kind == 'bpe':
+        from transformers import AutoTokenizer
+
+        assert AutoTokenizer.from_pretrained(out)(text)['input_ids'] == tok.encode(text)
+    from nanogpt_lab.config import SampleConfig
+    from nanogpt_lab.inference import load
+
+    loaded = load(SampleConfig(init_from=str(out), device='cpu'))
+    assert loaded.tokenizer.name == kind and loaded.tokenizer.encode(text) == tok.encode(text)
+
+
 def test_refusals_and_replacing_an_earlier_export(char_data_dir, tmp_path):
     _run(tmp_path / 'post', CHAR.model_copy(update={'ln_position': 'post'}), meta_from=char_data_dir)
     with pytest.raises(ExportError, match=r'post-LN blocks .* Hugging Face GPT-2 cannot express'):
