@@ -85,6 +85,24 @@ async def test_pre_and_post_ln_side_by_side(user: User, one) -> None:
     assert peak_post > peak_pre
 
 
+async def test_gpt1_and_gpt2_on_one_chart_in_bits_per_character(user: User, until, one) -> None:
+    """The recorded pair: each side's held-out loss in bits per character (what the events recorded), and the same
+    evaluations in nats per token beside it; a replay redraws both from the replayed events."""
+    from nanogpt_lab.simulation import assets
+
+    await user.open('/pretraining?lang=en')
+    bpc, nats = one(user, 'pair-bpc-chart').options, one(user, 'pair-nats-chart').options
+    assert [s['name'] for s in bpc['series']] == ['GPT-1', 'GPT-2'] and bpc['yAxis']['name'] == 'bits per character'
+    for series, name in zip(bpc['series'], ('gpt-pair-gpt1', 'gpt-pair-gpt2'), strict=True):
+        evals = [e for e in assets.load_events(name) if e['type'] == 'eval']
+        assert series['data'] == [[e['iter'], e['val_bpc']] for e in evals]
+    for series, name in zip(nats['series'], ('gpt-pair-gpt1', 'gpt-pair-gpt2'), strict=True):
+        assert series['data'][-1][1] == [e for e in assets.load_events(name) if e['type'] == 'eval'][-1]['val_loss']
+    user.find(marker='pair-run').click()  # replay both through the same events path
+    await until(lambda: len(one(user, 'pair-bpc-chart').options['series'][0]['data']) == len(bpc['series'][0]['data']),
+                timeout=120)  # fmt: skip
+
+
 @pytest.fixture
 def prepared(workspace_home: Path, char_data_dir: Path) -> Path:
     """tiny Shakespeare (char) prepared in this test's workspace, as stage 1 leaves it."""

@@ -104,3 +104,10 @@ async def test_the_gpt1_vs_gpt2_table_is_there_in_chinese(user: User, one) -> No
         'gpt1': 'SentencePiece Unigram',
         'gpt2': 'GPT-2 BPE（tiktoken），50,257 个 token',
     } in rows
+
+
+async def test_the_gpt1_presets_are_named_with_their_sizes(user: User, one) -> None:
+    await user.open('/architecture?lang=en')
+    text = one(user, 'gpt1-presets').text
+    assert '--model=gpt1-mini' in text and '11,463,936 parameters with a 2,000-token' in text
+    assert '116,534,784 parameters' in text  # transformers' OpenAIGPTLMHeadModel count (tests/model/test_presets.py)

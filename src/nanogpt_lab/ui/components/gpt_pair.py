@@ -37,7 +37,7 @@ class gpt_pair(ui.column):  # noqa: N801 - a NiceGUI component
         self.view, self.tr, self.manager = view, view.tr, manager
         tr = self.tr
         self.classes('w-full')
-        self.runs = {side: run_sources.recorded(ASSETS[side]) for side in SIDES}
+        self.runs = {side: run_sources.recorded(ASSETS[side], self.tr) for side in SIDES}
         with self, section(tr('gpt1.pair.title'), tr('gpt1.pair.help'), marker='pair'):
             self._designs()
             if None in self.runs.values():
@@ -160,7 +160,7 @@ class gpt_pair(ui.column):  # noqa: N801 - a NiceGUI component
         run = self.runs[side]
         assert run is not None
         if not self.view.real:
-            return 'simulate', {'asset': run.name, 'speed': 10}
+            return 'simulate', {'asset': run.name, 'speed': 'instant'}  # recorded over an hour: no one waits 6 min
         keep = {k: v for k, v in run.config.items() if k in TrainConfig.model_fields and k not in NEVER_SHOWN}
         iters = int(self.iters.value or 400)
         return 'train', {**keep, 'max_iters': iters, 'lr_decay_iters': iters, 'device': 'auto', 'threads': 0}

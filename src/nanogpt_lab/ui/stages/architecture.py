@@ -13,7 +13,16 @@ from typing import Any
 
 from nicegui import ui
 
-from nanogpt_lab.config import GPT2_VOCAB_SIZE, PRESETS, ConfigError, ModelConfig, build
+from nanogpt_lab.config import (
+    GPT1_PRESETS,
+    GPT1_VOCAB_SIZE,
+    GPT2_VOCAB_SIZE,
+    GPT_PAIR,
+    PRESETS,
+    ConfigError,
+    ModelConfig,
+    build,
+)
 from nanogpt_lab.model import sizes
 from nanogpt_lab.ui import estimates, theme
 from nanogpt_lab.ui.components.architecture_diagram import architecture_diagram
@@ -25,6 +34,7 @@ from nanogpt_lab.ui.components.section import section
 from nanogpt_lab.ui.view import View
 
 SIZES = (*PRESETS, 'custom')
+GPT1_MINI_VOCAB = GPT_PAIR['gpt1']['data']['vocab_size']  # stage 4's GPT-1 side: gpt1-mini's count with it
 LN_POSITIONS = ('pre', 'post')
 URL_KEYS = ('size', 'ln', 'part', 'batch', 'ctx', 'dtype', 'accum', 'target', 'mfu')  # _State's, in the address bar
 CUSTOM_URL_KEYS = {'block_size': 'block'}  # a custom shape's keys in the URL, where they differ from ModelConfig's
@@ -226,6 +236,10 @@ class ArchitecturePage:
             ui.table(columns=columns, rows=rows, row_key='feature').props('flat bordered dense wrap-cells').classes(
                 'w-full'
             ).mark('gpt1-table')
+            mini = sizes.count_params(ModelConfig(**GPT1_PRESETS['gpt1-mini'], vocab_size=GPT1_MINI_VOCAB))
+            full = sizes.count_params(ModelConfig(**GPT1_PRESETS['gpt1'], vocab_size=GPT1_VOCAB_SIZE))
+            text = tr('gpt1.stage3.presets', mini=f'{mini:,}', vocab=f'{GPT1_MINI_VOCAB:,}', full=f'{full:,}')
+            ui.label(text).classes(theme.HELP).mark('gpt1-presets')
 
     # --- redraw --------------------------------------------------------------------------------------------------
 
