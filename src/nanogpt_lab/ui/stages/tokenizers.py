@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import run, ui
 
+from nanogpt_lab.tokenizers.lanes import LANES, TRAINED_VOCAB
 from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import charts
 from nanogpt_lab.ui.components.chart_card import chart_card
@@ -23,8 +24,6 @@ from nanogpt_lab.ui.components.token_view import TokenChip, token_view
 from nanogpt_lab.ui.view import View
 
 SAMPLES = ('shakespeare', 'zh', 'emoji')
-LANES = ('char', 'gpt2', 'bpe', 'unigram')  # the engine's lanes (tokenizers.LANES), named here: no import at load
-TRAINED_VOCAB = 1000  # the trained lanes' size on a page-sized text (tokenizers.TRAINED_VOCAB)
 CONTEXT = 256  # "a 256-token context holds about N characters of this text"
 MAX_URL_TEXT = 600  # own text up to this many characters travels in the shared URL
 MAX_TEXT = 20_000  # the box's limit: comparisons stay instant, and it is the BPE replay's comfortable size
