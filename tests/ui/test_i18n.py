@@ -87,3 +87,24 @@ def test_missing_key_is_logged_and_shown_as_the_key(caplog: pytest.LogCaptureFix
     assert tr('shell.stage_n', n=3, name='X') == 'Stage 3 · X'
     with pytest.raises(ValueError, match='klingon'):
         i18n.catalog('klingon')
+
+
+def test_engine_messages_reach_the_page_in_its_language() -> None:
+    from nanogpt_lab.config import ConfigError
+    from nanogpt_lab.events import log_fields
+    from nanogpt_lab.ui.components.real_mode_panel import log_line
+
+    zh, en = i18n.Translator('zh-CN'), i18n.Translator('en')
+    e = ConfigError('config.divisible', key='n_embd', n_embd=100, n_head=3)
+    assert (zh.error(e), en.error(e)) == ('n_embd（100）必须能被 n_head（3）整除', str(e))
+    assert zh.error(ValueError('a library said so')) == 'a library said so'  # no code: its own words
+    built = {'type': 'log', 't': 0, **log_fields('log.model_built', source='scratch', millions='0.80', tokens=768,
+             device='cpu', dtype='float32', compiled={'code': 'log.compile.not_compiled', 'params': {}},
+             why={'code': 'log.compile.fixed', 'params': {'value': False}})}  # fmt: skip
+    assert built['message'].startswith('scratch: 0.80M parameters, 768 tokens per iteration')
+    line = '[信息] scratch：0.80M 个参数，每步 768 个 token，cpu float32，未编译（compile=False）'
+    assert log_line(built, zh).endswith(line)
+    end = {'type': 'end', 't': 0, 'status': 'cancelled', 'error': 'stopped at iteration 8',
+           'error_code': 'training.stopped.plain', 'error_params': {'iter': 8}}  # fmt: skip
+    assert log_line(end, zh).endswith('结束：已取消 · 在第 8 步停止')
+    assert zh.coded('no.such.code', None, 'as printed') == 'as printed'  # a foreign program's line shows as printed
