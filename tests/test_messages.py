@@ -23,7 +23,13 @@ CODE = re.compile(r'^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+)+$')
 CODE_ARG = {'ApiError': 1, 'emit_log': 1, 'log_fields': 0, 'ref': 0, 'render': 0, 'message': 0, 'coded': 0}
 NOT_PARAMS = {'field', 'level'}  # keyword arguments of ApiError / emit_log that are not template parameters
 # templates with no words of their own: a flag, a command line, a key and a nested message
-NO_WORDS = {'log.compile.fixed', 'log.nanogpt_command', 'training.init_from_failed', 'training.resume_failed'}
+NO_WORDS = {
+    'log.compile.fixed',
+    'log.nanogpt_command',
+    'training.init_from_failed',
+    'training.resume_failed',
+    'config.keyed',
+}
 
 
 def _callee(node: ast.Call) -> str | None:

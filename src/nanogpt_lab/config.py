@@ -127,7 +127,7 @@ class _Config(BaseModel):
     def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
         """JSON's `true` is not a number: pydantic would read it as 1 (`"n_layer": true` would build one layer)."""
         if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in _NUMBERS:
-            raise ConfigError('config.bool_not_number', key=info.field_name, value=str(value).lower())
+            raise ConfigError('config.bool_not_number', key=info.field_name, value=value, json=str(value).lower())
         return value
 
 
@@ -328,9 +328,9 @@ class DataConfig(_Config):
 
     @field_validator('input', 'data_dir', 'name')
     @classmethod
-    def _no_nul(cls, v: str | None) -> str | None:
+    def _no_nul(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None and '\x00' in v:
-            raise ConfigError('config.nul_in_name')
+            raise ConfigError('config.nul_in_name', key=info.field_name, value=repr(v))
         return v
 
 

@@ -64,7 +64,7 @@ def test_errors_speak_the_requested_language(fast_client: TestClient, accept: st
     )
     assert _error(r, 422, 'config.divisible', 'n_embd')['message'] == expected
     r = fast_client.get('/api/no-such-endpoint', headers={'Accept-Language': accept})
-    assert ('没有' in _error(r, 404, 'api.http.not_found')['message']) == expected.startswith('n_embd（')
+    assert ('找不到' in _error(r, 404, 'api.http.not_found')['message']) == expected.startswith('n_embd（')
 
 
 def test_errors_are_json_with_the_right_status(fast_client: TestClient) -> None:

@@ -18,6 +18,7 @@ from nanogpt_lab.data.text import TRAINED, check_vocab_size, prepare_text
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_with, sha256_of
+from nanogpt_lab.messages import ref
 from nanogpt_lab.tokenizers import TokenizerError, load_vocab_file, read_meta, tokenizer_for_dataset, vocab_file
 
 STATS_FILE = 'stats.json'
@@ -28,7 +29,7 @@ def dataset_dir(dataset: str, data_dir: str | None = None) -> Path:
     try:
         return workspace.inside(workspace.data_root(data_dir), dataset)
     except LabError as e:
-        raise DataError(e.code, **{**e.params, 'key': 'dataset'}) from None
+        raise DataError('data.dataset_name', key='dataset', reason=ref(e.code, **e.params)) from None
 
 
 def load_meta(folder: str | Path) -> dict | None:

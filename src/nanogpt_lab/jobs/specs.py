@@ -104,7 +104,7 @@ def _folder_name(values: dict[str, Any], key: str) -> None:
 
 def _keyed(e: LabError, key: str) -> ConfigError:
     """A name or path problem as a config error that points at the request key."""
-    return ConfigError(e.code, **{**e.params, 'key': key})
+    return ConfigError('config.keyed', key=key, reason=ref(e.code, **e.params))
 
 
 def _no_write_path(values: dict[str, Any], key: str, code: str) -> None:

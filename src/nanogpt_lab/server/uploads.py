@@ -114,7 +114,7 @@ async def receive_upload(request: Request) -> dict:
     limit = upload_limit()
     declared = request.headers.get('content-length', '')
     if declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise ApiError(413, 'api.too_large_declared', size=int(declared), limit=limit)
+        raise ApiError(413, 'api.upload_too_large_declared', size=int(declared), limit=limit)
     folder = uploads_root()
     folder.mkdir(parents=True, exist_ok=True)
     part = _FilePart(folder, limit)
