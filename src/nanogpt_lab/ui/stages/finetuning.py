@@ -267,8 +267,8 @@ class FinetuningPage:
 
     def _event(self, event: dict[str, Any]) -> None:
         self.monitor.add(event)
-        code = str(event.get('code'))  # 'stopped': how runs recorded before the message codes name it
-        if event.get('type') == 'log' and (code.startswith('training.stop.') or code == 'stopped'):  # why it stopped
+        # why it stopped early (recordings made before the codes get theirs when simulation.assets reads them)
+        if event.get('type') == 'log' and str(event.get('code')).startswith('training.stop.'):
             self.stopped.set_visibility(True)
             self.stopped.clear()
             with self.stopped:
