@@ -14,10 +14,15 @@ def test_report_gives_medians_targets_machine_and_load() -> None:
         'load_before': (1.5, 1.0, 1.0),
         'load_after': (2.5, 1.0, 1.0),
         'rounds': 3,
+        'inside': [0.12, 0.08, 0.3],
+        'inside_baseline': [0.01, 0.02, 0.03],
     }
     table = bench_ui.report(result)
     assert '| first load of `/` | 2.00 s | 1.00–3.00 s | ≤ 2 s |' in table
     assert '| stage 3 size toggle → parameter chart redrawn | 70 ms | 50–200 ms | ≤ 150 ms |' in table
+    assert (
+        '| stage 3 prompt edit → attention heatmap redrawn (bundled model) | 120 ms | 80–300 ms | ≤ 300 ms |' in table
+    )
     assert 'CPU X, 2 threads' in table and 'load average 1.50 before, 2.50 after' in table
 
 

@@ -7,10 +7,8 @@ from nicegui.testing import User
 from nanogpt_lab.ui.components.model_internals import PART_VIEW, VIEW_PART, VIEWS
 
 
-def _cells(one, user: User) -> list:
-    options = one(user, 'inside-attention-chart').options
-    series = options.get('series') or [{}]
-    return series[0].get('data') or []
+def _weights(one, user: User) -> list:
+    return one(user, 'inside-attention-chart').props['weights']
 
 
 async def test_the_diagram_and_the_views_follow_each_other(user: User, one) -> None:
@@ -37,19 +35,17 @@ async def test_a_page_without_torch_says_the_model_is_not_loaded(user: User) -> 
 
 async def test_prompt_edits_redraw_the_bundled_models_attention(torch_pages: None, user: User, until, one) -> None:
     await user.open('/architecture?lang=en')
-    await until(lambda: bool(_cells(one, user)), timeout=60)
+    await until(lambda: bool(_weights(one, user)), timeout=60)
     assert one(user, 'inside-status').text == 'Loaded: 6 layers, 4 heads, 128 wide, pre-LN.'
     assert one(user, 'inside-attention-provenance').text.startswith('live · cpu')
-    before = _cells(one, user)
-    rows = {c['value'][1] for c in before}
-    for i in rows:  # each query row is a distribution over the tokens up to itself
-        assert abs(sum(c['value'][2] for c in before if c['value'][1] == i) - 1) < 0.02
-        assert all(c['value'][0] <= i for c in before if c['value'][1] == i)
+    before = _weights(one, user)
+    for i, row in enumerate(before):  # each query row is a distribution over the tokens up to itself
+        assert abs(sum(row) - 1) < 0.02 and not any(row[i + 1 :])
     one(user, 'inside-prompt').value = 'JULIET:\nO Romeo'
-    await until(lambda: len(_cells(one, user)) == sum(range(1, 16)))  # 15 tokens: 15·16/2 cells
-    assert one(user, 'attention-tokens').props['tokens'][:3] == ['J', 'U', 'L']
+    await until(lambda: len(_weights(one, user)) == 15)  # 15 tokens: a 15 × 15 pattern
+    assert one(user, 'inside-attention-chart').props['tokens'][:3] == ['J', 'U', 'L']
     one(user, 'inside-head').value = 3
-    await until(lambda: 'head 4' in one(user, 'inside-attention-chart').options['series'][0]['name'])
+    await until(lambda: 'Layer 1, head 4' in one(user, 'inside-attention-summary').text)
     one(user, 'inside-view').value = 'stream'
     await until(lambda: bool(one(user, 'inside-ln-table').rows))
     table = one(user, 'inside-ln-table').rows

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from nanogpt_lab.errors import LabError
 
 MAX_TOKENS = 64  # the attention patterns grow as T²: the last 64 tokens of a prompt are plenty to look at
+ONE_THREAD_BELOW = 20_000_000  # parameters: a pass this small is fastest on one thread (see look_inside)
 HIST_BINS = 40
 TOP_PROBS = 10
 
@@ -128,10 +129,16 @@ def look_inside(model: Any, ids: list[int], max_tokens: int = MAX_TOKENS) -> Ins
     ids = list(ids[-min(max_tokens, model.config.block_size) :])
     device = next(model.parameters()).device
     recorder = _Recorder(model)
+    # A small model's pass takes milliseconds: OpenMP's barriers between threads cost more than they save, and far
+    # more when the cores are shared. torch's thread count is per calling thread here, so this thread alone changes.
+    threads = torch.get_num_threads()
+    if device.type == 'cpu' and sum(p.numel() for p in model.parameters()) < ONE_THREAD_BELOW:
+        torch.set_num_threads(1)
     try:
         logits, _ = model(torch.tensor([ids], dtype=torch.long, device=device))
     finally:
         recorder.remove()
+        torch.set_num_threads(threads)
     pre = model.config.ln_position == 'pre'
     attention = torch.stack([attention_weights(q, k)[0] for q, k in recorder.q_k])  # (L, nh, T, T)
     x0 = recorder.tok[0] + recorder.pos  # the stream before block 0 (dropout is off in eval mode)

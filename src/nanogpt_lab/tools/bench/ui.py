@@ -17,6 +17,10 @@ Stages 4–6 (issue 6) add two:
   20/s asked for); the page records every animation frame's gap and, on each frame, the newest iteration the chart
   shows. Lag = when an iteration first shows in the browser − when the job wrote its event (events.jsonl). The
   idle page's frame gaps, measured just before, are the baseline.
+Issue 20 adds one:
+- prompt edit → redrawn attention heatmap: a new prompt typed into stage 3's "inside a real model" box (an input
+  event, two prompts in turn) until the heatmap's ECharts option holds the new cells — the bundled model's forward
+  pass with hooks on the server, then the chart in the browser; target median ≤ 300 ms, alternating with the baseline.
 Options: --rounds=N (default 7), --run=DIR, --replay_s=S (seconds of replay watched, default 15).
 """
 
@@ -49,7 +53,36 @@ CHROMIUM_ARGS = [
 ]
 BASELINE_PATH = '/bench-baseline'
 # The first bar of the first chart on stage 3 (the parameter breakdown), read from the live ECharts instance.
-CHART_VALUE = "getElement(document.querySelectorAll('.nicegui-echart')[0]).chart.getOption().series[0].data[0].value"
+# The first bar of stage 3's parameter breakdown, read from the live ECharts instance in the card of that title.
+CHART_VALUE = (
+    "getElement([...document.querySelectorAll('.q-card')].find((c) => c.innerText.startsWith('Where the parameters'))"
+    ".querySelector('.nicegui-echart')).chart.getOption().series[0].data[0].value"
+)
+# Stage 3's attention map (a canvas the page redraws per prompt: it counts its draws in data-drawn), its prompt box.
+ATTENTION_MAP = "document.querySelector('.attention-map')"
+PROMPTS = ('JULIET:\nO Romeo, Romeo! wherefore art thou', 'ROMEO:\nBut soft, what light through yonder window breaks?')
+# Type a new prompt into stage 3's box (as a keystroke would: an input event) and time, inside the page, until the
+# attention map has drawn the new pattern and the browser has painted it (the frame after the draw): the server ran
+# the forward pass and sent the weights, the canvas drew them. Nothing polls, so the clock does not slow the page.
+TIMED_EDIT = """async (text) => {
+  const map = document.querySelector('.attention-map');
+  const field = [...document.querySelectorAll('.q-field')].find((f) => f.innerText.startsWith('Prompt'));
+  const box = field.querySelector('textarea');
+  let observer;
+  const painted = new Promise((resolve) => {
+    observer = new MutationObserver(() => requestAnimationFrame(() => resolve(performance.now())));
+    observer.observe(map, {attributes: true, attributeFilter: ['data-drawn']});
+  });
+  const late = new Promise((_, fail) => setTimeout(() => fail(new Error('no redraw within 10 s')), 10000));
+  const t0 = performance.now();
+  box.value = text;
+  box.dispatchEvent(new Event('input', {bubbles: true}));
+  try {
+    return ((await Promise.race([painted, late])) - t0) / 1000;
+  } finally {
+    observer.disconnect();
+  }
+}"""
 
 
 def serve_for_bench(port: int) -> None:
@@ -144,6 +177,20 @@ def _chart_rounds(page: Any, base: Any, rounds: int) -> dict[str, list[float]]:
         out['chart'].append(_timed_click(page, 'XL' if i % 2 == 0 else 'GPT-2 small', CHART_VALUE))
         out['baseline'].append(_timed_click(base, 'bump', LABEL_VALUE))
         page.wait_for_timeout(200)  # let animations settle, as a person would between clicks
+    return out
+
+
+def _inside_rounds(browser: Any, url: str, base: Any, rounds: int) -> dict[str, list[float]]:
+    """Stage 3's prompt (two texts in turn) → attention heatmap of the bundled model, alternating with the baseline."""
+    page = browser.new_page(viewport={'width': 1400, 'height': 900})
+    page.goto(f'{url}/architecture?lang=en&mode=simulation', wait_until='networkidle')
+    page.wait_for_function(f'() => {ATTENTION_MAP} && Number({ATTENTION_MAP}.dataset.drawn) > 1', timeout=120_000)
+    out: dict[str, list[float]] = {'chart': [], 'baseline': []}
+    for i in range(rounds):
+        out['chart'].append(page.evaluate(TIMED_EDIT, PROMPTS[i % 2]))
+        out['baseline'].append(_timed_click(base, 'bump', LABEL_VALUE))
+        page.wait_for_timeout(200)
+    page.close()
     return out
 
 
@@ -312,6 +359,7 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
                 base = browser.new_page()
                 base.goto(url + BASELINE_PATH, wait_until='networkidle')
                 changes = _chart_rounds(page, base, rounds * 3)
+                inside = _inside_rounds(browser, url, base, rounds * 3)
                 model = _bench_model(home, run)
                 sampling = _sampling_rounds(browser, url, base, model, rounds * 3)
                 live = _live_chart(browser, url, home, replay_s)
@@ -323,6 +371,8 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
     return {
         'loads': loads,
         'changes': changes,
+        'inside': inside['chart'],
+        'inside_baseline': inside['baseline'],
         'sampling': sampling['chart'],
         'sampling_baseline': sampling['baseline'],
         'model': 'bundled tiny model' if model == 'bundled' else f'run {run}',
@@ -360,8 +410,16 @@ def report(result: dict[str, Any]) -> str:
 
 
 def _stage_rows(result: dict[str, Any]) -> list[str]:
-    """Stage 6's slider → chart latency and stage 4's live chart under a 10× replay (absent in older results)."""
+    """Stage 3's prompt → heatmap and stage 6's slider → chart latencies, and stage 4's live chart under a 10×
+    replay (absent in older results)."""
     med, lines = statistics.median, []
+    inside = [1000 * s for s in result.get('inside') or []]
+    if inside:
+        name = 'stage 3 prompt edit → attention heatmap redrawn (bundled model)'
+        lines.append(f'| {name} | {med(inside):.0f} ms | {min(inside):.0f}–{max(inside):.0f} ms | ≤ 300 ms |')
+        base = [1000 * s for s in result.get('inside_baseline') or []]
+        spread = f'{min(base):.0f}–{max(base):.0f} ms'
+        lines.append(f'| baseline, alternating with the prompt: button → label | {med(base):.0f} ms | {spread} | |')
     samples = [1000 * s for s in result.get('sampling') or []]
     base = [1000 * s for s in result.get('sampling_baseline') or []]
     if samples:

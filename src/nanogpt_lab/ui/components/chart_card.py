@@ -3,7 +3,7 @@ and a one-sentence summary for screen readers. `set_data` redraws it in place (n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nicegui import ui
@@ -30,7 +30,10 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
         tr: Translator,
         marker: str,
         height: str = theme.CHART_HEIGHT,
+        chart: Callable[[], ui.element] | None = None,
     ) -> None:
+        """`chart`: makes the picture instead of an ECharts chart (a canvas that redraws thousands of cells per
+        keystroke); the page then draws it itself and passes no options to `set_data`."""
         super().__init__()
         self.tr = tr
         self.rows = rows
@@ -42,7 +45,8 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
                     self.provenance = ui.label().classes(f'{theme.CAPTION} font-medium').mark(f'{marker}-provenance')
                 self.table_switch = ui.switch(tr('components.chart.show_table'), on_change=self._toggle_table)
                 self.table_switch.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-table-toggle')
-            self.chart = ui.echart(_with_aria(options, summary)).classes(f'w-full {height}').mark(f'{marker}-chart')
+            picture = chart() if chart else ui.echart(_with_aria(options, summary)).classes(f'w-full {height}')
+            self.chart = picture.mark(f'{marker}-chart')
             self.table = ui.table(columns=_columns(columns), rows=rows, row_key=columns[0][0])
             self.table.classes('w-full').props('dense flat bordered').mark(f'{marker}-table')
             self.table.props['no-data-label'] = tr('components.chart.no_data')  # Quasar's own label is English
@@ -52,16 +56,17 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
 
     def set_data(
         self,
-        options: dict[str, Any],
+        options: dict[str, Any] | None,
         *,
         rows: list[dict[str, Any]],
         summary: str,
         provenance: Provenance | None = None,
     ) -> None:
-        """Redraw the chart, its table and summary in place."""
-        self.chart.options.clear()
-        self.chart.options.update(_with_aria(options, summary))
-        self.chart.update()
+        """Redraw the chart (unless the page draws its own picture: options None), its table and summary in place."""
+        if options is not None:
+            self.chart.options.clear()
+            self.chart.options.update(_with_aria(options, summary))
+            self.chart.update()
         self.rows = rows
         if self.table.visible:  # a hidden table is filled when it is shown: no work for the browser meanwhile
             self.table.rows = rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,10 +139,6 @@ def line(
     }
 
 
-# A heatmap cell's tooltip: "row label → column label: value" (value rounded to 3 decimals).
-_HEAT_TIP = '(p) => `${p.seriesName}<br>${p.name}<b>${p.value[2].toFixed(3)}</b>`'
-
-
 def heatmap(
     columns: Sequence[str],
     rows: Sequence[str],
@@ -153,19 +150,22 @@ def heatmap(
     colors: Sequence[str] = ('#f8fafc', theme.PRIMARY),
     arrow: str = '→',
 ) -> dict[str, Any]:
-    """Rows × columns of numbers as coloured cells (None: no cell); hover a cell for 'row → column: value'."""
-    data = [
-        {'value': [j, i, round(v, 4)], 'name': f'{rows[i]} {arrow} {columns[j]}: '}
-        for i, row in enumerate(values)
-        for j, v in enumerate(row)
-        if v is not None
-    ]
+    """Rows × columns of numbers as coloured cells (None: no cell); hover a cell for 'row → column: value'.
+
+    Cells are bare [column, row, value] triples (a prompt edit redraws thousands of them): the tooltip finds the
+    labels in the axes' own data."""
+    data = [[j, i, round(v, 3)] for i, row in enumerate(values) for j, v in enumerate(row) if v is not None]
     axis = {'type': 'category', 'splitArea': {'show': False}, 'axisTick': {'show': False}}
     label = {'fontSize': 10, 'fontFamily': 'monospace', 'interval': 0}
+    tip = json.dumps([list(rows), list(columns), arrow], ensure_ascii=False)
     return {
         'animation': False,  # a redraw per keystroke: show the new numbers at once
         'grid': {'left': 8, 'right': 16, 'top': 8, 'bottom': 56, 'containLabel': True},
-        'tooltip': {'trigger': 'item', ':formatter': _HEAT_TIP},
+        'tooltip': {
+            'trigger': 'item',
+            ':formatter': f'(p) => {{ const [r, c, a] = {tip}; '
+            f'return `${{p.seriesName}}<br>${{r[p.value[1]]}} ${{a}} ${{c[p.value[0]]}}: <b>${{p.value[2]}}</b>`; }}',
+        },
         'xAxis': {**axis, 'data': list(columns), 'axisLabel': {**label, 'rotate': 90}},
         'yAxis': {**axis, 'data': list(rows), 'inverse': True, 'axisLabel': label},
         'visualMap': {

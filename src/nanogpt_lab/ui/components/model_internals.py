@@ -49,17 +49,27 @@ DEFAULT_PROMPT = 'ROMEO:\nBut soft, what light through yonder window breaks?'
 DIVERGING = ('#2563eb', '#f8fafc', '#dc2626')
 
 
-class attention_tokens(ui.element, component='attention_tokens.js'):  # noqa: N801 - a NiceGUI component
-    """The tokens as chips; hover one to see what it attends to (drawn in the browser from the weights given)."""
+class attention_map(ui.element, component='attention_map.js'):  # noqa: N801 - a NiceGUI component
+    """One head's attention pattern on a canvas with the tokens as chips (drawn in the browser from the weights:
+    hover a cell for its weight, a token for what it attends to)."""
 
-    def __init__(self, *, hint: str, template: str) -> None:
+    def __init__(self, *, tr: Any) -> None:
         super().__init__()
-        self._props.update(tokens=[], weights=[], hint=hint, template=template)
+        self._props.update(
+            tokens=[],
+            weights=[],
+            high=1.0,
+            summary='',
+            hint=tr('walk.inside.attention.hover'),
+            attends=tr('walk.inside.attention.attends'),
+            cellTemplate=tr('walk.inside.attention.cell'),
+            scaleTemplate=tr('walk.inside.attention.scale'),
+        )
+        self.classes('w-full')
 
-    def show(self, tokens: list[str], weights: list[list[float]]) -> None:
+    def show(self, tokens: list[str], weights: list[list[float]], high: float, summary: str) -> None:
         """New tokens and the chosen head's weights (weights[i][j]: token i's attention to token j)."""
-        self._props['tokens'] = tokens
-        self._props['weights'] = weights
+        self._props.update(tokens=tokens, weights=weights, high=high, summary=summary)
         self.update()
 
 
@@ -175,6 +185,8 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
         self.error.set_text(self.tr('inference.prompt_error', message=message))
         for card in self._cards():
             card.set_data({}, rows=[], summary=self.error.text)
+        self.attn_card.set_data(None, rows=[], summary=self.error.text)
+        self.attn_card.chart.show([], [], 1.0, self.error.text)
 
     # --- the view picker, kept in step with the diagram ------------------------------------------------------------
 
@@ -227,7 +239,9 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
 
     # --- the five views ---------------------------------------------------------------------------------------------
 
-    def _card(self, key: str, columns: list[tuple[str, str]], height: str = theme.CHART_HEIGHT) -> chart_card:
+    def _card(
+        self, key: str, columns: list[tuple[str, str]], height: str = theme.CHART_HEIGHT, chart: Any = None
+    ) -> chart_card:
         tr = self.tr
         waiting = tr('inference.model.loading')
         return chart_card(
@@ -240,6 +254,7 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
             tr=tr,
             marker=f'inside-{key}',
             height=height,
+            chart=chart,
         )
 
     def _build_views(self) -> None:
@@ -252,14 +267,8 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
                 self.pos_card = self._card('pos_emb', [('position', tr('walk.inside.position')), dims[1]], 'h-96')
         with self.views['attention']:
             ui.label(tr('walk.inside.attention.help')).classes(theme.HELP)
-            with ui.element('div').classes(theme.GRID_2):
-                columns = [('query', tr('walk.inside.attention.query')), ('top', tr('walk.inside.attention.top'))]
-                self.attn_card = self._card('attention', columns, 'h-[30rem]')
-                with ui.card().classes(theme.CARD).props('flat bordered').mark('inside-attention-tokens'):
-                    ui.label(tr('walk.inside.attention.hover_title')).classes(theme.CARD_TITLE)
-                    self.tokens = attention_tokens(
-                        hint=tr('walk.inside.attention.hover'), template=tr('walk.inside.attention.attends')
-                    ).mark('attention-tokens')
+            columns = [('query', tr('walk.inside.attention.query')), ('top', tr('walk.inside.attention.top'))]
+            self.attn_card = self._card('attention', columns, chart=lambda: attention_map(tr=tr))
         with self.views['stream']:
             ui.label(tr('walk.inside.stream.help')).classes(theme.HELP)
             with ui.element('div').classes(theme.GRID_2):
@@ -286,7 +295,7 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
             self.stage6 = ui.link(tr('walk.inside.next.link'), self._stage6_url()).classes('text-sm').mark('to-stage-6')
 
     def _cards(self) -> list[chart_card]:
-        return [self.tok_card, self.pos_card, self.attn_card, self.stream_card, self.mlp_card, self.next_card]
+        return [self.tok_card, self.pos_card, self.stream_card, self.mlp_card, self.next_card]
 
     def _stage6_url(self) -> str:
         query = self.view.url('inference')
@@ -328,24 +337,20 @@ class model_internals(ui.column):  # noqa: N801 - a NiceGUI component
     def _attention(self, inside: Any, tokens: list[str]) -> None:
         tr = self.tr
         layer, head = min(self.layer, inside.n_layer - 1), min(self.head, inside.n_head - 1)
-        weights = inside.attention[layer, head]
-        cells = [[float(w) if j <= i else None for j, w in enumerate(row)] for i, row in enumerate(weights)]
-        name = tr('walk.inside.attention.series', layer=layer + 1, head=head + 1)
+        weights = np.round(inside.attention[layer, head], 3)
         seen = weights[np.tril_indices(len(tokens))]
         high = max(0.05, float(np.quantile(seen, 0.99)))  # a few tokens weigh ~1 and would wash the rest out
-        options = charts.heatmap(tokens, tokens, cells, name=name, low=0.0, high=round(high, 2))
         rows = []
         for i, row in enumerate(weights):
             j = int(row[: i + 1].argmax())
             rows.append({'query': f'{i}: {tokens[i]}', 'top': f'{tokens[j]} ({row[j]:.2f})'})
-        last = weights[-1]
-        top = int(last.argmax())
+        top = int(weights[-1].argmax())
         summary = tr(
             'walk.inside.attention.summary', layer=layer + 1, head=head + 1, token=tokens[-1], top=tokens[top],
-            weight=f'{last[top]:.2f}',
+            weight=f'{weights[-1][top]:.2f}',
         )  # fmt: skip
-        self.attn_card.set_data(options, rows=rows, summary=summary, provenance=self.provenance)
-        self.tokens.show(tokens, np.round(weights, 3).tolist())
+        self.attn_card.set_data(None, rows=rows, summary=summary, provenance=self.provenance)
+        self.attn_card.chart.show(tokens, weights.tolist(), round(high, 2), summary)
 
     def _stream(self, inside: Any, tokens: list[str]) -> None:
         tr = self.tr
