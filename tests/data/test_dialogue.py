@@ -21,6 +21,9 @@ def test_prepared_in_each_language(run, lang):
     for row in rows:
         roles = [m['role'] for m in row['messages']]
         assert roles[0] == 'user' and roles[-1] == 'assistant' and len(roles) % 2 == 0
+    chat = folder.parent / f'd_{lang}-chat'  # stage 7's conversations set, made by its own preparation
+    assert source['conversations_set'] == chat.name
+    assert all((chat / name).is_file() for name in ('train.jsonl', 'val.jsonl', 'conversations.json'))
     text = (folder / 'input.txt').read_text(encoding='utf-8')
     has_zh = any('\u4e00' <= c <= '\u9fff' for c in text)
     assert has_zh == (lang != 'en')

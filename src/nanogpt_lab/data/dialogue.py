@@ -6,7 +6,8 @@ under `chatterbot_corpus/data/<language>/`, each file a list of conversations, e
 - `input.txt` and its train.bin / val.bin: every conversation, one turn per line, a blank line between them, in
   a seeded shuffled order, so that both splits hold every language and topic (the files go topic by topic);
 - `conversations.jsonl`: the same conversations in OpenAI's `messages` shape (turns alternate user / assistant;
-  a last user turn with no answer is left out), for stage 7's supervised fine-tuning.
+  a last user turn with no answer is left out), and from it, through stage 7's own conversations preparation
+  (`alignment.conversations.prepare_file`), the conversations set `<name>-chat/` that `nanogpt-lab sft` reads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ HOMEPAGE = 'https://github.com/gunthercox/chatterbot-corpus'
 LANGUAGES = {'en': ('english',), 'zh': ('chinese',), 'all': ('english', 'chinese')}
 CONVERSATIONS_FILE = 'conversations.jsonl'
 SHUFFLE_SEED = 1337
+CHAT_SUFFIX = '-chat'  # data/dialogue-chat/: the conversations set for `nanogpt-lab sft --dataset=dialogue-chat`
 
 
 def corpus_root() -> Path:
@@ -69,6 +71,7 @@ def write_input(cfg: DataConfig, folder: Path, emit: Emit) -> tuple[Path, dict]:
     lines = [json.dumps({'messages': as_messages(turns), 'source': src}, ensure_ascii=False) for src, turns in found]
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / CONVERSATIONS_FILE, '\n'.join(lines) + '\n')
+    chat = _conversations_set(folder, cfg.val_fraction, emit)
     dest = folder / 'input.txt'
     atomic_write_text(dest, text)
     emit_log(emit, 'log.dialogue', conversations=len(found), lang=cfg.lang, characters=len(text))
@@ -80,5 +83,15 @@ def write_input(cfg: DataConfig, folder: Path, emit: Emit) -> tuple[Path, dict]:
         'lang': cfg.lang,
         'conversations': len(found),
         'conversations_file': CONVERSATIONS_FILE,
+        'conversations_set': chat.name,
     }
     return dest, origin
+
+
+def _conversations_set(folder: Path, val_fraction: float, emit: Emit) -> Path:
+    """The conversations as stage 7's set (`data/<name>-chat/`: train/val split by prompt), beside this dataset."""
+    from nanogpt_lab.alignment.conversations import prepare_file
+
+    return prepare_file(
+        str(folder / CONVERSATIONS_FILE), folder.parent / f'{folder.name}{CHAT_SUFFIX}', val_fraction, emit
+    )
