@@ -270,10 +270,10 @@ def test_the_errors_a_learner_can_hit_speak_chinese(lab: str, watched: Any, tmp_
     zh.go('architecture', 'simulation', '&size=custom&n_layer=2&n_head=3&n_embd=100')
     zh.wait_for_text('n_embd（100）必须能被 n_head（3）整除')
     zh.check('stage 3 invalid shape')
-    # stage 4: the same shape, four processes with one accumulation step; then a real run, stopped
+    # stage 4: the same shape; four processes with one accumulation step; then a real run, stopped
     zh.go('pretraining', 'real', '&gpus=4')
-    body = page.inner_text('body')
-    assert 'gradient_accumulation_steps（1）必须能被 nproc_per_node（4）整除' in body
+    # four processes need an accumulation they divide: the page scales it and says so, in Chinese
+    assert TR('walk.run.torchrun_accum', accum=1, new=4, n=4) in page.inner_text('body')
     n_layer, n_head, n_embd = (re.compile(rf'\({k}\)$') for k in ('n_layer', 'n_head', 'n_embd'))
     for label, value in ((n_head, 3), (n_embd, 100)):
         field = page.get_by_label(label)
