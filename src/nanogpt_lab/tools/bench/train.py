@@ -135,7 +135,7 @@ def condition(name: str) -> Iterator[str]:
     proc = subprocess.Popen(COMPETITOR, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         time.sleep(1.0)  # let the scheduler see it
-        yield f'one competing process keeps one core busy: `{" ".join(COMPETITOR[1:])}` (pid {proc.pid})'
+        yield f'one competing process keeps one core busy: `python -c "{COMPETITOR[2]}"` (pid {proc.pid})'
     finally:
         proc.terminate()
         proc.wait(timeout=10)
