@@ -222,6 +222,9 @@ class TrainConfig(_Config):
     beta1: float = Field(0.9, ge=0.0, lt=1.0)
     beta2: float = Field(0.95, ge=0.0, lt=1.0)
     grad_clip: float = 1.0
+    optimizer: Literal['adamw', 'muon'] = 'adamw'  # ours: muon = Muon for the blocks' matrices, AdamW for the rest
+    muon_lr: float = 0.02  # Muon's peak rate (the schedule scales it as it scales learning_rate)
+    muon_momentum: float = Field(0.95, ge=0.0, lt=1.0)
     # learning rate schedule
     decay_lr: bool = True
     warmup_iters: int = Field(2000, ge=0)
@@ -269,6 +272,7 @@ class TrainConfig(_Config):
         _check_finite('min_lr', self.min_lr, positive=False)
         _check_finite('weight_decay', self.weight_decay, positive=False)
         _check_finite('grad_clip', self.grad_clip, positive=False)
+        _check_finite('muon_lr', self.muon_lr, positive=True)
         if self.init_from in PRETRAINED and self.block_size > GPT2_BLOCK_SIZE:
             raise ConfigError(
                 'config.block_exceeds',

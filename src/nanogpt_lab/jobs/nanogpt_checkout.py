@@ -52,6 +52,7 @@ OURS_ONLY = {
     'eval_sample_tokens': 0,
     'tensorboard_log': False,
     'cooldown_iters': 0,
+    'optimizer': 'adamw',
 }
 
 

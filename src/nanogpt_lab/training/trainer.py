@@ -43,6 +43,7 @@ from nanogpt_lab.training.faults import (
 )
 from nanogpt_lab.training.loggers import MetricLoggers
 from nanogpt_lab.training.model_init import Start, inherit_resume_settings, init_model
+from nanogpt_lab.training.optimizers import make_optimizer
 from nanogpt_lab.training.schedule import get_lr
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
@@ -118,9 +119,7 @@ class Trainer:
         self.iter_num = self.start_iter = start.iter_num
         self.best_val_loss = start.best_val_loss
         self.resumed = start.resumed
-        self.optimizer = self.raw_model.configure_optimizers(
-            cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), self.rt.device_type
-        )
+        self.optimizer = make_optimizer(self.raw_model, cfg, self.rt.device_type)
         if start.optimizer_state:
             self._load_optimizer(start.optimizer_state)
         self.tokens_per_iter = cfg.batch_size * self.block_size * cfg.gradient_accumulation_steps
@@ -296,7 +295,7 @@ class Trainer:
         while True:
             lr = get_lr(self.iter_num, cfg)
             for group in self.optimizer.param_groups:
-                group['lr'] = lr
+                group['lr'] = lr * group.get('lr_scale', 1.0)  # Muon's matrices run at muon_lr's share
             if self._eval_due():
                 self._enter('training.phase.evaluating', iter=self.iter_num)
                 self._evaluate(lr)
