@@ -83,7 +83,8 @@ def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, watc
     page.get_by_text('transformer.h[i].mlp.c_fc').wait_for()
     page.get_by_text('Post-LN (GPT-1)', exact=True).click()
     page.wait_for_function("() => !document.querySelector('#part-ln_f')")
-    page.get_by_text('Show as table').first.click()
+    breakdown = page.locator('.q-card', has_text='Where the parameters are')  # stage 3 has other charts above it
+    breakdown.get_by_text('Show as table').click()
     page.get_by_role('cell', name='MLP (all blocks)').wait_for()
     page.goto(f'{lab}/tokenizers?lang=en', wait_until='networkidle')
     box = page.locator('textarea')
