@@ -27,16 +27,6 @@ def data_dir(lab_data: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(lab_data, tmp_path / 'data'))
 
 
-class Events(list):
-    """An Emit that keeps every event."""
-
-    def __call__(self, type: str, **fields: Any) -> None:
-        self.append({'type': type, **fields})
-
-    def of(self, type: str) -> list[dict]:
-        return [e for e in self if e['type'] == type]
-
-
 @pytest.fixture
 def sft_cfg(baby_run: Path, data_dir: Path, tmp_path: Path):
     """Build an SFT config from the preset, the baby base, the copied data and QUICK, plus overrides."""

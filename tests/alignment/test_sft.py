@@ -18,7 +18,7 @@ from nanogpt_lab.events import Cancelled
 from nanogpt_lab.model.checkpoint import CKPT_KEYS, load_checkpoint
 from nanogpt_lab.tokenizers import CharTokenizer, read_meta
 
-from .conftest import Events
+from ..conftest import Events
 
 
 def test_sft_writes_a_chat_run_with_nanogpts_keys(sft_cfg, data_dir, tmp_path):
@@ -134,3 +134,24 @@ def test_a_hugging_face_gpt2_grows_to_nanogpts_padded_rows(sft_cfg, data_dir, tm
     tok = load_chat(tmp_path / 'sft')
     assert tok.kind == 'gpt2' and tok.end_id == 50260
     assert ckpt['model_args']['vocab_size'] == 50304 and ckpt['config']['dataset'].startswith('lab-tasks.gpt2-')
+
+
+@pytest.mark.timeout(400)
+def test_sft_under_torchrun_keeps_the_ranks_identical(baby_run, data_dir, tmp_path):
+    from ..training.test_ddp import PROBE
+
+    probe = tmp_path / 'probe'
+    (probe / 'path').mkdir(parents=True)
+    (probe / 'path' / 'sitecustomize.py').write_text(PROBE)
+    env = {**os.environ, 'DDP_PROBE_DIR': str(probe), 'OMP_NUM_THREADS': '1',
+           'PYTHONPATH': os.pathsep.join([str(probe / 'path'), os.environ.get('PYTHONPATH', '')])}  # fmt: skip
+    env.pop('PYTEST_CURRENT_TEST', None)
+    cmd = [sys.executable, '-m', 'nanogpt_lab.cli', 'sft', '--nproc_per_node=2', f'--init_from={baby_run}',
+           '--dataset=lab-tasks', f'--data_dir={data_dir}', f'--out_dir={tmp_path / "ddp"}', '--device=cpu',
+           '--compile=False', '--batch_size=4', '--gradient_accumulation_steps=2', '--max_iters=4',
+           '--eval_interval=4', '--eval_iters=1', '--always_save_checkpoint=True']  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=380)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = ((probe / f'rank{r}.txt').read_text().split() for r in (0, 1))
+    assert len(rank0) == 4 and rank0 == rank1  # every step, the same weights on both ranks
+    assert load_checkpoint(tmp_path / 'ddp')['iter_num'] == 4 and load_chat(tmp_path / 'ddp') is not None

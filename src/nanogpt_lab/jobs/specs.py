@@ -146,19 +146,13 @@ def build_job(kind: str, params: Any, *, local: bool = False) -> JobSpec:
 
 
 def _prepare(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    """prepare-data and prepare-conversations: an upload or a download into the workspace's data/."""
     _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
     _folder_name(values, 'name')
     if values.get('input') is not None:
         values['input'] = readable(values['input'], 'input', uploads_root(), local, 'upload')
-    return JobSpec(kind, _set_keys(build(DataConfig, values)))
-
-
-def _prepare_conversations(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
-    _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
-    _folder_name(values, 'name')
-    if values.get('input') is not None:
-        values['input'] = readable(values['input'], 'input', uploads_root(), local, 'upload')
-    return JobSpec(kind, _set_keys(build(ConversationsConfig, values)))
+    cls = ConversationsConfig if kind == 'prepare-conversations' else DataConfig
+    return JobSpec(kind, _set_keys(build(cls, values)))
 
 
 def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -293,7 +287,7 @@ _BUILDERS = {
     'train': _train,
     'finetune': _train,
     'sft': _sft,
-    'prepare-conversations': _prepare_conversations,
+    'prepare-conversations': _prepare,
     'eval': _eval,
     'sample': _sample,
     'export': _export,

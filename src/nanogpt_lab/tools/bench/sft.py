@@ -1,7 +1,7 @@
 """`nanogpt-lab bench sft`: from tiny Shakespeare to an assistant on this CPU, timed the way a user runs it.
 
     nanogpt-lab bench sft [--input=input.txt] [--threads=2] [--recipe=config/train_shakespeare_char_cpu.py]
-                          [--sft_iters=N] [--chat_prompts=40]
+                          [--sft_iters=N] [--chat_prompts=40] [--max_conversations=1000]
 
 The chain, each step a fresh `nanogpt-lab` process: `prepare shakespeare_char` → `train` the CPU recipe →
 `prepare lab-tasks` → `sft` with the SFT preset → `eval`. Wall time counts every step, imports included (the target
@@ -26,7 +26,9 @@ from typing import Any
 from nanogpt_lab.config import ConfigError, parse_overrides
 
 RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
-DEFAULTS: dict[str, Any] = {'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40}
+DEFAULTS: dict[str, Any] = {
+    'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40, 'max_conversations': 1000,
+}  # fmt: skip
 TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
 
 
@@ -63,7 +65,8 @@ def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
         ('prepare lab-tasks', ['prepare', 'lab-tasks', f'--data_dir={data}']),
         ('sft', ['sft', f'--init_from={work / "base"}', '--dataset=lab-tasks', f'--data_dir={data}',
                  f'--out_dir={work / "sft"}', '--device=cpu', '--compile=False', f'--threads={threads}', *sft_iters]),
-        ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}', '--device=cpu']),
+        ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}', '--device=cpu',
+                  f'--max_conversations={opts["max_conversations"]}']),
     ]  # fmt: skip
     rows = []
     for name, args in steps:
@@ -73,7 +76,7 @@ def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def base_accuracy(work: Path) -> dict[str, Any]:
+def base_accuracy(work: Path, limit: int) -> dict[str, Any]:
     """Exact match of the pretrained model, template attached with mean rows, nothing fine-tuned."""
     from nanogpt_lab.alignment.conversations import read_conversations
     from nanogpt_lab.alignment.embeddings import attach_template
@@ -86,7 +89,7 @@ def base_accuracy(work: Path) -> dict[str, Any]:
     conversations = work / 'data' / 'lab-tasks'
     tok = chat_tokenizer_for(base, needed_chars(conversations))
     attach_template(model, tok, base.vocab_size)
-    return exact_match(model.eval(), tok, read_conversations(conversations, 'val'))
+    return exact_match(model.eval(), tok, read_conversations(conversations, 'val')[:limit])
 
 
 def chat_speed(work: Path, prompts: int) -> dict[str, float]:
@@ -147,7 +150,8 @@ def main(args: list[str]) -> int:
         print(f'bench sft: {os.cpu_count()} CPUs, {opts["threads"]} threads, torch {torch.__version__}\n', flush=True)
         print('| step | wall s | load before / after |\n|---|---:|---|', flush=True)
         rows = chain(opts, work)
-        lines = report(rows, work, base_accuracy(work), chat_speed(work, int(opts['chat_prompts'])))
+        base = base_accuracy(work, int(opts['max_conversations']))
+        lines = report(rows, work, base, chat_speed(work, int(opts['chat_prompts'])))
         print('\n'.join(lines), flush=True)
     return 0
 

@@ -1,0 +1,30 @@
+"""`nanogpt-lab bench sft`: the whole chain for real, in miniature (a 20-step base, 6 SFT steps), read back."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanogpt_lab.config import ConfigError
+from nanogpt_lab.tools.bench import sft as bench
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(ConfigError, match='unknown option iterations'):
+        bench.main(['--iterations=5'])
+
+
+@pytest.mark.timeout(900)
+def test_the_chain_runs_and_reports_against_its_targets(shakespeare_txt, tmp_path, capsys):
+    recipe = tmp_path / 'tiny.py'
+    recipe.write_text(
+        "dataset = 'shakespeare_char'\ndevice = 'cpu'\ncompile = False\nn_layer = 1\nn_head = 2\nn_embd = 32\n"
+        'block_size = 64\nbatch_size = 8\nmax_iters = 20\neval_interval = 20\neval_iters = 2\ndropout = 0.0\n'
+    )
+    code = bench.main([f'--input={shakespeare_txt}', f'--recipe={recipe}', '--threads=1', '--sft_iters=6',
+                       '--chat_prompts=3', '--max_conversations=30'])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    for step in ('prepare', 'pretrain', 'prepare lab-tasks', 'sft', 'eval'):
+        assert f'| {step} |' in out
+    assert '| reverse |' in out and 'held-out exact match' in out and 'time to first token' in out
+    assert 'pretrained only' in out
