@@ -32,13 +32,12 @@ DEFAULTS: dict[str, Any] = {
 TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
 
 
-def _lab(args: list[str], threads: int, cwd: Path) -> tuple[float, tuple[float, float]]:
+def _lab(args: list[str], cwd: Path) -> tuple[float, tuple[float, float]]:
     """Run `nanogpt-lab ARGS` in a fresh process; (wall seconds, load before / after). Raises with its output."""
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
-    proc = subprocess.run([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    # as a user runs it: no OMP_* variables; train and sft get --threads, the others choose as the CLI does
+    proc = subprocess.run([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f'nanogpt-lab {" ".join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
@@ -70,7 +69,7 @@ def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     ]  # fmt: skip
     rows = []
     for name, args in steps:
-        wall, load = _lab(args, threads, work)
+        wall, load = _lab(args, work)
         rows.append({'step': name, 'command': 'nanogpt-lab ' + ' '.join(args), 'wall_s': wall, 'load': load})
         print(f'| {name} | {wall:.1f} | {load[0]:.1f} / {load[1]:.1f} |', flush=True)
     return rows
@@ -142,9 +141,11 @@ def main(args: list[str]) -> int:
     if unknown:
         raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
+    from nanogpt_lab import cpu_threads
+
+    cpu_threads.configure(int(opts['threads']))  # as `nanogpt-lab chat` does: threads and OpenMP waiting, pre-torch
     import torch
 
-    torch.set_num_threads(int(opts['threads']))
     with tempfile.TemporaryDirectory(prefix='bench-sft-') as tmp:
         work = Path(tmp)
         print(f'bench sft: {os.cpu_count()} CPUs, {opts["threads"]} threads, torch {torch.__version__}\n', flush=True)
