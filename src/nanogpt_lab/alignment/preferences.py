@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.template import check_messages
@@ -29,8 +29,8 @@ FORMAT = 'nanogpt-lab/preferences'
 VERSION = 1
 INFO_FILE = 'preferences.json'
 SPLITS = ('train', 'val')
-MAX_LINE_CHARS = 1_000_000  # one pair of a million characters is far past any block_size a lab model has
-MAX_REPORTED = 5  # bad lines named in one refusal; the count says how many more
+MAX_LINE_BYTES = 4_000_000  # one pair of a million characters is far past any block_size a lab model has
+MAX_REPORTED = 3  # problems named in a refusal; the count says how many there were
 
 
 @dataclass(frozen=True)
@@ -135,46 +135,75 @@ def parse_pair(obj: Any, line: int = 0) -> Pair:
 # --- a file -----------------------------------------------------------------------------------------------------
 
 
+def _raw_lines(f: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """(line, whole) for each line, never holding more than MAX_LINE_BYTES of one: an overlong line is skipped."""
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b'\n'):
+            yield raw, True
+            continue
+        while raw and not raw.endswith(b'\n'):  # the rest of the overlong line, in bounded reads
+            raw = f.readline(MAX_LINE_BYTES)
+        yield b'', False
+
+
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for each non-blank line; undecodable lines raise with their number."""
+    """(line number, the parsed JSON, or the AlignmentError that says why the line cannot be read), blanks skipped."""
     with open(path, 'rb') as f:
-        for number, raw in enumerate(f, start=1):
-            if len(raw) > 4 * MAX_LINE_CHARS:  # bytes: at most 4 per character
-                raise _fail(number, 'line_too_long', f'longer than {MAX_LINE_CHARS:,} characters', limit=MAX_LINE_CHARS)
+        for number, (raw, whole) in enumerate(_raw_lines(f), start=1):
+            if not whole:
+                yield (
+                    number,
+                    _fail(number, 'line_too_long', f'longer than {MAX_LINE_BYTES:,} bytes', limit=MAX_LINE_BYTES),
+                )
+                continue
             try:
                 text = raw.decode('utf-8-sig' if number == 1 else 'utf-8')
             except UnicodeDecodeError:
-                raise _fail(number, 'not_utf8', 'not UTF-8 text (save the file as UTF-8)') from None
+                yield number, _fail(number, 'not_utf8', 'not UTF-8 text (save the file as UTF-8)')
+                continue
             if not text.strip():
                 continue
             try:
                 yield number, json.loads(text)
             except json.JSONDecodeError as e:
-                raise _fail(number, 'not_json', f'not JSON ({e.msg} at column {e.colno})', detail=e.msg) from None
+                yield number, _fail(number, 'not_json', f'not JSON ({e.msg} at column {e.colno})', detail=e.msg)
 
 
-def parse_pairs(rows: Iterable[tuple[int, Any]], source: str) -> list[Pair]:
-    """Every row as a Pair; any bad row refuses the lot, naming the first few bad lines and how many there are."""
-    pairs, errors = [], []
+@dataclass(frozen=True)
+class ReadPairs:
+    """The pairs read, and the lines left out with the reason for each (an AlignmentError with code and line)."""
+
+    pairs: list[Pair]
+    problems: list[AlignmentError]
+
+
+def parse_pairs(rows: Iterable[tuple[int, Any]], source: str) -> ReadPairs:
+    """Every row as a Pair, bad rows left out and listed; refused when no pair is left, naming the first problems."""
+    pairs, problems = [], []
     for number, obj in rows:
+        if isinstance(obj, AlignmentError):
+            problems.append(obj)
+            continue
         try:
             pairs.append(parse_pair(obj, number))
         except AlignmentError as e:
-            errors.append(e)
-    if errors:
-        first = errors[0]
-        if len(errors) > 1:
-            lines = ', '.join(str(e.params.get('line')) for e in errors[1:MAX_REPORTED])
-            more = f' (and {len(errors) - 1} more bad line(s): {lines}{", ..." if len(errors) > MAX_REPORTED else ""})'
-            first = AlignmentError(first.code, str(first) + more, **first.params, more=len(errors) - 1)
-        raise first
-    if not pairs:
+            problems.append(e)
+    if not pairs and not problems:
         raise AlignmentError('dpo.empty_dataset', f'{source} holds no preference pairs', source=source)
-    return pairs
+    if not pairs:
+        first = '; '.join(str(e) for e in problems[:MAX_REPORTED])
+        raise AlignmentError(
+            'dpo.no_pairs', f'{source} holds no usable preference pair: {first}', source=source,
+            problems=len(problems), first=str(problems[0]),
+        )  # fmt: skip
+    return ReadPairs(pairs, problems)
 
 
-def read_pairs(path: str | Path) -> list[Pair]:
-    """A JSONL file of pairs in TRL's shape, all checked (see parse_pair); refused whole if any line is bad."""
+def read_pairs(path: str | Path) -> ReadPairs:
+    """A JSONL file of pairs in TRL's shape, each line checked (see parse_pair); bad lines are left out and listed."""
     p = Path(path)
     if not p.is_file():
         raise AlignmentError('dpo.no_file', f'{p} is not a file', path=str(p))
@@ -261,6 +290,9 @@ def load_split(folder: Path, split: str) -> list[Pair]:
     if not path.is_file() or path.stat().st_size == 0:
         return []
     stored = list(_lines(path))
-    pairs = parse_pairs(stored, str(path))
+    read = parse_pairs(stored, str(path))
+    if read.problems:  # the lab wrote this file: a bad line means it was damaged, not a choice to skip
+        raise AlignmentError('dpo.bad_info', f'{path}: {read.problems[0]}', path=str(path))
+    pairs = read.pairs
     # keep the line each pair had in the file the learner gave, which messages about it should name
     return [replace(p, line=obj.get('line', p.line)) for p, (_, obj) in zip(pairs, stored, strict=True)]
