@@ -21,6 +21,7 @@ from nanogpt_lab.config import (
     ChatConfig,
     ConfigError,
     ConversationsConfig,
+    DpoConfig,
     EvalConfig,
     SampleConfig,
     TrainConfig,
@@ -28,6 +29,7 @@ from nanogpt_lab.config import (
 
 NANOGPT_ARGS = '[CONFIG.py ...] [--key=value ...]'
 CONVERSATION_SOURCES = ('conversations', 'lab-tasks')  # `prepare` these for SFT (alignment/), not for pretraining
+PREFERENCE_SOURCES = ('preferences', 'lab-preferences')  # `prepare` these for DPO
 Handler = Callable[[argparse.Namespace, list[str]], int]  # (its own options, the nanoGPT-style arguments) -> status
 
 
@@ -93,6 +95,11 @@ def _prepare(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import DataConfig, from_args
     from nanogpt_lab.jobs.worker import run_foreground
 
+    if args and args[0] in PREFERENCE_SOURCES:
+        from nanogpt_lab.config import PreferencesConfig
+
+        flags = ['--from_run' + a[len('--from') :] if a == '--from' or a.startswith('--from=') else a for a in args[1:]]
+        return run_foreground('prepare-preferences', from_args(PreferencesConfig, flags, base={'source': args[0]}))
     if args and args[0] in CONVERSATION_SOURCES:
         cfg = from_args(ConversationsConfig, args[1:], base={'source': args[0]})
         return run_foreground('prepare-conversations', cfg)
@@ -207,6 +214,33 @@ def _eval(opts: argparse.Namespace, args: list[str]) -> int:
         report = json.loads((Path(cfg.out_dir) / REPORT_FILE).read_text(encoding='utf-8'))
         print('\n'.join(report_lines(report)))
     return status
+
+
+@command(
+    'dpo',
+    'preference tuning (DPO) of an SFT run: --init_from=SFT_RUN --dataset=PAIRS [--beta=0.1 ...] (config.DPO_PRESET)',
+    details=config_keys(DpoConfig),
+)
+def _dpo(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab.config import from_args, run_preset
+    from nanogpt_lab.jobs.worker import run_foreground
+
+    cfg = from_args(DpoConfig, args, base=run_preset('dpo'))
+    if cfg.init_from == 'scratch':
+        raise ConfigError('dpo.needs_init_from', key='init_from')
+    return run_foreground('dpo', cfg)
+
+
+@command(
+    'report',
+    "the report card of a run's lineage (base → SFT → DPO), written into RUN/report.json",
+    args='--out_dir=RUN [--data_dir=DIR] [--device=auto] [--max_conversations=1000]',
+)
+def _report(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab.config import ReportConfig, from_args
+    from nanogpt_lab.jobs.worker import run_foreground
+
+    return run_foreground('report', from_args(ReportConfig, args))
 
 
 @command(

@@ -96,8 +96,25 @@ SFT_PRESET: dict[str, Any] = {
     'always_save_checkpoint': False,  # keep the checkpoint with the best held-out loss
     'early_stopping_patience': 3,  # held-out loss not better for 3 evaluations in a row: stop
 }
+# `nanogpt-lab dpo`: preference tuning from an SFT run (docs/alignment.md has the runs behind these values)
+DPO_PRESET: dict[str, Any] = {
+    'dataset': 'lab-preferences',
+    'beta': 0.1,  # the paper's usual value
+    'batch_size': 16,  # pairs: 32 conversations in one forward pass
+    'gradient_accumulation_steps': 1,
+    'learning_rate': 3e-5,  # 10x more wrecks a baby model's answers within 150 steps
+    'decay_lr': False,
+    'max_iters': 150,
+    'weight_decay': 0.0,
+    'dropout': 0.0,  # π_θ and π_ref must score the same answer the same way: no dropout noise in the log-ratio
+    'eval_interval': 50,
+    'eval_iters': 10,
+    'log_interval': 5,
+    'always_save_checkpoint': True,  # keep the last model: a held-out DPO loss that never beats ln 2 would keep none
+}
+MAX_DPO_WEIGHT = 100.0  # β and RPO's α: past this the loss saturates at once
 # The defaults each kind of training run starts from, under config files and flags (plain `train`: nanoGPT's own).
-RUN_PRESETS: dict[str, Mapping[str, Any]] = {'finetune': FINETUNE_PRESET, 'sft': SFT_PRESET}
+RUN_PRESETS: dict[str, Mapping[str, Any]] = {'finetune': FINETUNE_PRESET, 'sft': SFT_PRESET, 'dpo': DPO_PRESET}
 
 
 def run_preset(kind: str) -> dict[str, Any]:
@@ -306,6 +323,73 @@ class TrainConfig(_Config):
     def tokens_per_iter(self) -> int:
         """Tokens in one optimizer step across all processes (batch × block × accumulation)."""
         return self.batch_size * self.block_size * self.gradient_accumulation_steps
+
+
+class DpoConfig(TrainConfig):
+    """What `nanogpt-lab dpo` reads: the training keys, plus β of DPO's loss (eq. 7) and RPO's optional α."""
+
+    beta: float = 0.1  # scales the implicit reward β·log π_θ/π_ref: a larger β keeps the model nearer the reference
+    rpo_alpha: float = 0.0  # weight of the chosen answers' per-token NLL added to the loss (RPO); 0 is plain DPO
+
+    @field_validator('beta', 'rpo_alpha')
+    @classmethod
+    def _bounded(cls, v: float, info: ValidationInfo) -> float:
+        _check_finite(info.field_name, v, positive=info.field_name == 'beta')
+        if v > MAX_DPO_WEIGHT:
+            raise ConfigError('config.pydantic.less_than_equal', key=info.field_name, value=v, le=MAX_DPO_WEIGHT)
+        return v
+
+
+class PreferencesConfig(_Config):
+    """What `nanogpt-lab prepare preferences` and `prepare lab-preferences` read."""
+
+    source: Literal['preferences', 'lab-preferences'] = 'preferences'
+    input: str | None = None  # preferences: a JSONL file in TRL's shape (prompt or messages, chosen, rejected)
+    hf: str | None = Field(None, max_length=200)  # preferences: a Hugging Face dataset, through `datasets`
+    name: str | None = None  # the folder under data_dir (default: lab-preferences, or from the input's name)
+    data_dir: str | None = None
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    max_rows: int = Field(20_000, gt=0, le=1_000_000)  # of a Hugging Face dataset
+    from_run: str | None = None  # lab-preferences (`--from=RUN`): the SFT run whose answers are judged
+    tasks: str = 'lab-tasks'  # lab-preferences: the conversations whose prompts it answers
+    prompts: int = Field(700, gt=0, le=100_000)  # lab-preferences: held-in prompts asked (and 30% as many held out)
+    samples: int = Field(4, ge=2, le=16)  # lab-preferences: answers per prompt, the greedy one among them
+    seed: int = 1337
+    device: str = 'auto'
+
+    @field_validator('input', 'hf', 'name', 'data_dir', 'from_run', 'tasks')
+    @classmethod
+    def _no_nul(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and '\x00' in v:
+            raise ConfigError('config.nul_in_name', key=info.field_name, value=repr(v))
+        return v
+
+    @field_validator('device')
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        return _check_device(v)
+
+    @model_validator(mode='after')
+    def _one_source(self) -> PreferencesConfig:
+        if self.source == 'preferences' and bool(self.input) == bool(self.hf):
+            raise ConfigError('dpo.one_source', key='input')
+        if self.source == 'lab-preferences' and not self.from_run:
+            raise ConfigError('dpo.needs_from', key='from_run')
+        return self
+
+
+class ReportConfig(_Config):
+    """What `nanogpt-lab report` reads: the run whose lineage is scored, where its data is, the device to score on."""
+
+    out_dir: str
+    data_dir: str | None = None
+    device: str = 'auto'
+    max_conversations: int = Field(1000, gt=0, le=100_000)  # held-out conversations each model answers
+
+    @field_validator('device')
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        return _check_device(v)
 
 
 class DataConfig(_Config):

@@ -42,7 +42,7 @@ def test_too_long_and_unknown_characters_are_counted_never_cut():
     rendered = render_pairs(pairs, TOK, block_size=16, split='train')
     assert [p.line for p in rendered.pairs] == [1]
     assert rendered.too_long == [2] and rendered.unknown_chars == [3]
-    assert 'longer than block_size 16 (lines 2)' in rendered.report(16)
+    assert rendered.left_out() == '2, 3'
     with pytest.raises(AlignmentError) as e:
         render_pairs(pairs[1:2], TOK, block_size=16, split='train')
     assert e.value.code == 'dpo.nothing_fits' and e.value.params['too_long'] == 1

@@ -6,6 +6,8 @@ import pytest
 
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.preferences import (
+    append_pair,
+    at_line,
     load_info,
     load_split,
     parse_pair,
@@ -13,6 +15,7 @@ from nanogpt_lab.alignment.preferences import (
     split_pairs,
     write_preferences,
 )
+from nanogpt_lab.messages import render
 
 Q = [{'role': 'user', 'content': 'What colour is the sky?'}]
 W = {'role': 'assistant', 'content': 'Blue.'}
@@ -27,6 +30,7 @@ L = {'role': 'assistant', 'content': 'Green.'}
         {'messages': Q, 'chosen': 'Blue.', 'rejected': 'Green.'},  # the conversation so far
         {'prompt': 'What colour is the sky?', 'chosen': [*Q, W], 'rejected': [*Q, L]},  # answers repeat the prompt
         {'chosen': [*Q, W], 'rejected': [*Q, L]},  # implicit prompt
+        {'prompt': Q[0]['content'], 'messages': [*Q, W], 'chosen': [*Q, W], 'rejected': [*Q, L]},  # ultrafeedback
     ],
 )
 def test_every_trl_shape_gives_the_same_pair(obj):
@@ -42,6 +46,9 @@ def test_a_system_turn_and_earlier_turns_stay_in_the_prompt():
     assert pair.conversation(pair.chosen)[-1] == {'role': 'assistant', 'content': 'Black.'}
 
 
+TURN = 'dpo.bad_turn:'  # the template's own check refused a turn: its code travels inside, as `problem`
+
+
 @pytest.mark.parametrize(
     ('obj', 'code'),
     [
@@ -49,30 +56,28 @@ def test_a_system_turn_and_earlier_turns_stay_in_the_prompt():
         ({'prompt': 'Q?', 'chosen': ' A.', 'rejected': 'A. '}, 'dpo.same_answers'),
         ({'chosen': 'The sky is blue.', 'rejected': 'The sky is green.'}, 'dpo.no_shared_prompt'),
         ({'chosen': [*Q, W], 'rejected': [{'role': 'user', 'content': 'Other?'}, L]}, 'dpo.no_shared_prompt'),
-        ({'prompt': 'Q?', 'chosen': [*Q, W], 'rejected': 'B'}, 'dpo.no_shared_prompt'),
+        ({'prompt': 'Q?', 'chosen': [*Q, W], 'rejected': 'B'}, 'dpo.answer_not_after_prompt'),
         ({'prompt': 'Q?', 'chosen': ''}, 'dpo.missing_answers'),
-        ({'prompt': 'Q?', 'chosen': '  ', 'rejected': 'B'}, 'alignment_engine.empty_assistant'),
-        ({'prompt': 'Q?', 'messages': Q, 'chosen': 'A', 'rejected': 'B'}, 'dpo.two_prompts'),
-        ({'prompt': [W], 'chosen': 'A', 'rejected': 'B'}, 'alignment_engine.role_order'),
-        (
-            {'prompt': [{'role': 'robot', 'content': 'x'}], 'chosen': 'A', 'rejected': 'B'},
-            'alignment_engine.unknown_role',
-        ),
         ({'prompt': Q, 'chosen': [*Q, W, L], 'rejected': 'B'}, 'dpo.not_one_answer'),
         (['not', 'an', 'object'], 'dpo.not_object'),
-        (
-            {'prompt': 'Q?', 'chosen': [{'role': 'user', 'content': 'A'}], 'rejected': 'B'},
-            'alignment_engine.role_order',
-        ),
         ({'prompt': 7, 'chosen': 'A', 'rejected': 'B'}, 'dpo.bad_messages'),
+        ({'prompt': 'Q?', 'chosen': '  ', 'rejected': 'B'}, TURN + 'alignment_engine.empty_assistant'),
+        ({'prompt': [W], 'chosen': 'A', 'rejected': 'B'}, TURN + 'alignment_engine.role_order'),
+        ({'prompt': [{'role': 'robot', 'content': 'x'}], 'chosen': 'A', 'rejected': 'B'},
+         TURN + 'alignment_engine.unknown_role'),
+        ({'prompt': 'Q?', 'chosen': [{'role': 'user', 'content': 'A'}], 'rejected': 'B'},
+         TURN + 'alignment_engine.role_order'),
     ],
-)
+)  # fmt: skip
 def test_bad_pairs_are_refused_with_their_line(obj, code):
     with pytest.raises(AlignmentError) as e:
         parse_pair(obj, 7)
-    assert e.value.code == code
-    assert e.value.params['line'] == 7
-    assert str(e.value).startswith('line 7: ')
+    outer, _, inner = code.partition(':')
+    assert e.value.code == outer and e.value.params['line'] == 7
+    if inner:
+        assert e.value.params['problem']['code'] == inner
+    assert render(**at_line(e.value)).startswith('line 7: ')
+    assert render(**at_line(e.value), lang='zh-CN').startswith('第 7 行：')
 
 
 def test_bad_lines_are_left_out_and_listed_by_number(tmp_path):
@@ -123,3 +128,18 @@ def test_a_folder_without_pairs_says_how_to_make_them(tmp_path):
     with pytest.raises(AlignmentError) as e:
         load_info(tmp_path)
     assert e.value.code == 'dpo.not_preferences' and 'prepare lab-preferences' in str(e.value)
+
+
+def test_picks_are_appended_one_by_one(tmp_path):
+    folder = tmp_path / 'my-picks'
+    for i in range(6):
+        info = append_pair(folder, parse_pair({'prompt': f'Q{i}?', 'chosen': 'yes', 'rejected': 'no'}))
+    assert sum(info['pairs'].values()) == 6 and info['source'] == {'kind': 'picks'}
+    assert {p.prompt for s in ('train', 'val') for p in load_split(folder, s)} == {
+        (('user', f'Q{i}?'),) for i in range(6)
+    }
+    (tmp_path / 'lab-tasks').mkdir()
+    (tmp_path / 'lab-tasks' / 'train.jsonl').write_text('{}\n')
+    with pytest.raises(AlignmentError) as e:
+        append_pair(tmp_path / 'lab-tasks', parse_pair({'prompt': 'Q', 'chosen': 'a', 'rejected': 'b'}))
+    assert e.value.code == 'dpo.name_taken'

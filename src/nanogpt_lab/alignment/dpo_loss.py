@@ -65,3 +65,12 @@ def dpo_loss(
     reward_l = beta * log_ratio_l  # r̂(x, y_l)
     loss = -F.logsigmoid(reward_w - reward_l).mean()  # −E[log σ(r̂(x, y_w) − r̂(x, y_l))]
     return DpoTerms(loss, reward_w.detach(), reward_l.detach(), log_ratio_w.detach(), log_ratio_l.detach())
+
+
+def chosen_nll(policy_logp_w: torch.Tensor, tokens_w: torch.Tensor) -> torch.Tensor:
+    """−log π_θ(y_w|x) / |y_w|, averaged over the batch: the regulariser RPO adds to eq. 7 (Pang et al. 2024, eq. 3).
+
+    DPO only asks that y_w gain on y_l; both may fall, and on a small model the preferred answers fall with the rest.
+    Adding α times the preferred answers' per-token negative log-likelihood keeps them up.
+    """
+    return -(policy_logp_w / tokens_w).mean()

@@ -6,15 +6,8 @@ English and Chinese words live in `messages/en.json` and `messages/zh_CN.json`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from nanogpt_lab.errors import LabError
 
 
 class AlignmentError(LabError):
-    """Bad conversations, a base the chat template cannot serve, a message over the limit, ..."""
-
-    def __init__(self, code: str, /, *english: str, **params: Any) -> None:
-        super().__init__(code, **params)
-        if english:  # dpo.* raises still pass their own English until they move to the catalogs (BOARD 22:46)
-            self.args = (english[0],)
+    """Bad conversations or preference pairs, a base the chat template cannot serve, a message over the limit, ..."""

@@ -21,7 +21,9 @@ from nanogpt_lab.alignment.dpo_loss import sequence_logps
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.preferences import Pair
 from nanogpt_lab.alignment.template import ChatTokenizer, render_conversation, targets
+from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.events import Emit, null_emit
+from nanogpt_lab.messages import ref
 
 MAX_NAMED = 5  # lines named in a "too long" or "unknown character" report
 
@@ -46,21 +48,16 @@ def render_pair(pair: Pair, tokenizer: ChatTokenizer) -> RenderedPair:
 
 @dataclass(frozen=True)
 class Rendered:
-    """The pairs that fit, and the lines of those left out, by reason."""
+    """The pairs that fit, and the source lines of those left out, by reason."""
 
     pairs: list[RenderedPair]
-    too_long: list[int]  # source lines of pairs longer than block_size
-    unknown_chars: list[int]  # source lines of pairs using characters the model's vocabulary lacks
+    too_long: list[int]  # pairs longer than block_size
+    unknown_chars: list[int]  # pairs using characters the model's vocabulary lacks
 
-    def report(self, block_size: int) -> str | None:
-        """One sentence for a `log` event about what was left out, or None when nothing was."""
-        parts = []
-        for lines, why in ((self.too_long, f'longer than block_size {block_size}'),
-                           (self.unknown_chars, "using characters outside the model's vocabulary")):  # fmt: skip
-            if lines:
-                named = ', '.join(map(str, lines[:MAX_NAMED])) + (', ...' if len(lines) > MAX_NAMED else '')
-                parts.append(f'{len(lines)} pair(s) {why} (lines {named})')
-        return 'left out ' + '; '.join(parts) if parts else None
+    def left_out(self) -> str:
+        """The first lines left out, for a log line: '3, 17, 40, ...'."""
+        lines = sorted(self.too_long + self.unknown_chars)
+        return ', '.join(map(str, lines[:MAX_NAMED])) + (', ...' if len(lines) > MAX_NAMED else '')
 
 
 def render_pairs(pairs: Sequence[Pair], tokenizer: ChatTokenizer, block_size: int, split: str) -> Rendered:
@@ -84,11 +81,8 @@ def render_pairs(pairs: Sequence[Pair], tokenizer: ChatTokenizer, block_size: in
     out = Rendered(kept, too_long, unknown)
     if pairs and not kept:
         raise AlignmentError(
-            'dpo.nothing_fits',
-            f'no {split} pair can be trained: {out.report(block_size)}. Shorten the answers, or start from a model '
-            'with a longer block_size',
-            split=split, too_long=len(too_long), unknown_chars=len(unknown), block_size=block_size,
-        )  # fmt: skip
+            'dpo.nothing_fits', split=split, too_long=len(too_long), unknown_chars=len(unknown), block_size=block_size
+        )
     return out
 
 
@@ -125,13 +119,13 @@ def reference_logps(
     was_training = model.training
     model.eval()  # the reference is scored without dropout, as it is at inference
     out = torch.empty(len(rendered), 2)
+    progress = Progress(emit, ref('progress.dpo_reference'), 'pairs', len(rendered))
     for start in range(0, len(rendered), batch_size):
         x, y = collate(rendered[start : start + batch_size], device)
         with autocast():
             logp_w, logp_l = answer_logps(model, x, y)
         out[start : start + len(logp_w)] = torch.stack([logp_w, logp_l], dim=1).float().cpu()
-        done = min(start + batch_size, len(rendered))
-        emit('progress', done=done, total=len(rendered), unit='pairs', phase='reference')
+        progress(min(start + batch_size, len(rendered)))
     model.train(was_training)
     return out
 

@@ -1,9 +1,11 @@
 """Preference pairs: TRL's JSONL shape read, checked, and kept as a dataset folder that the DPO loop reads.
 
 A line is one pair: a prompt, then two answers to it, `chosen` (preferred) and `rejected`. The prompt is `prompt`
-(text, or a list of messages) or `messages` (the conversation so far). An answer is text, or a list of messages
-that may repeat the prompt first, as many Hugging Face datasets store it. With no prompt at all, the answers must
-be conversations that begin with the same turns: those turns are the prompt (TRL's "implicit prompt").
+(text, or a list of messages) or `messages` (the conversation so far; `prompt` wins where a row has both). An
+answer is text, or a list of messages that may repeat the prompt first, as many Hugging Face datasets store it.
+With no prompt at all, the answers must be conversations that begin with the same turns: those turns are the
+prompt (TRL's "implicit prompt"). A file's bad lines are left out and listed by number, each with its code; a file
+with no usable pair is refused.
 
 On disk a preference dataset is `data/<name>/`: `train.jsonl` and `val.jsonl` (one normalised pair per line:
 `prompt` as messages, `chosen` and `rejected` as text, the source `line`, and optional labels such as the task
@@ -23,14 +25,18 @@ from typing import Any, BinaryIO
 
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.template import check_messages
+from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.messages import ref
 
 FORMAT = 'nanogpt-lab/preferences'
+LAB_PREFERENCES = 'lab-preferences'  # the dataset `prepare lab-preferences` writes (alignment.lab_preferences)
 VERSION = 1
 INFO_FILE = 'preferences.json'
 SPLITS = ('train', 'val')
 MAX_LINE_BYTES = 4_000_000  # one pair of a million characters is far past any block_size a lab model has
 MAX_REPORTED = 3  # problems named in a refusal; the count says how many there were
+MAX_LISTED = 50  # problems listed as log events and in preferences.json (all are counted)
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,14 @@ class Pair:
 # --- one line ---------------------------------------------------------------------------------------------------
 
 
-def _fail(line: int, code: str, message: str, **params: Any) -> AlignmentError:
-    where = f'line {line}: ' if line else ''
-    return AlignmentError(f'dpo.{code}', where + message, line=line, **params)
+def _fail(line: int, code: str, **params: Any) -> AlignmentError:
+    """A refusal of one pair; `line` goes with it so that a file's reader can say where (`at_line`)."""
+    return AlignmentError(f'dpo.{code}', line=line, **params)
+
+
+def at_line(e: AlignmentError) -> dict[str, Any]:
+    """A refusal as a message naming its line: 'line 7: chosen and rejected are the same answer ...'."""
+    return ref('dpo.at_line', line=e.params.get('line'), problem=ref(e.code, **e.params))
 
 
 def _plain(m: Any) -> Any:
@@ -72,7 +83,7 @@ def _plain(m: Any) -> Any:
 
 def _messages(value: Any, line: int, key: str) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise _fail(line, 'bad_messages', f'`{key}` must be text or a non-empty list of messages', key=key)
+        raise _fail(line, 'bad_messages', key=key)
     return [_plain(m) for m in value]
 
 
@@ -81,7 +92,7 @@ def _checked(messages: list[Any], line: int, key: str, *, complete: bool) -> lis
     try:
         return check_messages(messages, complete=complete)
     except AlignmentError as e:
-        raise AlignmentError(e.code, f'line {line}: `{key}`: {e}', line=line, key=key, **e.params) from None
+        raise _fail(line, 'bad_turn', key=key, problem=ref(e.code, **e.params)) from None
 
 
 def _answer(value: Any, prompt: list[Any] | None, line: int, key: str) -> tuple[list[Any], Any]:
@@ -93,23 +104,21 @@ def _answer(value: Any, prompt: list[Any] | None, line: int, key: str) -> tuple[
         return turns[:-1], turns[-1]
     if len(turns) > 1:
         if turns[: len(prompt)] != prompt:
-            raise _fail(line, 'no_shared_prompt', f"`{key}` does not begin with the pair's prompt", key=key)
+            raise _fail(line, 'answer_not_after_prompt', key=key)
         turns = turns[len(prompt) :]
     if len(turns) != 1:
-        raise _fail(line, 'not_one_answer', f'`{key}` must end in exactly one assistant answer', key=key)
+        raise _fail(line, 'not_one_answer', key=key)
     return [], turns[0]
 
 
 def parse_pair(obj: Any, line: int = 0) -> Pair:
     """One JSON value as a Pair, or an AlignmentError naming the line and what is wrong with it."""
     if not isinstance(obj, dict):
-        raise _fail(line, 'not_object', 'each line must be a JSON object with chosen and rejected')
+        raise _fail(line, 'not_object')
     missing = [k for k in ('chosen', 'rejected') if k not in obj]
     if missing:
-        raise _fail(line, 'missing_answers', f'no `{missing[0]}`: a pair needs chosen and rejected', key=missing[0])
-    if 'prompt' in obj and 'messages' in obj:
-        raise _fail(line, 'two_prompts', 'give the prompt once: `prompt` or `messages`, not both')
-    raw = obj.get('prompt', obj.get('messages'))
+        raise _fail(line, 'missing_answers', key=missing[0])
+    raw = obj['prompt'] if obj.get('prompt') is not None else obj.get('messages')  # ultrafeedback has both
     prompt = None
     if raw is not None:
         prompt = [{'role': 'user', 'content': raw}] if isinstance(raw, str) else _messages(raw, line, 'prompt')
@@ -117,17 +126,13 @@ def parse_pair(obj: Any, line: int = 0) -> Pair:
     lead_l, answer_l = _answer(obj['rejected'], prompt, line, 'rejected')
     if prompt is None:
         if not lead_w or lead_w != lead_l:
-            raise _fail(
-                line, 'no_shared_prompt',
-                'no prompt: give `prompt` or `messages`, or make chosen and rejected conversations that begin with '
-                'the same turns',
-            )  # fmt: skip
+            raise _fail(line, 'no_shared_prompt')
         prompt = lead_w
     prompt = _checked(prompt, line, 'prompt', complete=False)
     chosen = _checked([*prompt, answer_w], line, 'chosen', complete=True)[-1]['content']
     rejected = _checked([*prompt, answer_l], line, 'rejected', complete=True)[-1]['content']
     if chosen.strip() == rejected.strip():
-        raise _fail(line, 'same_answers', 'chosen and rejected are the same answer: there is nothing to prefer')
+        raise _fail(line, 'same_answers')
     labels = {k: obj[k] for k in ('kind', 'lang', 'why') if isinstance(obj.get(k), str)}
     return Pair(tuple((m['role'], m['content']) for m in prompt), chosen, rejected, line, labels)
 
@@ -154,22 +159,19 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, 'rb') as f:
         for number, (raw, whole) in enumerate(_raw_lines(f), start=1):
             if not whole:
-                yield (
-                    number,
-                    _fail(number, 'line_too_long', f'longer than {MAX_LINE_BYTES:,} bytes', limit=MAX_LINE_BYTES),
-                )
+                yield number, _fail(number, 'line_too_long', limit=MAX_LINE_BYTES)
                 continue
             try:
                 text = raw.decode('utf-8-sig' if number == 1 else 'utf-8')
             except UnicodeDecodeError:
-                yield number, _fail(number, 'not_utf8', 'not UTF-8 text (save the file as UTF-8)')
+                yield number, _fail(number, 'not_utf8')
                 continue
             if not text.strip():
                 continue
             try:
                 yield number, json.loads(text)
             except json.JSONDecodeError as e:
-                yield number, _fail(number, 'not_json', f'not JSON ({e.msg} at column {e.colno})', detail=e.msg)
+                yield number, _fail(number, 'not_json', detail=e.msg, column=e.colno)
 
 
 @dataclass(frozen=True)
@@ -192,13 +194,10 @@ def parse_pairs(rows: Iterable[tuple[int, Any]], source: str) -> ReadPairs:
         except AlignmentError as e:
             problems.append(e)
     if not pairs and not problems:
-        raise AlignmentError('dpo.empty_dataset', f'{source} holds no preference pairs', source=source)
+        raise AlignmentError('dpo.empty_dataset', source=source)
     if not pairs:
-        first = '; '.join(str(e) for e in problems[:MAX_REPORTED])
-        raise AlignmentError(
-            'dpo.no_pairs', f'{source} holds no usable preference pair: {first}', source=source,
-            problems=len(problems), first=str(problems[0]),
-        )  # fmt: skip
+        first = [at_line(e) for e in problems[:MAX_REPORTED]]
+        raise AlignmentError('dpo.no_pairs', source=source, problems=len(problems), first=first)
     return ReadPairs(pairs, problems)
 
 
@@ -206,7 +205,7 @@ def read_pairs(path: str | Path) -> ReadPairs:
     """A JSONL file of pairs in TRL's shape, each line checked (see parse_pair); bad lines are left out and listed."""
     p = Path(path)
     if not p.is_file():
-        raise AlignmentError('dpo.no_file', f'{p} is not a file', path=str(p))
+        raise AlignmentError('dpo.no_file', path=p)
     return parse_pairs(_lines(p), str(p))
 
 
@@ -265,21 +264,13 @@ def load_info(folder: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding='utf-8'))
     except FileNotFoundError:
-        raise AlignmentError(
-            'dpo.not_preferences',
-            f"dataset '{folder.name}' holds no preference pairs ({path} is missing): run `nanogpt-lab prepare "
-            'preferences --input FILE --name NAME` or `nanogpt-lab prepare lab-preferences --from=RUN` first',
-            dataset=folder.name,
-        ) from None
+        raise AlignmentError('dpo.not_preferences', key='dataset', dataset=folder.name, path=path) from None
     except (OSError, ValueError) as e:
-        raise AlignmentError('dpo.bad_info', f'{path} cannot be read ({e})', path=str(path)) from None
+        raise AlignmentError('dpo.unreadable_info', path=path, reason=e.__class__.__name__) from None
     if not isinstance(info, dict) or info.get('format') != FORMAT or not isinstance(info.get('version'), int):
-        raise AlignmentError('dpo.bad_info', f'{path} is not a nanoGPT Lab preference dataset', path=str(path))
+        raise AlignmentError('dpo.bad_info', path=path)
     if info['version'] > VERSION:
-        raise AlignmentError(
-            'dpo.newer_format', f'{path} is format version {info["version"]}; this lab reads up to {VERSION}',
-            path=str(path), version=info['version'],
-        )  # fmt: skip
+        raise AlignmentError('dpo.newer_format', path=path, version=info['version'], supported=VERSION)
     return info
 
 
@@ -292,7 +283,60 @@ def load_split(folder: Path, split: str) -> list[Pair]:
     stored = list(_lines(path))
     read = parse_pairs(stored, str(path))
     if read.problems:  # the lab wrote this file: a bad line means it was damaged, not a choice to skip
-        raise AlignmentError('dpo.bad_info', f'{path}: {read.problems[0]}', path=str(path))
+        raise AlignmentError('dpo.damaged', path=path, problem=at_line(read.problems[0]))
     pairs = read.pairs
     # keep the line each pair had in the file the learner gave, which messages about it should name
     return [replace(p, line=obj.get('line', p.line)) for p, (_, obj) in zip(pairs, stored, strict=True)]
+
+
+# --- preparing a dataset --------------------------------------------------------------------------------------------
+
+# named Hugging Face preference datasets the lab knows: their split and licence (shown before use)
+NAMED_DATASETS = {
+    'HuggingFaceH4/ultrafeedback_binarized': {'split': 'train_prefs', 'licence': 'MIT'},
+}
+
+
+def _report(read: ReadPairs, where: str, emit: Emit) -> None:
+    """Say how many pairs were kept, and which lines were left out and why (the first ones by number)."""
+    for e in read.problems[:MAX_LISTED]:
+        emit_log(emit, 'log.dpo.left_out', 'warning', problem=at_line(e))
+    if len(read.problems) > MAX_LISTED:
+        emit_log(emit, 'log.dpo.more_left_out', 'warning', count=len(read.problems) - MAX_LISTED)
+    emit_log(emit, 'log.dpo.pairs_read', source=where, kept=len(read.pairs), left_out=len(read.problems))
+
+
+def _source(kind: str, read: ReadPairs, **extra: Any) -> dict[str, Any]:
+    problems = [at_line(e) for e in read.problems[:MAX_LISTED]]
+    return {'kind': kind, **extra, 'kept': len(read.pairs), 'left_out': len(read.problems), 'problems': problems}
+
+
+def prepare_file(path: str | Path, folder: Path, val_fraction: float, emit: Emit = null_emit) -> dict[str, Any]:
+    """`prepare preferences --input FILE`: read, report, split by prompt, write; return preferences.json."""
+    read = read_pairs(path)
+    _report(read, str(path), emit)
+    source = _source('file', read, path=str(Path(path).resolve()))
+    return write_preferences(folder, split_pairs(read.pairs, val_fraction), source)
+
+
+def prepare_hf(name: str, folder: Path, val_fraction: float, max_rows: int, emit: Emit = null_emit) -> dict[str, Any]:
+    """`prepare preferences --hf NAME`: rows through `datasets` (online; offline is said plainly), licence shown."""
+    from nanogpt_lab.alignment.conversations import hf_rows
+
+    known = NAMED_DATASETS.get(name, {})
+    rows, licence = hf_rows(name, known.get('split', 'train'), max_rows)
+    licence = licence or known.get('licence') or 'unknown: read the dataset card before you use it'
+    emit_log(emit, 'log.alignment_engine.hf_licence', dataset=name, licence=licence)
+    read = parse_pairs(enumerate(rows, start=1), name)
+    _report(read, name, emit)
+    source = _source('huggingface', read, dataset=name, licence=licence)
+    return write_preferences(folder, split_pairs(read.pairs, val_fraction), source)
+
+
+def append_pair(folder: Path, pair: Pair, val_fraction: float = 0.1) -> dict[str, Any]:
+    """Add one pair (a learner's pick in the chat) to the dataset in `folder`, made on the first pick; return
+    preferences.json, whose `pairs` counts what has been collected. The split is by prompt, as for a file."""
+    pairs = [p for split in SPLITS for p in load_split(folder, split)] if is_preferences(folder) else []
+    if not is_preferences(folder) and folder.is_dir() and any(folder.iterdir()):
+        raise AlignmentError('dpo.name_taken', key='name', path=folder)
+    return write_preferences(folder, split_pairs([*pairs, pair], val_fraction), {'kind': 'picks'})

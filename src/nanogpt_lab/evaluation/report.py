@@ -97,18 +97,21 @@ def score_run(
     if dataset and dataset != config.get('dataset'):
         emit_log(emit, 'log.alignment_engine.eval_no_template', 'warning', path=out_dir, dataset=dataset,
                  own=str(config.get('dataset')))  # fmt: skip
-    return Scores(_text_scores(model, config, source, data_dir, emit), {}, source, config, device)
+    return Scores(text_loss(model, config, data_dir, emit, source), {}, source, config, device)
 
 
 # --- a pretraining run: the whole val.bin ---------------------------------------------------------------------------
 
 
-def _text_scores(model: Any, config: dict, source: dict, data_dir: str | None, emit: Emit) -> dict[str, Any]:
-    """Loss over the run's own val.bin in block_size windows (every target once), and its bits per character."""
+def text_loss(
+    model: Any, config: dict, data_dir: str | None, emit: Emit = null_emit, source: dict | None = None
+) -> dict[str, Any]:
+    """Loss over the val.bin of the run `config` describes, in block_size windows (every target once), and its bits
+    per character. `model` may be another model of its lineage: a chat vocabulary extends the base's."""
     from nanogpt_lab.data import dataset_dir
     from nanogpt_lab.evaluation.loss import full_val_loss
 
-    name = config.get('dataset') or source.get('dataset')
+    name = config.get('dataset') or (source or {}).get('dataset')
     if not name:
         raise AlignmentError('alignment_engine.no_dataset')
     folder = dataset_dir(name, data_dir or config.get('data_dir'))
@@ -143,14 +146,11 @@ def _loss_entry(nats: float, tokens: int, chars_per_token: float | None, split: 
 def _chat_scores(
     model: Any, tokenizer: ChatTokenizer, config: dict, where: tuple[str | None, str | None], emit: Emit, limit: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    folder = _conversations(config, *where)
-    val = read_conversations(folder, 'val')
-    fits = [c for c in val if len(render_conversation(c['messages'], tokenizer)[0]) <= model.config.block_size + 1]
+    folder = conversations_folder(config, *where)
+    fits = fitting(read_conversations(folder, 'val'), tokenizer, model.config.block_size)
     if not fits:
         raise AlignmentError('alignment_engine.no_val', name=folder.name, block_size=model.config.block_size)
-    nats, tokens, chars = _masked_loss(model, tokenizer, fits)
-    what = f'trained tokens (assistant answers and <|end|>) of {len(fits):,} held-out conversations'
-    losses = {folder.name: _loss_entry(nats, tokens, chars / tokens, 'val', what)}
+    losses = chat_loss(model, tokenizer, fits, folder.name)
     scored = fits[:limit]
     emit_log(emit, 'log.alignment_engine.eval_tasks', dataset=folder.name, conversations=len(scored))
     progress = Progress(emit, ref('progress.exact_match'), 'conversations', len(scored))
@@ -158,7 +158,19 @@ def _chat_scores(
     return losses, {folder.name: {**result, 'decoding': 'greedy (temperature 0)'}}
 
 
-def _conversations(config: dict, dataset: str | None, data_dir: str | None) -> Path:
+def fitting(conversations: list[dict], tokenizer: ChatTokenizer, block_size: int) -> list[dict]:
+    """The conversations a model with this context can read whole."""
+    return [c for c in conversations if len(render_conversation(c['messages'], tokenizer)[0]) <= block_size + 1]
+
+
+def chat_loss(model: Any, tokenizer: ChatTokenizer, conversations: list[dict], name: str) -> dict[str, Any]:
+    """The loss on the trained tokens (answers and their <|end|>) of `conversations`, which fit the model."""
+    nats, tokens, chars = _masked_loss(model, tokenizer, conversations)
+    what = f'trained tokens (assistant answers and <|end|>) of {len(conversations):,} held-out conversations'
+    return {name: _loss_entry(nats, tokens, chars / tokens, 'val', what)}
+
+
+def conversations_folder(config: dict, dataset: str | None, data_dir: str | None) -> Path:
     """The conversations folder to score: --dataset, else the one the run's packed data came from."""
     from nanogpt_lab.data import dataset_dir
 
@@ -203,6 +215,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def read_report(out_dir: Path) -> dict[str, Any]:
+    """The run's report.json (any tool's sections), or {} when there is none of this format."""
+    report = _read_json(out_dir / REPORT_FILE) or {}
+    return report if report.get('format') == REPORT_FORMAT else {}
+
+
 def _lineage(out_dir: Path) -> list[dict[str, Any]]:
     """The models this run grew from, oldest first (evaluation.lineage), as JSON."""
     return [
@@ -215,9 +233,7 @@ def merge_report(out_dir: Path, scores: Scores, seconds: float) -> dict[str, Any
     """Merge these scores' sections into report.json (other tools' sections stay) and write it atomically."""
     source, config = scores.source, scores.config
     path = out_dir / REPORT_FILE
-    report = _read_json(path) or {}
-    if report.get('format') != REPORT_FORMAT:
-        report = {}
+    report = read_report(out_dir)
     best = source.get('best_val_loss')
     report.update(
         format=REPORT_FORMAT,

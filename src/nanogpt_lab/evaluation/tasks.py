@@ -18,7 +18,7 @@ from nanogpt_lab.inference.chat import answer
 MAX_EXAMPLES = 5  # wrong answers kept per kind, to show beside the score
 
 
-def _limit(tokenizer: ChatTokenizer, expected: str) -> int:
+def answer_limit(tokenizer: ChatTokenizer, expected: str) -> int:
     """Room for the answer: twice the expected length and some, so a run-on answer is seen running on."""
     return 2 * len(tokenizer.encode(expected)) + 8
 
@@ -39,7 +39,7 @@ def exact_match(
     for i, conv in enumerate(conversations):
         kind = conv.get('kind', 'conversation')
         expected = conv['messages'][-1]['content']
-        got = answer(model, tokenizer, conv['messages'][:-1], _limit(tokenizer, expected))
+        got = answer(model, tokenizer, conv['messages'][:-1], answer_limit(tokenizer, expected))
         answers.append(got)
         total[kind] += 1
         if got.strip() == expected.strip():

@@ -83,14 +83,23 @@ def generate_ids(
     kv_cache: bool = True,
     generator: torch.Generator | None = None,
     vocab_size: int | None = None,
+    stop_ids: Collection[int] = (),
 ) -> torch.Tensor:
-    """nanoGPT's `generate` (B, T) -> (B, T + max_new_tokens), with the KV cache, top-p and repetition penalty."""
+    """nanoGPT's `generate` (B, T) -> (B, T + max_new_tokens), with the KV cache, top-p and repetition penalty.
+
+    With `stop_ids`, generation ends early once every row has produced one of them (what follows is unspecified).
+    """
     settings = SamplingSettings(temperature, top_k, top_p, repetition_penalty)
     window = ContextWindow(model, idx.size(0), kv_cache=kv_cache)
+    stops = torch.tensor(sorted(stop_ids), dtype=torch.long, device=idx.device)
+    stopped = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
     for _ in range(max_new_tokens):
         logits = process(window.logits(idx), settings, context=idx, vocab_size=vocab_size)
         idx_next = sample_from(logits, generator)
         idx = torch.cat((idx, idx_next), dim=1)
+        stopped |= torch.isin(idx_next[:, 0], stops)
+        if len(stops) and bool(stopped.all()):
+            break
     return idx
 
 

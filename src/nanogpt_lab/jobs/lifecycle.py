@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 Runner = Callable[[Any, Emit, Callable[[], bool]], Any]  # (config, emit, should_stop) -> summary
 
 
-TRAINING_KINDS = ('train', 'finetune', 'sft')  # jobs whose run folder is the config's out_dir
+TRAINING_KINDS = ('train', 'finetune', 'sft', 'dpo')  # jobs whose run folder is the config's out_dir
 
 
 def run_dir_for(kind: str, cfg: Any) -> Path:

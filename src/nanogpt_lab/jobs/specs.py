@@ -22,7 +22,10 @@ from nanogpt_lab.config import (
     ConfigError,
     ConversationsConfig,
     DataConfig,
+    DpoConfig,
     EvalConfig,
+    PreferencesConfig,
+    ReportConfig,
     SampleConfig,
     TrainConfig,
     build,
@@ -175,7 +178,7 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED):
         values['init_from'] = readable(init, 'init_from', workspace.runs_root(), local, 'start_run')
     values = {**run_preset(kind), **values}
-    cfg = build(TrainConfig, values)
+    cfg = build(CONFIGS[kind], values)
     if cfg.nproc_per_node > 1:
         raise ConfigError('config.ddp_in_terminal', key='nproc_per_node')
     return JobSpec(kind, _set_keys(cfg), run_id, device_slots(cfg.device), *_runner(checkout))
@@ -188,6 +191,37 @@ def _sft(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if values.get('init_from', 'scratch') == 'scratch':
         raise ConfigError('alignment_engine.needs_init_from', key='init_from')
     return _train(kind, values, local)
+
+
+def _dpo(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    """DPO is training on preference pairs from an SFT run: the same checks, with DPO's config (beta)."""
+    if values.get(CHECKOUT_KEY) is not None:
+        raise ConfigError('config.sft_checkout', key=CHECKOUT_KEY)
+    if values.get('init_from', 'scratch') == 'scratch':
+        raise ConfigError('dpo.needs_init_from', key='init_from')
+    return _train(kind, values, local)
+
+
+def _prepare_preferences(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    _no_write_path(values, 'data_dir', 'config.data_dir_fixed')
+    _folder_name(values, 'name')
+    _folder_name(values, 'tasks')
+    if 'from' in values:  # the CLI's --from
+        values['from_run'] = values.pop('from')
+    if values.get('input') is not None:
+        values['input'] = readable(values['input'], 'input', uploads_root(), local, 'upload')
+    if values.get('from_run') is not None:
+        values['from_run'] = readable(values['from_run'], 'from_run', workspace.runs_root(), local, 'start_run')
+    cfg = build(PreferencesConfig, values)
+    return JobSpec(kind, _set_keys(cfg), None, device_slots(cfg.device) if cfg.source == 'lab-preferences' else [])
+
+
+def _report(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    values['out_dir'] = readable(values.get('out_dir'), 'out_dir', workspace.runs_root(), local, 'run')
+    if values.get('data_dir') is not None:
+        values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
+    cfg = build(ReportConfig, values)
+    return JobSpec(kind, _set_keys(cfg), None, device_slots(cfg.device))
 
 
 def _eval(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
@@ -289,6 +323,9 @@ _BUILDERS = {
     'sft': _sft,
     'prepare-conversations': _prepare,
     'eval': _eval,
+    'dpo': _dpo,
+    'prepare-preferences': _prepare_preferences,
+    'report': _report,
     'sample': _sample,
     'export': _export,
     'bench': _bench,
@@ -297,15 +334,22 @@ _BUILDERS = {
 KINDS = tuple(_BUILDERS)  # every job kind; the worker's RUNNERS and the API's JOB_BODIES name the same ones
 
 
+# the config class each kind's worker rebuilds from job.json (kinds not named here keep a plain dict)
+CONFIGS: dict[str, type[BaseModel]] = {
+    'prepare-data': DataConfig,
+    'train': TrainConfig,
+    'finetune': TrainConfig,
+    'sft': TrainConfig,
+    'dpo': DpoConfig,
+    'prepare-conversations': ConversationsConfig,
+    'prepare-preferences': PreferencesConfig,
+    'eval': EvalConfig,
+    'report': ReportConfig,
+    'sample': SampleConfig,
+}
+
+
 def load_config(kind: str, config: dict[str, Any]) -> BaseModel | dict[str, Any]:
     """The config object a worker runs with, rebuilt from the dump the manager stored in job.json."""
-    cls = {
-        'prepare-data': DataConfig,
-        'train': TrainConfig,
-        'finetune': TrainConfig,
-        'sft': TrainConfig,
-        'prepare-conversations': ConversationsConfig,
-        'eval': EvalConfig,
-        'sample': SampleConfig,
-    }.get(kind)
+    cls = CONFIGS.get(kind)
     return build(cls, config) if cls else dict(config)

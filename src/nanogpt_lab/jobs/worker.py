@@ -55,6 +55,24 @@ def _eval(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     return summary(evaluate_run(cfg.out_dir, cfg.dataset, cfg.data_dir, cfg.device, emit, cfg.max_conversations))
 
 
+def _dpo(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.alignment.dpo import dpo
+
+    return dpo(cfg, emit=emit, should_stop=should_stop)
+
+
+def _prepare_preferences(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.alignment.prepare import prepare_preferences
+
+    return prepare_preferences(cfg, emit=emit)
+
+
+def _report(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab.evaluation.card import card_summary, report_card
+
+    return card_summary(report_card(cfg.out_dir, cfg.data_dir, cfg.device, emit, cfg.max_conversations))
+
+
 def _download_weights(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     from nanogpt_lab.data.hub import download_weights
 
@@ -117,6 +135,9 @@ RUNNERS: dict[str, Runner] = {
     'sft': _sft,
     'prepare-conversations': _prepare_conversations,
     'eval': _eval,
+    'dpo': _dpo,
+    'prepare-preferences': _prepare_preferences,
+    'report': _report,
     'download-weights': _download_weights,
     'sample': _sample,
     'export': _export,
@@ -124,9 +145,9 @@ RUNNERS: dict[str, Runner] = {
     'simulate': _simulate,
 }
 # these poll should_stop and end cleanly; the others stop at the signal (their writes are atomic)
-GRACEFUL = ('train', 'finetune', 'sft', 'sample', 'simulate', 'download-weights')
+GRACEFUL = ('train', 'finetune', 'sft', 'dpo', 'sample', 'simulate', 'download-weights')
 # torch-heavy kinds: their process picks its CPU threads at start
-COMPUTING = ('train', 'finetune', 'sft', 'eval', 'sample')
+COMPUTING = ('train', 'finetune', 'sft', 'dpo', 'eval', 'report', 'prepare-preferences', 'sample')
 
 
 def choose_cpu_threads(kind: str, cfg: Any) -> None:

@@ -10,7 +10,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanogpt_lab.config import PRETRAINED, ConversationsConfig, DataConfig, EvalConfig, SampleConfig, TrainConfig
+from nanogpt_lab.config import (
+    PRETRAINED,
+    ConversationsConfig,
+    DataConfig,
+    DpoConfig,
+    EvalConfig,
+    PreferencesConfig,
+    ReportConfig,
+    SampleConfig,
+    TrainConfig,
+)
 from nanogpt_lab.jobs.specs import BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
 
 # the plan's NanoGPTConfig fields (camelCase) that the API accepts besides the engine's snake_case keys
@@ -56,6 +66,9 @@ JOB_BODIES: dict[str, dict[str, Any]] = {
     'sft': _flat(TrainConfig, camel=True),
     'prepare-conversations': _flat(ConversationsConfig),
     'eval': _flat(EvalConfig),
+    'dpo': _flat(DpoConfig, camel=True),
+    'prepare-preferences': _flat(PreferencesConfig),
+    'report': _flat(ReportConfig),
     'sample': _flat(SampleConfig, {CHECKOUT_KEY: CHECKOUT_SCHEMA}),
     'export': _object(
         {

@@ -7,47 +7,10 @@ from __future__ import annotations
 import hashlib
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-REPO_ROOT = Path(__file__).resolve().parents[3]  # src/nanogpt_lab/simulation → the repository
-# the code a recording depends on; the recorded assets themselves are left out (they change as we record)
-_CODE = ('src', 'config', 'pyproject.toml', ':(exclude)src/nanogpt_lab/simulation/assets')
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(['git', *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout
-
-
-def git_state() -> dict[str, Any]:
-    """HEAD's commit, whether tracked or untracked source differs from it, and a hash of that difference.
-
-    Several engineers edit the tree at once, so a recording is often made from uncommitted code: `dirty` says so,
-    and `diff_sha256` (of `git diff HEAD` over src/ plus the untracked files' names and bytes) tells two dirty
-    states apart.
-    """
-    commit = (_git('rev-parse', 'HEAD') or '').strip() or None
-    status = _git('status', '--porcelain', '--untracked-files=all', '--', *_CODE) or ''
-    changed = [line[3:] for line in status.splitlines() if line.strip()]
-    digest = hashlib.sha256((_git('diff', 'HEAD', '--', *_CODE) or '').encode())
-    for line in status.splitlines():
-        if line.startswith('??'):
-            path = REPO_ROOT / line[3:]
-            if path.suffix != '.pyc' and path.is_file():
-                digest.update(line[3:].encode() + b'\0' + path.read_bytes())
-    return {
-        'commit': commit,
-        'dirty': bool(changed),
-        'changed_files': len(changed),
-        'diff_sha256': digest.hexdigest() if changed else None,
-    }
 
 
 def machine(device: str, threads: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nanogpt_lab import workspace
+from nanogpt_lab import revision, workspace
 from nanogpt_lab.config import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_K,
@@ -46,7 +46,7 @@ from nanogpt_lab.simulation.recipes import DATASET_CONFIGS, RECIPES, Recipe
 log = logging.getLogger(__name__)
 
 USAGE = __doc__.split('\n\n')[1]
-SHARED_DATA = prov.REPO_ROOT.parent / 'shared' / 'data'  # this project's offline copies, when present
+SHARED_DATA = revision.REPO_ROOT.parent / 'shared' / 'data'  # this project's offline copies, when present
 PER_RUN_KEYS = ('out_dir', 'data_dir', 'init_from', 'max_iters')  # differ between machines or on verify
 SAMPLE = {'start': 'ROMEO:', 'num_samples': 1, 'max_new_tokens': 200, 'temperature': SAMPLE_TEMPERATURE,
           'top_k': SAMPLE_TOP_K, 'seed': 1337}  # fmt: skip
@@ -75,7 +75,7 @@ class Recorder:
         self.command = prov.command_line(argv)
         import nanogpt_lab.training.trainer  # noqa: F401 - the code that records, loaded before its commit is read
 
-        self.git = prov.git_state()
+        self.git = revision.git_state()
 
     @property
     def data_dir(self) -> Path:
@@ -143,7 +143,7 @@ def train_config(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str,
     """The TrainConfig `nanogpt-lab train <recipe args>` builds, pointed at the work folder's data and run."""
     base = run_preset('finetune') if recipe.finetune else None
     # recipes name config/*.py relative to the repository, as nanoGPT's README does
-    args = [a if a.startswith('--') else str(prov.REPO_ROOT / a) for a in recipe.args]
+    args = [a if a.startswith('--') else str(revision.REPO_ROOT / a) for a in recipe.args]
     args += [f'--data_dir={rec.data_dir}', f'--out_dir={out_dir}', f'--threads={rec.threads}']
     if recipe.init_from_recipe:
         args.append(f'--init_from={rec.run_dir(recipe.init_from_recipe)}')

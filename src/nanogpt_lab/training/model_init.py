@@ -49,7 +49,7 @@ def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str], d
     keep = {
         k: v
         for k, v in saved.items()
-        if k in TrainConfig.model_fields
+        if k in type(cfg).model_fields
         and k not in cfg.model_fields_set
         and k not in MACHINE_KEYS
         and k != 'model'
@@ -58,7 +58,7 @@ def inherit_resume_settings(cfg: TrainConfig) -> tuple[TrainConfig, list[str], d
     if not keep:
         return cfg, [], ckpt
     try:
-        return build(TrainConfig, {**cfg.model_dump(exclude_unset=True), **keep}), sorted(keep), ckpt
+        return build(type(cfg), {**cfg.model_dump(exclude_unset=True), **keep}), sorted(keep), ckpt
     except ConfigError as e:
         log.warning('checkpoint settings not reused (%s)', e)
         return cfg, [], ckpt

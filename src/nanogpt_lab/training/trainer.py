@@ -92,7 +92,8 @@ def train(
 class Trainer:
     """One run's state: model, optimizer, data stream, counters; `run()` is the loop.
 
-    A subclass changes what is trained on, not how: `_open_data`, `_init_model`, `_new_batches`, `_eval_batches`.
+    A subclass changes what is trained on, not how: `_open_data`, `_init_model`, `_new_batches`, `_eval_batches`;
+    and what a batch's loss is and what the events add (`_batch_loss`, `_train_fields`, `_eval_fields`: DPO).
     """
 
     def __init__(
@@ -156,6 +157,19 @@ class Trainer:
         """The fixed batches one evaluation of `split` averages over."""
         cfg = self.cfg
         return eval_batches(self.data, split, cfg.eval_iters, cfg.batch_size, self.block_size, self.rt.device, cfg.seed)
+
+    def _batch_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One micro-batch's loss: the model's mean cross-entropy on its targets (DPO scores pairs instead)."""
+        _, loss = self.model(x, y)
+        return loss
+
+    def _train_fields(self) -> dict[str, Any]:
+        """Fields a subclass adds to each `train` event (DPO: reward margin, preference accuracy, drift)."""
+        return {}
+
+    def _eval_fields(self) -> dict[str, Any]:
+        """Fields a subclass adds to each `eval` event."""
+        return {}
 
     # --- set-up helpers -------------------------------------------------------------------------------------------
 
@@ -341,8 +355,8 @@ class Trainer:
             sync = contextlib.nullcontext() if last or not self.dist.active else self.model.no_sync()
             with sync:
                 with rt.autocast():
-                    _, loss = self.model(x, y)
-                    loss = loss / rt.grad_accum  # the sum of the micro-steps' gradients is their mean's
+                    # the sum of the micro-steps' gradients is their mean's
+                    loss = self._batch_loss(x, y) / rt.grad_accum
                 self.batches.prefetch()
                 rt.scaler.scale(loss).backward()
             loss_sum += loss.detach()
@@ -387,6 +401,7 @@ class Trainer:
             mem_bytes=hardware.memory_in_use(self.rt.device),
             tokens=self.tokens,
             grad_norm=float(grad_norm) if grad_norm is not None else None,
+            **self._train_fields(),
         )
         self.loggers.train(self.iter_num, lossf, lr, mfu)
 
@@ -427,6 +442,7 @@ class Trainer:
             best_val_loss=round(self.best_val_loss, 6),
             tokens=self.tokens,
             saved=saved,
+            **self._eval_fields(),
         )
         self.loggers.eval(it, losses['train'], losses['val'], lr)
         if cfg.eval_sample_tokens:

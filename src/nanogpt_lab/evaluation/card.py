@@ -1,0 +1,276 @@
+"""`nanogpt-lab report`: the report card of a lineage (base → SFT → DPO), every model scored the same way.
+
+For each model of the chain that ends at a run (evaluation.lineage), side by side in `card.models`:
+- `text_loss`: the loss on the base's pretraining val text, in nats per token and bits per character. Every model
+  of the chain can be given this one (a chat vocabulary extends the base's), so it shows what alignment cost;
+- `chat_loss`: the loss on the trained tokens (answers) of the held-out conversations (models with a template);
+- `tasks`: held-out exact match per task kind, the English and the Chinese prompts in separate columns, each kind
+  beside its chance level (the share of its most common answer: what always giving that answer scores) and its
+  accuracy centred on chance, (accuracy − chance) / (1 − chance);
+- `style`: the style preference's win rate: the share of held-out answers written in the script the expected
+  answer is in (answer in the language asked);
+- `preferences`: held-out preference accuracy: the share of the DPO dataset's held-out pairs whose chosen answer
+  the model finds likelier than the rejected one, log π(y_w|x) > log π(y_l|x);
+- `provenance`: the run, the commit of the code that scored it, the device and the date.
+`card.contamination` lists every evaluation prompt found in some model's training data, and `card.warnings` says so.
+The card is written into the newest run's report.json as its section `card`; the older runs are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanogpt_lab import revision
+from nanogpt_lab.alignment.conversations import read_conversations
+from nanogpt_lab.alignment.lab_preferences import script
+from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pairs
+from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split
+from nanogpt_lab.alignment.template import ChatTokenizer
+from nanogpt_lab.data import dataset_dir
+from nanogpt_lab.evaluation.contamination import find_overlaps
+from nanogpt_lab.evaluation.lineage import Link, lineage
+from nanogpt_lab.evaluation.report import (
+    REPORT_FILE,
+    REPORT_FORMAT,
+    REPORT_VERSION,
+    chat_loss,
+    conversations_folder,
+    fitting,
+    read_report,
+    text_loss,
+)
+from nanogpt_lab.evaluation.tasks import exact_match
+from nanogpt_lab.events import Emit, emit_log, null_emit
+from nanogpt_lab.fileio import atomic_write_text
+
+CARD_VERSION = 1
+LANGS = ('en', 'zh')
+MAX_PAIRS = 1000  # held-out pairs scored for preference accuracy
+MAX_CONVERSATIONS = 1000  # held-out conversations answered for exact match
+MAX_TEXT_BYTES = 50_000_000  # a pretraining text larger than this is not searched for evaluation prompts
+
+
+def prompt_of(messages: Sequence[dict[str, str]]) -> str:
+    """The last user message before the answer: what the contamination guard looks for."""
+    return next(m['content'] for m in reversed(messages) if m['role'] == 'user')
+
+
+def lang_of(conv: dict[str, Any]) -> str:
+    """'zh' for a conversation asked in Chinese, else 'en'."""
+    return 'zh' if script(prompt_of(conv['messages'][:-1])) == 'zh' else 'en'
+
+
+def chance_level(conversations: Sequence[dict[str, Any]]) -> float:
+    """What always giving the most common expected answer scores on these conversations."""
+    answers = Counter(c['messages'][-1]['content'].strip() for c in conversations)
+    return answers.most_common(1)[0][1] / len(conversations) if conversations else 0.0
+
+
+def _column(result: dict[str, Any], conversations: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One language's exact match: overall, and per kind with its chance level and chance-centred accuracy."""
+    kinds = {}
+    for kind, k in result['kinds'].items():
+        chance = chance_level([c for c in conversations if c.get('kind', 'conversation') == kind])
+        centred = (k['accuracy'] - chance) / (1 - chance) if chance < 1 else 0.0
+        kinds[kind] = {**k, 'chance': round(chance, 6), 'centred': round(centred, 6)}
+    return {'accuracy': result['accuracy'], 'conversations': result['conversations'], 'kinds': kinds}
+
+
+def score_tasks(model: Any, tokenizer: ChatTokenizer, conversations: list[dict[str, Any]], emit: Emit = null_emit):
+    """Exact match in an English and a Chinese column, and the style win rate judged on the same greedy answers."""
+    columns: dict[str, Any] = {}
+    judged: list[tuple[str, str]] = []  # (the expected answer's script, the answer given)
+    for lang in LANGS:
+        convs = [c for c in conversations if lang_of(c) == lang]
+        if not convs:
+            continue
+        result = exact_match(model, tokenizer, convs)
+        columns[lang] = _column(result, convs)
+        judged += [(script(c['messages'][-1]['content']), got) for c, got in zip(convs, result['answers'], strict=True)]
+        emit_log(emit, 'log.dpo.card_tasks', lang=lang, accuracy=round(result['accuracy'], 4), conversations=len(convs))
+    judged = [(want, got) for want, got in judged if want]
+    rate = sum(script(got) == want for want, got in judged) / len(judged) if judged else None
+    return {'tasks': columns, 'style': {'win_rate': rate, 'answers': len(judged), 'rule': 'dpo.style_rule'}}
+
+
+@torch.no_grad()
+def preference_accuracy(model: Any, tokenizer: ChatTokenizer, pairs: list[Pair], batch_size: int = 16) -> dict:
+    """The share of pairs whose chosen answer the model finds likelier than the rejected one."""
+    device = str(next(model.parameters()).device)
+    rendered = render_pairs(pairs[:MAX_PAIRS], tokenizer, model.config.block_size, 'val').pairs
+    wins = 0
+    for start in range(0, len(rendered), batch_size):
+        logp_w, logp_l = answer_logps(model, *collate(rendered[start : start + batch_size], device))
+        wins += int((logp_w > logp_l).sum())
+    return {'accuracy': wins / len(rendered), 'pairs': len(rendered)}
+
+
+# --- the chain ------------------------------------------------------------------------------------------------------
+
+
+def data_root(link: Link, data_dir: str | None) -> str | None:
+    """Where the run's dataset is: in `data_dir` when it holds it, else where the run was trained from."""
+    name = str(link.config.get('dataset') or '')
+    for root in (data_dir, link.config.get('data_dir')):
+        if root and name and (Path(root) / name).is_dir():
+            return str(root)
+    return data_dir or link.config.get('data_dir')
+
+
+def held_out(chain: list[Link], data_dir: str | None) -> tuple[Path | None, Path | None]:
+    """The chain's held-out conversations (its SFT model's dataset) and preference pairs (its DPO model's)."""
+    tasks = prefs = None
+    for link in chain:
+        root = data_root(link, data_dir)
+        if link.stage == 'sft' and link.config.get('dataset'):
+            tasks = conversations_folder(link.config, None, root)
+        elif link.stage == 'dpo' and link.config.get('dataset'):
+            folder = dataset_dir(str(link.config['dataset']), root)
+            prefs = folder if is_preferences(folder) else None
+    return tasks, prefs
+
+
+def _provenance(link: Link, device: str) -> dict[str, Any]:
+    return {
+        'run': link.name,
+        'out_dir': str(link.run) if link.run else None,
+        'commit': revision.git_state()['commit'],
+        'device': device,
+        'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+    }
+
+
+def score_link(
+    link: Link,
+    base: Link,
+    held: tuple[Path | None, Path | None],
+    data_dir: str | None,
+    device: str,
+    emit: Emit,
+    max_conversations: int = MAX_CONVERSATIONS,
+) -> dict[str, Any]:
+    """One model's entry of the card; figures it cannot have are absent, with a note saying why."""
+    from nanogpt_lab.inference.loader import open_model
+
+    tasks, prefs = held
+    entry: dict[str, Any] = {'stage': link.stage, 'name': link.name, 'source': link.source, 'notes': []}
+    if link.stage == 'unknown':
+        entry['notes'].append({'code': 'dpo.card_missing', 'params': {'source': link.source}})
+        return entry
+    emit_log(emit, 'log.dpo.card_model', stage=link.stage, run=link.name)
+    model, tokenizer, _ = open_model(str(link.run) if link.run else link.source, None, data_dir)
+    model = model.to(device).eval()
+    if base.config.get('dataset'):
+        entry['text_loss'] = text_loss(model, base.config, data_root(base, data_dir), emit)
+    if not isinstance(tokenizer, ChatTokenizer):
+        entry['notes'].append({'code': 'dpo.card_no_template', 'params': {}})
+    elif tasks is not None:
+        val = fitting(read_conversations(tasks, 'val'), tokenizer, model.config.block_size)
+        entry['chat_loss'] = chat_loss(model, tokenizer, val, tasks.name)
+        entry.update(score_tasks(model, tokenizer, val[:max_conversations], emit))
+    if isinstance(tokenizer, ChatTokenizer) and prefs is not None:
+        entry['preferences'] = {
+            **preference_accuracy(model, tokenizer, load_split(prefs, 'val')),
+            'dataset': prefs.name,
+        }
+    entry['provenance'] = _provenance(link, device)
+    return entry
+
+
+def _train_text(link: Link, data_dir: str | None) -> str | None:
+    """A base's pretraining text (train.bin decoded), when it is small enough to search."""
+    from nanogpt_lab.tokenizers import TokenizerError, tokenizer_for_dataset
+
+    folder = dataset_dir(str(link.config['dataset']), data_root(link, data_dir))
+    path = folder / 'train.bin'
+    if not path.is_file() or path.stat().st_size > MAX_TEXT_BYTES:
+        return None
+    import numpy as np
+
+    try:
+        return tokenizer_for_dataset(folder).decode(np.fromfile(path, dtype=np.uint16).tolist())
+    except TokenizerError:
+        return None
+
+
+def contamination(chain: list[Link], tasks: Path | None, prefs: Path | None, data_dir: str | None) -> list[dict]:
+    """Evaluation prompts found in some model's training data: SFT conversations, DPO pairs, the base's text."""
+    eval_prompts = [prompt_of(c['messages'][:-1]) for c in read_conversations(tasks, 'val')] if tasks else []
+    eval_prompts += [prompt_of(p.messages()) for p in load_split(prefs, 'val')] if prefs else []
+    prompts: dict[str, list[str]] = {}
+    texts: dict[str, str] = {}
+    for link in chain:
+        where = f'{link.stage} {link.name}'
+        if link.stage == 'sft' and tasks:
+            prompts[f'{where}: {tasks.name}'] = [
+                prompt_of(c['messages'][:-1]) for c in read_conversations(tasks, 'train')
+            ]
+        elif link.stage == 'dpo' and prefs:
+            prompts[f'{where}: {prefs.name}'] = [prompt_of(p.messages()) for p in load_split(prefs, 'train')]
+        elif link.stage == 'base' and link.config.get('dataset'):
+            text = _train_text(link, data_dir)
+            if text is not None:
+                texts[f'{where}: {link.config["dataset"]}'] = text
+    return [o.to_json() for o in find_overlaps(eval_prompts, prompts, texts)]
+
+
+def with_config(link: Link) -> Link:
+    """A run without config.json (a nanoGPT out_dir) has its settings in its checkpoint: read them from there."""
+    if link.config or link.run is None or not (link.run / 'ckpt.pt').is_file():
+        return link
+    from nanogpt_lab.model.checkpoint import load_checkpoint
+
+    return replace(link, config=dict(load_checkpoint(link.run).get('config') or {}))
+
+
+def report_card(
+    out_dir: str,
+    data_dir: str | None = None,
+    device: str = 'cpu',
+    emit: Emit = null_emit,
+    max_conversations: int = MAX_CONVERSATIONS,
+) -> dict:
+    """Score every model of the lineage ending at `out_dir`, write the card into its report.json, return the card."""
+    from nanogpt_lab.hardware import resolve_device
+
+    device = resolve_device(device)
+    chain = [with_config(link) for link in lineage(out_dir)]
+    held = held_out(chain, data_dir)
+    models = [score_link(link, chain[0], held, data_dir, device, emit, max_conversations) for link in chain]
+    overlaps = contamination(chain, *held, data_dir)
+    if overlaps:
+        emit_log(emit, 'log.dpo.card_contaminated', 'warning', count=len(overlaps), first=overlaps[0]['prompt'])
+    card = {
+        'version': CARD_VERSION,
+        'lineage': [m['name'] for m in models],
+        'models': models,
+        'held_out': {'tasks': held[0].name if held[0] else None, 'preferences': held[1].name if held[1] else None},
+        'contamination': overlaps,
+        'warnings': [{'code': 'dpo.card_contaminated', 'params': {'count': len(overlaps)}}] if overlaps else [],
+    }
+    report = read_report(Path(out_dir)) or {'format': REPORT_FORMAT, 'version': REPORT_VERSION}
+    report['card'] = card
+    atomic_write_text(Path(out_dir) / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + '\n')
+    return card
+
+
+def card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """The job's end summary: per model, the headline figures."""
+    return {
+        'lineage': card['lineage'],
+        'contamination': len(card['contamination']),
+        'models': [
+            {'name': m['name'], 'stage': m['stage'], 'bits_per_char': (m.get('text_loss') or {}).get('bits_per_char'),
+             'accuracy': {lang: c['accuracy'] for lang, c in (m.get('tasks') or {}).items()},
+             'preference_accuracy': (m.get('preferences') or {}).get('accuracy')}
+            for m in card['models']
+        ],
+    }  # fmt: skip
