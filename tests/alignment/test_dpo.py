@@ -17,7 +17,8 @@ from nanogpt_lab.config import DPO_PRESET, ConfigError, DpoConfig, build
 from nanogpt_lab.events import Cancelled
 from nanogpt_lab.model.checkpoint import load_checkpoint
 
-from .conftest import QUICK, Events
+from ..conftest import Events
+from .conftest import QUICK
 
 
 def _pairs(conversations: list[dict], n: int) -> list[Pair]:
