@@ -196,7 +196,7 @@ def _write(text: str, flush: bool = False) -> None:
 @command(
     'eval',
     'score a run: val loss in nats/token and bits per character; exact match per task kind for a chat run',
-    args='--out_dir=RUN [--dataset=NAME] [--data_dir=DIR] [--device=cpu] [--max_conversations=1000]',
+    args='--out_dir=RUN [--dataset=NAME] [--data_dir=DIR] [--device=cpu] [--max_conversations=1000] [--threads=N]',
     details='Writes RUN/report.json (docs/alignment.md). ' + config_keys(EvalConfig),
 )
 def _eval(opts: argparse.Namespace, args: list[str]) -> int:

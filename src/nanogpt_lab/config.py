@@ -533,6 +533,7 @@ class EvalConfig(_Config):
     data_dir: str | None = None
     device: str = 'auto'
     max_conversations: int = Field(1000, gt=0, le=100_000)  # held-out conversations answered for exact match
+    threads: int = Field(0, ge=0, le=1024)  # CPU threads for torch; 0: as many as are free (nanogpt_lab.cpu_threads)
 
     @field_validator('device')
     @classmethod

@@ -28,3 +28,5 @@ def test_the_chain_runs_and_reports_against_its_targets(shakespeare_txt, tmp_pat
         assert f'| {step} |' in out
     assert '| reverse |' in out and 'held-out exact match' in out and 'time to first token' in out
     assert 'pretrained only' in out
+    assert '1 thread(s), set by --threads=1' in out  # each computing step's own choice, read from its log
+    assert 'bench sft: ' in out and ' commit ' in out and '- conditions: load average' in out

@@ -50,8 +50,11 @@ def _prepare_conversations(cfg: Any, emit: Emit, should_stop: Callable[[], bool]
 
 
 def _eval(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
+    from nanogpt_lab import cpu_threads
     from nanogpt_lab.evaluation.report import evaluate_run, summary
 
+    if (choice := cpu_threads.chosen()) is not None:  # the log says what the greedy answers ran on, as train's does
+        emit_log(emit, 'log.cpu_threads.chosen', **choice.params)
     return summary(evaluate_run(cfg.out_dir, cfg.dataset, cfg.data_dir, cfg.device, emit, cfg.max_conversations))
 
 

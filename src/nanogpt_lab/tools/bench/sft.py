@@ -8,13 +8,16 @@ The chain, each step a fresh `nanogpt-lab` process: `prepare shakespeare_char` �
 on a 2-core CPU: ≥ 90% held-out exact match in ≤ 10 minutes). Beside it, and outside the timed chain: the same
 held-out tasks answered by the pretrained model with the template attached and nothing learned (≤ 5% expected),
 and the chat speed of the fine-tuned model (time to first token, tokens per second, KV cache, `threads` threads).
-Load averages are printed with every step: on a shared machine they say how far to trust a time.
+The header names the machine, commit and time; every step prints the CPU threads its process chose (its own log
+line) and the load average before and after it; the last line says whether the machine was quiet or by how much it
+was shared, so a time measured under load is never mistaken for a quiet one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,24 +27,27 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import ConfigError, parse_overrides
+from nanogpt_lab.simulation.provenance import REPO_ROOT, git_state
 
-RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
+RECIPE = REPO_ROOT / 'config' / 'train_shakespeare_char_cpu.py'
 DEFAULTS: dict[str, Any] = {
     'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40, 'max_conversations': 1000,
 }  # fmt: skip
 TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
+THREADS_LINE = re.compile(r'CPU: (\d+ thread\(s\)[^\n]*)')  # the log line of cpu_threads' choice (messages/en.json)
 
 
-def _lab(args: list[str], cwd: Path) -> tuple[float, tuple[float, float]]:
-    """Run `nanogpt-lab ARGS` in a fresh process; (wall seconds, load before / after). Raises with its output."""
+def _lab(args: list[str], cwd: Path) -> tuple[float, tuple[float, float], str]:
+    """Run `nanogpt-lab ARGS` in a fresh process: wall seconds, load before / after, its CPU threads log line."""
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    # as a user runs it: no OMP_* variables; train and sft get --threads, the others choose as the CLI does
+    # as a user runs it: no OMP_* variables; the computing steps get --threads, prepare chooses as the CLI does
     proc = subprocess.run([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f'nanogpt-lab {" ".join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
-    return wall, (load0, os.getloadavg()[0])
+    found = THREADS_LINE.search(proc.stdout + proc.stderr)
+    return wall, (load0, os.getloadavg()[0]), found.group(1).strip() if found else '-'
 
 
 def _input(opts: dict[str, Any]) -> list[str]:
@@ -53,7 +59,7 @@ def _input(opts: dict[str, Any]) -> list[str]:
 
 
 def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
-    """The five timed steps; each row: step, command, wall seconds, load before/after."""
+    """The five timed steps; each row: step, command, wall seconds, load before/after, CPU threads."""
     threads, data = int(opts['threads']), work / 'data'
     n = opts['sft_iters']
     sft_iters = [f'--max_iters={n}', f'--lr_decay_iters={n}'] if n else []
@@ -65,13 +71,13 @@ def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
         ('sft', ['sft', f'--init_from={work / "base"}', '--dataset=lab-tasks', f'--data_dir={data}',
                  f'--out_dir={work / "sft"}', '--device=cpu', '--compile=False', f'--threads={threads}', *sft_iters]),
         ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}', '--device=cpu',
-                  f'--max_conversations={opts["max_conversations"]}']),
+                  f'--threads={threads}', f'--max_conversations={opts["max_conversations"]}']),
     ]  # fmt: skip
     rows = []
     for name, args in steps:
-        wall, load = _lab(args, work)
+        wall, load, cpu = _lab(args, work)
         rows.append({'step': name, 'command': 'nanogpt-lab ' + ' '.join(args), 'wall_s': wall, 'load': load})
-        print(f'| {name} | {wall:.1f} | {load[0]:.1f} / {load[1]:.1f} |', flush=True)
+        print(f'| {name} | {wall:.1f} | {load[0]:.1f} / {load[1]:.1f} | {cpu} |', flush=True)
     return rows
 
 
@@ -112,7 +118,9 @@ def chat_speed(work: Path, prompts: int) -> dict[str, float]:
             'tokens_per_s': statistics.median(rates) if rates else 0.0}  # fmt: skip
 
 
-def report(rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: dict[str, float]) -> list[str]:
+def report(
+    rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: dict[str, float], threads: int
+) -> list[str]:
     """The markdown docs/benchmarks.md holds: accuracy per kind before and after, wall time against the targets."""
     sft = json.loads((work / 'sft' / 'report.json').read_text(encoding='utf-8'))['tasks']['lab-tasks']
     wall = sum(r['wall_s'] for r in rows)
@@ -130,8 +138,31 @@ def report(rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: 
         f'{"met" if base["accuracy"] <= BASE_CEILING else "missed"})',
         f'- chat: time to first token {speed["ttft_ms"]:.1f} ms median ({speed["ttft_ms_max"]:.1f} ms worst), '
         f'{speed["tokens_per_s"]:.0f} tokens/s median (targets ≤ 100 ms, ≥ 200 tokens/s)',
+        conditions(rows, threads),
     ]
     return lines
+
+
+def conditions(rows: list[dict[str, Any]], threads: int) -> str:
+    """Quiet or shared: the 1-minute load around the steps beside the threads the chain itself ran."""
+    loads = [x for r in rows for x in r['load']]
+    peak = max(loads)
+    verdict = 'quiet' if peak <= threads + 0.5 else f'measured under load {peak:.1f}: not a final figure'
+    return (f'- conditions: load average (1 min) {min(loads):.1f}–{peak:.1f} around the steps, of which up to '
+            f'{threads} is the chain\'s own threads: **{verdict}**')  # fmt: skip
+
+
+def machine(threads: int) -> str:
+    """One line naming where and when this ran, so a figure copied into docs keeps its conditions."""
+    import torch
+
+    from nanogpt_lab.hardware import cpu_model
+
+    git = git_state()
+    commit = (git['commit'] or 'unknown')[:7] + (' with uncommitted changes' if git['dirty'] else '')
+    load = ', '.join(f'{x:.2f}' for x in os.getloadavg())
+    return (f'bench sft: {cpu_model()}, {os.cpu_count()} CPUs, {threads} threads, torch {torch.__version__}, '
+            f'commit {commit}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, load average {load}')  # fmt: skip
 
 
 def main(args: list[str]) -> int:
@@ -144,15 +175,13 @@ def main(args: list[str]) -> int:
     from nanogpt_lab import cpu_threads
 
     cpu_threads.configure(int(opts['threads']))  # as `nanogpt-lab chat` does: threads and OpenMP waiting, pre-torch
-    import torch
-
     with tempfile.TemporaryDirectory(prefix='bench-sft-') as tmp:
         work = Path(tmp)
-        print(f'bench sft: {os.cpu_count()} CPUs, {opts["threads"]} threads, torch {torch.__version__}\n', flush=True)
-        print('| step | wall s | load before / after |\n|---|---:|---|', flush=True)
+        print(machine(int(opts['threads'])) + '\n', flush=True)
+        print('| step | wall s | load before / after | CPU threads |\n|---|---:|---|---|', flush=True)
         rows = chain(opts, work)
         base = base_accuracy(work, int(opts['max_conversations']))
-        lines = report(rows, work, base, chat_speed(work, int(opts['chat_prompts'])))
+        lines = report(rows, work, base, chat_speed(work, int(opts['chat_prompts'])), int(opts['threads']))
         print('\n'.join(lines), flush=True)
     return 0
 
