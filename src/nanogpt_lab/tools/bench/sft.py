@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import ConfigError, parse_overrides
-from nanogpt_lab.simulation.provenance import REPO_ROOT, git_state
+from nanogpt_lab.revision import REPO_ROOT, git_state
 
 RECIPE = REPO_ROOT / 'config' / 'train_shakespeare_char_cpu.py'
 DEFAULTS: dict[str, Any] = {
