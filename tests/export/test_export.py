@@ -34,13 +34,27 @@ def _run(folder: Path, args: ModelConfig, meta_from: Path | None = None, seed: i
     return model.eval()
 
 
+def _snippet_samples(folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> str:
+    """Run what a learner copies from the export panel (and the folder's README says); return what it printed."""
+    from nanogpt_lab.export import usage
+
+    monkeypatch.setattr(usage, 'NEW_TOKENS', 5)
+    snippet = usage.folder_snippet(folder)
+    assert json.dumps(str(folder)) in snippet
+    capsys.readouterr()
+    exec(compile(snippet, 'snippet', 'exec'), {})  # noqa: S102 - our own snippet, the point of the test
+    printed = capsys.readouterr().out.rstrip('\n')
+    assert printed.startswith('ROMEO:') and len(printed) > len('ROMEO:')  # the prompt and what the model added
+    return snippet
+
+
 def _ours(model: GPT, ids: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(ids, ids)[0]  # with targets the model returns every position's logits
 
 
 @pytest.mark.parametrize('args', [CHAR, CHAR.model_copy(update={'bias': True, 'gelu': 'tanh'})], ids=['nobias', 'tanh'])
-def test_char_run_loads_in_transformers_with_equal_logits(args, char_data_dir, tmp_path):
+def test_char_run_loads_in_transformers_with_equal_logits(args, char_data_dir, tmp_path, monkeypatch, capsys):
     from transformers import GPT2LMHeadModel
 
     model = _run(tmp_path / 'run', args, meta_from=char_data_dir)
@@ -60,6 +74,7 @@ def test_char_run_loads_in_transformers_with_equal_logits(args, char_data_dir, t
     from nanogpt_lab.model.pretrained import load_pretrained  # and the lab reads its own export back
 
     torch.testing.assert_close(_ours(load_pretrained(out).eval(), ids), _ours(model, ids), atol=1e-6, rtol=0)
+    assert 'GPT2LMHeadModel' in _snippet_samples(out, monkeypatch, capsys)
 
 
 def test_bpe_run_exports_unpadded_vocab_and_gpt2_tokenizer(tmp_path, shared_data):
@@ -134,7 +149,7 @@ def test_refusals_and_replacing_an_earlier_export(char_data_dir, tmp_path):
         export_run(tmp_path / 'run', tmp_path / 'z')
 
 
-def test_cli_exports_onnx_that_onnxruntime_runs_like_pytorch(char_data_dir, tmp_path, capsys):
+def test_cli_exports_onnx_that_onnxruntime_runs_like_pytorch(char_data_dir, tmp_path, monkeypatch, capsys):
     import onnxruntime as ort
 
     model = _run(tmp_path / 'run', CHAR, meta_from=char_data_dir)
@@ -146,3 +161,4 @@ def test_cli_exports_onnx_that_onnxruntime_runs_like_pytorch(char_data_dir, tmp_
         got = session.run(['logits'], {'input_ids': ids.numpy()})[0]
         np.testing.assert_allclose(got, _ours(model, ids).numpy(), atol=1e-4, rtol=0)
     assert (tmp_path / 'onnx' / 'char_vocab.json').is_file()
+    assert 'onnxruntime' in _snippet_samples(tmp_path / 'onnx', monkeypatch, capsys)

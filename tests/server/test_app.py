@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -172,6 +174,15 @@ def test_prepare_train_sample_export_generate(shakespeare_txt: Path, workspace_h
     job = wait_job(c, export.json()['id'])
     assert job['status'] == 'succeeded', job['error']
     assert (workspace_home / 'exports' / f'{run_id}-hf' / 'config.json').is_file()
+    phases = [e['params']['phase']['code'] for e in c.get(f'/api/runs/{job["id"]}/events').json()['events']
+              if e.get('code') == 'log.phase']  # fmt: skip
+    assert phases == ['export.phase.reading', 'export.phase.hf']  # what the export panel's bar says as it goes
+    download = c.get(f'/api/exports/{run_id}-hf/download')
+    assert download.status_code == 200 and download.headers['content-type'] == 'application/zip'
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert {f'{run_id}-hf/config.json', f'{run_id}-hf/model.safetensors'} <= set(archive.namelist())
+    _error(c.get('/api/exports/nope/download'), 404, 'api.export_not_found')
+    _error(c.get('/api/exports/..%2F..%2Fetc/download'), 404)
 
 
 def test_simulate_replays_a_recorded_run_marked_simulated(workspace_home: Path) -> None:

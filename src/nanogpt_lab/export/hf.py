@@ -95,51 +95,25 @@ def write_hf(run: Run, folder: Path) -> None:
 
 
 def readme(run: Run) -> str:
-    """How to load the folder, and for char runs how to turn text into ids."""
-    lines = [
-        f'# GPT-2 exported by nanoGPT Lab from {run.ckpt_path.name} (iteration {run.iter_num})',
-        '',
-        '```python',
-        'from transformers import GPT2LMHeadModel',
-        "model = GPT2LMHeadModel.from_pretrained('.')",
-        '```',
-        '',
-    ]
-    if run.tokenizer == 'gpt2':
-        lines += ['Tokenizer: GPT-2 BPE (`AutoTokenizer.from_pretrained(".")` reads vocab.json and merges.txt).', '']
-        return '\n'.join(lines)
-    if run.tokenizer == 'bpe':
-        lines += [
-            "Tokenizer: a byte-level BPE trained on the run's own training text, in `tokenizer.json`",
-            '(`AutoTokenizer.from_pretrained(".")` loads it as a fast tokenizer).',
+    """How to load the folder and sample from it, with this run's tokenizer (the export panel shows the same)."""
+    from nanogpt_lab.export.usage import python_snippet
+
+    about = {
+        'gpt2': 'GPT-2 BPE (vocab.json and merges.txt)',
+        'bpe': "a byte-level BPE trained on the run's own training text (tokenizer.json)",
+        'unigram': "a SentencePiece unigram model trained on the run's own training text (tokenizer.model)",
+        'char': f'one token per character ({len(run.chars or [])} characters, listed in char_vocab.json)',
+    }[run.tokenizer]
+    snippet = python_snippet('.', 'hf', run.tokenizer, run.model.config.block_size)
+    return '\n'.join(
+        [
+            f'# GPT-2 exported by nanoGPT Lab from {run.ckpt_path.name} (iteration {run.iter_num})',
             '',
-        ]
-        return '\n'.join(lines)
-    if run.tokenizer == 'unigram':
-        lines += [
-            "Tokenizer: a SentencePiece unigram model trained on the run's own training text, in `tokenizer.model`:",
+            f'Tokenizer: {about}.',
             '',
             '```python',
-            'import sentencepiece as spm, torch',
-            "sp = spm.SentencePieceProcessor(model_file='tokenizer.model')",
-            "out = model.generate(torch.tensor([sp.encode('ROMEO:')]), max_new_tokens=200, do_sample=True, top_k=200)",
-            'print(sp.decode(out[0].tolist()))',
+            snippet,
             '```',
             '',
         ]
-        return '\n'.join(lines)
-    lines += [
-        f'Tokenizer: one token per character ({len(run.chars)} characters). transformers has no tokenizer class for',
-        'this, so `char_vocab.json` lists the characters (`{"chars": [...]}`, index = token id):',
-        '',
-        '```python',
-        'import json, torch',
-        "chars = json.load(open('char_vocab.json', encoding='utf-8'))['chars']",
-        'stoi = {c: i for i, c in enumerate(chars)}',
-        "ids = torch.tensor([[stoi[c] for c in 'ROMEO:']])  # every character must be in chars",
-        'out = model.generate(ids, max_new_tokens=200, do_sample=True, top_k=200)',
-        "print(''.join(chars[i] for i in out[0].tolist()))",
-        '```',
-        '',
-    ]
-    return '\n'.join(lines)
+    )

@@ -21,6 +21,7 @@ from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Cancelled, Emit, emit_log
 from nanogpt_lab.jobs import lifecycle
 from nanogpt_lab.jobs.lifecycle import Runner, run_dir_for, stop_on_signals
+from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,10 @@ def _sample(cfg: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
 def _export(params: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any:
     from nanogpt_lab.export import export_run
 
-    path = export_run(params['out_dir'], params['to'], fmt=params['format'])
+    def phase(code: str) -> None:  # each step as it begins: a page shows it on the export's bar
+        emit_log(emit, 'log.phase', phase=ref(code))
+
+    path = export_run(params['out_dir'], params['to'], fmt=params['format'], on_phase=phase)
     emit_log(emit, 'log.exported', format=params['format'], path=str(path))
     return {'path': str(path), 'format': params['format']}
 

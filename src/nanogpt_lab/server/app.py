@@ -19,12 +19,12 @@ def install(app: FastAPI, *, token: str | None = None, manager: JobManager | Non
     the UI calls it in-process, the routes through HTTP. Workers still running are asked to stop (and save a
     checkpoint) when the app shuts down.
     """
-    from nanogpt_lab.server.routes import datasets, jobs, models, openai, runs
+    from nanogpt_lab.server.routes import datasets, exports, jobs, models, openai, runs
 
     manager = manager or JobManager()
     watch_server_exit()
     app.state.jobs = manager
-    for router in (jobs.router, runs.router, datasets.router, models.router, openai.router):
+    for router in (jobs.router, runs.router, datasets.router, models.router, openai.router, exports.router):
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(Guard, token=token)

@@ -22,6 +22,7 @@ from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.before_after import before_after, measure
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
+from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import Curves
 from nanogpt_lab.ui.components.provenance import Provenance
@@ -75,6 +76,8 @@ class FinetuningPage:
         self._settings_section()
         self._run_section()
         self._compare_section()
+        with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
+            self.export = export_panel(tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real)
 
     # --- the base ---------------------------------------------------------------------------------------------------
 
@@ -320,6 +323,7 @@ class FinetuningPage:
                 self._buttons()
         if end and self.view.real and end.get('status') in ('succeeded', 'cancelled') and not self.compare.is_deleted:
             self._compare_options(select=job['id'])
+            self.export.show(job['id'])  # the fine-tune just finished is the one to export
 
     def _stop(self) -> None:
         if self.job is not None and self.manager is not None:

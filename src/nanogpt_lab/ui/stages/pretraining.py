@@ -21,6 +21,7 @@ from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
 from nanogpt_lab.ui.components.ddp_explainer import ddp_explainer
+from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.gpt_pair import gpt_pair
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import OVERLAY_COLORS, Curves, Reference, curves_options, thin
@@ -78,6 +79,8 @@ class PretrainingPage:
         self._form_changed()
         self._run_section()
         LnComparison(view, self.manager)
+        with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
+            self.export = export_panel(tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real)
         gpt_pair(view, self.manager)
 
     # --- the form and its explainers -------------------------------------------------------------------------------
@@ -271,6 +274,8 @@ class PretrainingPage:
                 self.monitor.chart.redraw()
                 self._buttons()
                 self._past_options()
+                if self.view.real:
+                    self.export.show(job['id'])  # the run just finished is the one to export
 
     def _span_of(self, params: dict[str, Any], rec: run_sources.Recorded | None) -> None:
         """The x axis of the run just started (a resume learns its length from its first train event)."""
