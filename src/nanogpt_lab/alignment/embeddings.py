@@ -37,3 +37,13 @@ def fit_vocab(model: GPT, vocab_size: int, fresh: range, base_rows: int) -> None
     weight = model.transformer.wte.weight
     if len(fresh):
         weight[fresh.start : fresh.stop] = weight[:base_rows].mean(dim=0)
+
+
+def with_template(model: GPT, tokenizer: ChatTokenizer) -> GPT:
+    """A copy of a base model that reads `tokenizer`'s chat vocabulary, new rows at the mean and nothing learned:
+    the "before SFT" of stage 7's x-ray and accuracy (the original, perhaps shared by a cache, is left as it is)."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    attach_template(twin, tokenizer, tokenizer.base_vocab_size)
+    return twin

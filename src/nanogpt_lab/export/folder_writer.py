@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import __version__
+from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.config import GPT2_VOCAB_SIZE
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
@@ -84,8 +85,18 @@ def load_run(out_dir: str | Path) -> Run:
 
 
 def write_tokenizer(run: Run, folder: Path) -> list[str]:
-    """Tokenizer files for `run`: char_vocab.json for char runs, the trained tokenizer's own file (tokenizer.model
-    for SentencePiece, tokenizer.json for a trained BPE), GPT-2's vocab.json + merges.txt for GPT-2 BPE runs."""
+    """Tokenizer files for `run` (`_vocab_files`), and a chat run's chat.json, without which its template is lost."""
+    files = _vocab_files(run, folder)
+    chat = run.ckpt_path.parent / CHAT_FILE
+    if chat.is_file():
+        atomic_write_bytes(folder / CHAT_FILE, chat.read_bytes())
+        files.append(CHAT_FILE)
+    return files
+
+
+def _vocab_files(run: Run, folder: Path) -> list[str]:
+    """char_vocab.json for char runs, the trained tokenizer's own file (tokenizer.model for SentencePiece,
+    tokenizer.json for a trained BPE), GPT-2's vocab.json + merges.txt for GPT-2 BPE runs."""
     if run.chars is not None:
         atomic_write_text(folder / CHAR_VOCAB_FILE, json.dumps({'chars': run.chars}, ensure_ascii=False))
         return [CHAR_VOCAB_FILE]

@@ -29,18 +29,13 @@ def _windows(n: int, block: int, stride: int) -> list[tuple[int, int, int]]:
 
 
 @torch.no_grad()
-def token_surprise(model: Any, tokenizer: Any, text: str) -> list[dict[str, Any]]:
-    """Per token of `text`: its id, its text and its surprise −log p (nats) given the tokens before it.
+def surprise_of_ids(model: Any, ids: Sequence[int]) -> list[float | None]:
+    """Per id: −log p (nats) of it given the ids before it (None for the first, which has nothing before it).
 
-    GPT-2 BPE models read <|endoftext|> before the text, as at the start of a training document, so even the first
-    token is scored; char models have nothing to condition the first character on (surprise None).
-    Texts longer than the block are scored in overlapping windows so each token keeps at least half a block of
+    Sequences longer than the block are scored in overlapping windows so each token keeps at least half a block of
     context.
     """
-    ids = tokenizer.encode(text)
-    eot = getattr(tokenizer, 'eot_token', None)
-    prefix = [eot] if eot is not None else []
-    full = torch.tensor(prefix + ids, dtype=torch.long, device=next(model.parameters()).device)
+    full = torch.tensor(list(ids), dtype=torch.long, device=next(model.parameters()).device)
     surprise: list[float | None] = [None] * len(full)
     block = model.config.block_size
     for start, end, first in _windows(len(full), block, max(1, int(block * KEEP_FRACTION))):
@@ -49,13 +44,37 @@ def token_surprise(model: Any, tokenizer: Any, text: str) -> list[dict[str, Any]
         nll = F.cross_entropy(logits[0].float(), y, reduction='none')
         for j in range(first - start - 1, len(y)):
             surprise[start + 1 + j] = float(nll[j])
-    out = []
-    for k, i in enumerate(ids):
-        s = surprise[len(prefix) + k]
-        out.append(
-            {'id': i, 'text': tokenizer.token_text(i), 'surprise': s, 'prob': None if s is None else math.exp(-s)}
-        )
-    return out
+    return surprise
+
+
+def token_surprise(model: Any, tokenizer: Any, text: str) -> list[dict[str, Any]]:
+    """Per token of `text`: its id, its text and its surprise −log p (nats) given the tokens before it.
+
+    GPT-2 BPE models read <|endoftext|> before the text, as at the start of a training document, so even the first
+    token is scored; char models have nothing to condition the first character on (surprise None).
+    """
+    ids = tokenizer.encode(text)
+    eot = getattr(tokenizer, 'eot_token', None)
+    prefix = [eot] if eot is not None else []
+    surprise = surprise_of_ids(model, prefix + ids)[len(prefix) :]
+    return [
+        {'id': i, 'text': tokenizer.token_text(i), 'surprise': s, 'prob': None if s is None else math.exp(-s)}
+        for i, s in zip(ids, surprise, strict=True)
+    ]
+
+
+def conversation_surprise(model: Any, tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """A conversation as the chat template renders it, per token: its id, text, whether SFT trains it (the
+    renderer's mask), whether it is a special token, and its surprise −log p under `model` (stage 7's x-ray)."""
+    from nanogpt_lab.alignment.template import render_conversation
+
+    ids, mask = render_conversation(messages, tokenizer)
+    surprise = surprise_of_ids(model, ids)
+    return [
+        {'id': i, 'text': tokenizer.token_text(i), 'trained': bool(m), 'special': tokenizer.is_special(i),
+         'surprise': s}
+        for i, m, s in zip(ids, mask, surprise, strict=True)
+    ]  # fmt: skip
 
 
 class NextTokenExplorer:

@@ -17,8 +17,9 @@ from nanogpt_lab.model.pretrained import CONFIG_FILE
 
 # the models shipped inside the package (simulation/assets/<folder>/, found by path: no import of the simulation
 # layer), by the name `--init_from` and /v1 use for them
-BUNDLED: dict[str, str] = {'bundled': 'tiny-shakespeare-char'}
+BUNDLED: dict[str, str] = {'bundled': 'tiny-shakespeare-char', 'bundled-chat': 'chat-lab-tasks'}
 BUNDLED_NAME = BUNDLED['bundled']
+BUNDLED_CHAT = 'bundled-chat'  # the tiny model after SFT on lab-tasks: it speaks the chat template (stage 7)
 
 
 @dataclass(frozen=True)

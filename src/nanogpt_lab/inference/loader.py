@@ -13,7 +13,7 @@ import torch
 from nanogpt_lab import workspace
 from nanogpt_lab.config import PRETRAINED, SampleConfig
 from nanogpt_lab.errors import LabError
-from nanogpt_lab.inference.catalog import bundled_folder
+from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
 from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ def open_model(
         return _from_checkpoint(Path(out_dir or 'out'), data_dir, dropout)
     if init_from in PRETRAINED:
         return _from_folder(init_from, kind=init_from, dropout=dropout)
-    if init_from == 'bundled':
-        return _from_folder(bundled_folder(), kind='bundled', dropout=dropout)
+    if init_from in BUNDLED:
+        return _from_folder(bundled_folder(BUNDLED[init_from]), kind='bundled', dropout=dropout)
     return _from_path(Path(init_from).expanduser(), data_dir, dropout)
 
 
@@ -84,6 +84,8 @@ def _from_path(path: Path, data_dir: str | None, dropout: float) -> tuple[Any, A
 
 
 def _from_folder(name_or_folder: str | Path, kind: str, dropout: float = 0.0) -> tuple[Any, Any, dict[str, Any]]:
+    """A Hugging Face layout folder; its chat.json (an exported or bundled chat model) names the vocabulary first."""
+    from nanogpt_lab.alignment.template import load_chat
     from nanogpt_lab.model.pretrained import load_pretrained, read_char_vocab, resolve_folder
     from nanogpt_lab.tokenizers.char import CharTokenizer
 
@@ -91,10 +93,12 @@ def _from_folder(name_or_folder: str | Path, kind: str, dropout: float = 0.0) ->
     if kind == 'bundled' and not folder.is_dir():
         raise LabError('inference.no_bundled', path=folder)
     model = load_pretrained(folder, dropout=dropout)
-    chars = read_char_vocab(folder)
-    tokenizer = CharTokenizer(chars) if chars is not None else _trained_or_gpt2(folder, model)
+    chat = load_chat(folder)
+    chars = None if chat else read_char_vocab(folder)
+    tokenizer = chat or (CharTokenizer(chars) if chars is not None else _trained_or_gpt2(folder, model))
     _check_vocab(model, tokenizer, str(folder))
-    return model, tokenizer, {'kind': kind, 'path': str(folder), 'tokenizer': tokenizer.name}
+    name = f'chat ({chat.kind})' if chat else tokenizer.name
+    return model, tokenizer, {'kind': kind, 'path': str(folder), 'tokenizer': name}
 
 
 def _trained_or_gpt2(folder: Path, model: Any) -> Any:

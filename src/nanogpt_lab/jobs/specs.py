@@ -33,6 +33,7 @@ from nanogpt_lab.config import (
     run_preset,
 )
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.inference.catalog import BUNDLED
 from nanogpt_lab.messages import ref
 
 CHECKOUT_KEY = 'nanogpt_checkout'  # train/finetune/sample with a nanoGPT checkout instead of the lab's engine
@@ -175,7 +176,7 @@ def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     if values.get('data_dir') is not None:
         values['data_dir'] = readable(values['data_dir'], 'data_dir', workspace.data_root(), local, 'data_folder')
     init = values.get('init_from')
-    if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED):
+    if isinstance(init, str) and init not in ('scratch', 'resume', *PRETRAINED, *BUNDLED):
         values['init_from'] = readable(init, 'init_from', workspace.runs_root(), local, 'start_run')
     values = {**run_preset(kind), **values}
     cfg = build(CONFIGS[kind], values)
