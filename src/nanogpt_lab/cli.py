@@ -70,14 +70,27 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument('--port', type=int, default=8765, help='port (default 8765)')
     p.add_argument('--no-browser', '--no_browser', dest='no_browser', action='store_true', help='do not open a tab')
     p.add_argument('--mode', default='simulation', help='the mode new tabs open in: simulation (default) or real')
-    p.add_argument('--token', default=None, help='access token every request must carry (generated off loopback)')
+    p.add_argument(
+        '--token',
+        default=None,
+        help='access token every request must carry, 16+ characters (generated '
+        'off loopback); `ps` shows it: prefer --token-file or $NANOGPT_LAB_TOKEN',
+    )
+    p.add_argument('--token-file', default=None, help='read the access token from the first line of this file')
 
 
 @command('serve', 'start the lab in your browser (the default command)', args='', options=_serve_options)
 def _serve(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.ui.app import serve
 
-    serve(host=opts.host, port=opts.port, open_browser=not opts.no_browser, mode=opts.mode, token=opts.token)
+    serve(
+        host=opts.host,
+        port=opts.port,
+        open_browser=not opts.no_browser,
+        mode=opts.mode,
+        token=opts.token,
+        token_file=opts.token_file,
+    )
     return 0
 
 

@@ -15,11 +15,22 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from nanogpt_lab import workspace
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.messages import ref
 
 # GPT-2 presets: the shapes OpenAI released (vocab 50257, 1024 positions, biases on).
 PRESETS: dict[str, dict[str, int]] = {
@@ -57,6 +68,33 @@ GPT2_VOCAB_SIZE = 50257
 GPT2_BLOCK_SIZE = 1024
 PADDED_VOCAB_SIZE = 50304  # 50257 rounded up to a multiple of 64, as nanoGPT does for speed
 DATASETS = ('shakespeare_char', 'shakespeare', 'openwebtext', 'custom', 'tang_poems', 'dialogue')
+
+# --- bounds: the largest value each number may take, refused above it with the key and the bound ---------------
+# One place for all of them (docs/reliability.md lists them; tests/reliability/test_bounds.py checks every numeric
+# key of every config and API body has one). Each is far above any real run and far below what breaks a device,
+# a counter or JSON's 64-bit integers.
+MAX_ITERS = 100_000_000  # iterations of any kind (nanoGPT's GPT-2 run: 600,000)
+MAX_EVAL_ITERS = 1_000_000  # batches per evaluation (nanoGPT: 200)
+MAX_BATCH = 65_536  # sequences per micro-batch
+MAX_ACCUMULATION = 65_536  # micro-batches per optimizer step
+MAX_BATCH_TOKENS = 1 << 24  # batch_size × block_size: 16.8M tokens per forward pass (GPT-2 small: 12,288)
+MAX_STEP_TOKENS = 1 << 30  # × gradient_accumulation_steps: keeps tokens seen within 64 bits at MAX_ITERS
+MAX_LAYERS, MAX_HEADS, MAX_EMBD = 256, 256, 32_768  # GPT-3 175B: 96 layers, 96 heads, 12,288 wide
+MAX_BLOCK = 65_536  # context length in tokens
+MAX_VOCAB = 1_000_000  # tokens in a vocabulary (GPT-2: 50,257)
+MAX_LR = 10.0  # learning rates (nanoGPT: 6e-4; anything near 1 already diverges)
+MAX_WEIGHT_DECAY = 10.0
+MAX_GRAD_CLIP = 1e6
+MAX_SEED = 2**32 - 1  # what numpy, torch and Python's random all accept
+MAX_PROCS = 64  # processes per node (torchrun)
+MAX_THREADS = 1024
+MAX_PATIENCE = 1_000_000  # evaluations without improvement
+MAX_SAMPLE_TOKENS = 100_000  # tokens per sample
+MAX_EVAL_SAMPLE_TOKENS = 4096  # tokens of the sample shown at each evaluation
+MAX_SAMPLES = 1000
+MAX_TEMPERATURE = MAX_PENALTY = 100.0
+MAX_NUM_PROC = 256  # tokenizer processes
+MAX_BENCH_REPEATS = 100  # repetitions of a benchmark
 
 # Fine-tuning: nanoGPT's config/finetune_shakespeare.py values, plus early stopping. `nanogpt-lab finetune`, the
 # finetune job, the stage 5 form and the recorder build on these, so a config file or `--key=value` still wins.
@@ -124,7 +162,7 @@ def run_preset(kind: str) -> dict[str, Any]:
 
 ModelPreset = Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', 'gpt1-mini', 'gpt1']
 Dtype = Literal['auto', 'float32', 'bfloat16', 'float16']
-_DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
+_DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d{1,3})?)$')
 
 
 class ConfigError(LabError):
@@ -137,7 +175,8 @@ class ConfigError(LabError):
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra='forbid', protected_namespaces=())
+    # allow_inf_nan=False: every float of every config is finite (NaN passes no bound; a 422 says "finite")
+    model_config = ConfigDict(frozen=True, extra='forbid', protected_namespaces=(), allow_inf_nan=False)
 
     @field_validator('*', mode='before')
     @classmethod
@@ -162,24 +201,14 @@ def _check_heads(n_embd: int, n_head: int) -> None:
         raise ConfigError('config.divisible', key='n_embd', n_embd=n_embd, n_head=n_head)
 
 
-def _check_finite(name: str, value: float, *, positive: bool) -> float:
-    if not math.isfinite(value):
-        raise ConfigError('config.not_finite', key=name, value=str(value))
-    if positive and value <= 0:
-        raise ConfigError('config.not_positive', key=name, value=value)
-    if value < 0:
-        raise ConfigError('config.negative', key=name, value=value)
-    return value
-
-
 class ModelConfig(_Config):
     """The shape of a GPT: nanoGPT's `model_args` plus where the LayerNorm sits (GPT-2 pre-LN, GPT-1 post-LN)."""
 
-    n_layer: int = Field(12, gt=0, le=256)
-    n_head: int = Field(12, gt=0, le=256)
-    n_embd: int = Field(768, gt=0, le=32768)
-    block_size: int = Field(1024, gt=0, le=65536)
-    vocab_size: int = Field(PADDED_VOCAB_SIZE, gt=0, le=1_000_000)
+    n_layer: int = Field(12, gt=0, le=MAX_LAYERS)
+    n_head: int = Field(12, gt=0, le=MAX_HEADS)
+    n_embd: int = Field(768, gt=0, le=MAX_EMBD)
+    block_size: int = Field(1024, gt=0, le=MAX_BLOCK)
+    vocab_size: int = Field(PADDED_VOCAB_SIZE, gt=0, le=MAX_VOCAB)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool = True
     ln_position: Literal['pre', 'post'] = 'pre'
@@ -207,9 +236,9 @@ class TrainConfig(_Config):
 
     # I/O
     out_dir: str | None = None  # None: a new folder under the workspace's runs/
-    eval_interval: int = Field(2000, gt=0)
-    log_interval: int = Field(1, gt=0)
-    eval_iters: int = Field(200, gt=0)
+    eval_interval: int = Field(2000, gt=0, le=MAX_ITERS)
+    log_interval: int = Field(1, gt=0, le=MAX_ITERS)
+    eval_iters: int = Field(200, gt=0, le=MAX_EVAL_ITERS)
     eval_only: bool = False
     always_save_checkpoint: bool = True
     init_from: str = 'scratch'  # scratch | resume | gpt2* | a folder or ckpt.pt to start from
@@ -221,51 +250,60 @@ class TrainConfig(_Config):
     # data
     dataset: str = 'openwebtext'
     data_dir: str | None = None  # the folder holding <dataset>/; None: the workspace's data/
-    gradient_accumulation_steps: int = Field(5 * 8, gt=0)
-    batch_size: int = Field(12, gt=0)
-    block_size: int = Field(1024, gt=0, le=65536)
+    gradient_accumulation_steps: int = Field(5 * 8, gt=0, le=MAX_ACCUMULATION)
+    batch_size: int = Field(12, gt=0, le=MAX_BATCH)
+    block_size: int = Field(1024, gt=0, le=MAX_BLOCK)
     # model
     model: ModelPreset = 'custom'
-    n_layer: int = Field(12, gt=0, le=256)
-    n_head: int = Field(12, gt=0, le=256)
-    n_embd: int = Field(768, gt=0, le=32768)
+    n_layer: int = Field(12, gt=0, le=MAX_LAYERS)
+    n_head: int = Field(12, gt=0, le=MAX_HEADS)
+    n_embd: int = Field(768, gt=0, le=MAX_EMBD)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     bias: bool = False
     ln_position: Literal['pre', 'post'] = 'pre'
     # adamw optimizer
-    learning_rate: float = 6e-4
-    max_iters: int = Field(600000, ge=0)
-    weight_decay: float = 1e-1
+    learning_rate: float = Field(6e-4, gt=0.0, le=MAX_LR)
+    max_iters: int = Field(600000, ge=0, le=MAX_ITERS)
+    weight_decay: float = Field(1e-1, ge=0.0, le=MAX_WEIGHT_DECAY)
     beta1: float = Field(0.9, ge=0.0, lt=1.0)
     beta2: float = Field(0.95, ge=0.0, lt=1.0)
-    grad_clip: float = 1.0
+    grad_clip: float = Field(1.0, ge=0.0, le=MAX_GRAD_CLIP)
     optimizer: Literal['adamw', 'muon'] = 'adamw'  # ours: muon = Muon for the blocks' matrices, AdamW for the rest
-    muon_lr: float = 0.02  # Muon's peak rate (the schedule scales it as it scales learning_rate)
+    muon_lr: float = Field(0.02, gt=0.0, le=MAX_LR)  # Muon's peak rate (the schedule scales it as learning_rate)
     muon_momentum: float = Field(0.95, ge=0.0, lt=1.0)
     # learning rate schedule
     decay_lr: bool = True
-    warmup_iters: int = Field(2000, ge=0)
-    lr_decay_iters: int = Field(600000, gt=0)
-    min_lr: float = 6e-5
-    cooldown_iters: int = Field(0, ge=0)  # ours: >0 holds the peak rate, then falls linearly to min_lr (WSD)
+    warmup_iters: int = Field(2000, ge=0, le=MAX_ITERS)
+    lr_decay_iters: int = Field(600000, gt=0, le=MAX_ITERS)
+    min_lr: float = Field(6e-5, ge=0.0, le=MAX_LR)
+    cooldown_iters: int = Field(0, ge=0, le=MAX_ITERS)  # ours: >0 holds the peak, then falls linearly to min_lr (WSD)
     # DDP
     backend: Literal['nccl', 'gloo', 'auto'] = 'auto'
-    nproc_per_node: int = Field(1, gt=0, le=1024)
+    nproc_per_node: int = Field(1, gt=0, le=MAX_PROCS)
     # system
     device: str = 'auto'
     dtype: Dtype = 'auto'
     compile: bool | Literal['auto'] = 'auto'
-    threads: int = Field(0, ge=0, le=1024)  # CPU threads for torch; 0 keeps torch's default
-    seed: int = 1337
+    threads: int = Field(0, ge=0, le=MAX_THREADS)  # CPU threads for torch; 0 keeps torch's default
+    seed: int = Field(1337, ge=0, le=MAX_SEED)
     # ours
-    early_stopping_patience: int = Field(0, ge=0)  # evaluations without val improvement before stopping; 0 = off
-    eval_sample_tokens: int = Field(0, ge=0, le=4096)  # >0: emit a `sample` event of this many tokens at each eval
+    early_stopping_patience: int = Field(0, ge=0, le=MAX_PATIENCE)  # evals without val improvement, then stop; 0: off
+    eval_sample_tokens: int = Field(0, ge=0, le=MAX_EVAL_SAMPLE_TOKENS)  # >0: a `sample` event this long at each eval
     nanogpt_batches: bool = False  # draw batches and eval batches from torch's global stream in nanoGPT's order
 
     @field_validator('device')
     @classmethod
     def _known_device(cls, v: str) -> str:
         return _check_device(v)
+
+    @field_validator('dataset')
+    @classmethod
+    def _dataset_is_a_name(cls, v: str) -> str:
+        """A folder name under data_dir: refused here, before any run folder is made for it."""
+        try:
+            return workspace.check_name(v, 'dataset')
+        except LabError as e:
+            raise ConfigError(e.code, **{**e.params, 'key': 'dataset'}) from None
 
     @model_validator(mode='before')
     @classmethod
@@ -285,11 +323,12 @@ class TrainConfig(_Config):
     @model_validator(mode='after')
     def _rules(self) -> TrainConfig:
         _check_heads(self.n_embd, self.n_head)
-        _check_finite('learning_rate', self.learning_rate, positive=True)
-        _check_finite('min_lr', self.min_lr, positive=False)
-        _check_finite('weight_decay', self.weight_decay, positive=False)
-        _check_finite('grad_clip', self.grad_clip, positive=False)
-        _check_finite('muon_lr', self.muon_lr, positive=True)
+        if self.batch_size * self.block_size > MAX_BATCH_TOKENS:
+            raise ConfigError('config.batch_tokens', key='batch_size', tokens=self.batch_size * self.block_size,
+                              max=MAX_BATCH_TOKENS, batch_size=self.batch_size)  # fmt: skip
+        if self.tokens_per_iter > MAX_STEP_TOKENS:
+            raise ConfigError('config.step_tokens', key='gradient_accumulation_steps', tokens=self.tokens_per_iter,
+                              max=MAX_STEP_TOKENS, accumulation=self.gradient_accumulation_steps)  # fmt: skip
         if self.init_from in PRETRAINED and self.block_size > GPT2_BLOCK_SIZE:
             raise ConfigError(
                 'config.block_exceeds',
@@ -328,16 +367,10 @@ class TrainConfig(_Config):
 class DpoConfig(TrainConfig):
     """What `nanogpt-lab dpo` reads: the training keys, plus β of DPO's loss (eq. 7) and RPO's optional α."""
 
-    beta: float = 0.1  # scales the implicit reward β·log π_θ/π_ref: a larger β keeps the model nearer the reference
-    rpo_alpha: float = 0.0  # weight of the chosen answers' per-token NLL added to the loss (RPO); 0 is plain DPO
-
-    @field_validator('beta', 'rpo_alpha')
-    @classmethod
-    def _bounded(cls, v: float, info: ValidationInfo) -> float:
-        _check_finite(info.field_name, v, positive=info.field_name == 'beta')
-        if v > MAX_DPO_WEIGHT:
-            raise ConfigError('config.pydantic.less_than_equal', key=info.field_name, value=v, le=MAX_DPO_WEIGHT)
-        return v
+    # scales the implicit reward β·log π_θ/π_ref: a larger β keeps the model nearer the reference
+    beta: float = Field(0.1, gt=0.0, le=MAX_DPO_WEIGHT)
+    # weight of the chosen answers' per-token NLL added to the loss (RPO); 0 is plain DPO
+    rpo_alpha: float = Field(0.0, ge=0.0, le=MAX_DPO_WEIGHT)
 
 
 class PreferencesConfig(_Config):
@@ -354,7 +387,7 @@ class PreferencesConfig(_Config):
     tasks: str = 'lab-tasks'  # lab-preferences: the conversations whose prompts it answers
     prompts: int = Field(700, gt=0, le=100_000)  # lab-preferences: held-in prompts asked (and 30% as many held out)
     samples: int = Field(4, ge=2, le=16)  # lab-preferences: answers per prompt, the greedy one among them
-    seed: int = 1337
+    seed: int = Field(1337, ge=0, le=MAX_SEED)
     device: str = 'auto'
 
     @field_validator('input', 'hf', 'name', 'data_dir', 'from_run', 'tasks')
@@ -401,11 +434,11 @@ class DataConfig(_Config):
     name: str | None = None  # the output folder name for `custom` (default: from the input's name)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     tokenizer: Literal['char', 'gpt2', 'sentencepiece', 'bpe'] = 'char'  # custom, tang_poems, dialogue
-    vocab_size: int | None = Field(None, gt=0, le=1_000_000)  # sentencepiece | bpe; None: 8000
+    vocab_size: int | None = Field(None, gt=0, le=MAX_VOCAB)  # sentencepiece | bpe; None: 8000
     lang: Literal['en', 'zh', 'all'] = 'all'  # dialogue: which chatterbot-corpus languages
     simplified: bool = False  # tang_poems: convert traditional characters to simplified (OpenCC t2s)
-    num_proc: int = Field(0, ge=0, le=256)  # tokenizer processes; 0 picks from the CPU count
-    block_size: int = Field(64, gt=0, le=65536)  # val must hold at least block_size + 1 tokens
+    num_proc: int = Field(0, ge=0, le=MAX_NUM_PROC)  # tokenizer processes; 0 picks from the CPU count
+    block_size: int = Field(64, gt=0, le=MAX_BLOCK)  # val must hold at least block_size + 1 tokens
 
     @field_validator('dataset')
     @classmethod
@@ -457,14 +490,14 @@ class SampleConfig(_Config):
     out_dir: str = 'out'
     data_dir: str | None = None  # where to look for <dataset>/meta.pkl
     start: str = '\n'  # or "FILE:prompt.txt"
-    num_samples: int = Field(10, gt=0, le=1000)
-    max_new_tokens: int = Field(500, ge=0, le=100_000)
-    temperature: float = Field(SAMPLE_TEMPERATURE, ge=0.0, le=100.0)
-    top_k: int | None = Field(SAMPLE_TOP_K, ge=0)  # None or 0: no top-k cut
+    num_samples: int = Field(10, gt=0, le=MAX_SAMPLES)
+    max_new_tokens: int = Field(500, ge=0, le=MAX_SAMPLE_TOKENS)
+    temperature: float = Field(SAMPLE_TEMPERATURE, ge=0.0, le=MAX_TEMPERATURE)
+    top_k: int | None = Field(SAMPLE_TOP_K, ge=0, le=MAX_VOCAB)  # None or 0: no top-k cut
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.0, gt=0.0, le=100.0)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=MAX_PENALTY)
     stop: tuple[str, ...] = ()
-    seed: int = 1337
+    seed: int = Field(1337, ge=0, le=MAX_SEED)
     device: str = 'auto'
     dtype: Dtype = 'auto'
     compile: bool = False
@@ -480,22 +513,39 @@ class SampleConfig(_Config):
     def _stop_as_tuple(cls, v: Any) -> Any:
         return (v,) if isinstance(v, str) else v
 
-    @field_validator('temperature')
-    @classmethod
-    def _finite_temperature(cls, v: float) -> float:
-        return _check_finite('temperature', v, positive=False)
-
     def sampling(self) -> SamplingSettings:
         """The one conversion from these keys to the sampling pipeline's settings."""
         return SamplingSettings(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
 
 
+class BenchSampleArgs(_Config):
+    """What a `bench sample` job may set through the API (None: the suite's default). Files it would read or
+    write (--json, --vs_nanogpt) are for the terminal."""
+
+    max_new_tokens: int | None = Field(None, gt=0, le=MAX_SAMPLE_TOKENS)
+    reps: int | None = Field(None, gt=0, le=MAX_BENCH_REPEATS)
+    threads: int | None = Field(None, gt=0, le=MAX_THREADS)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+
+
+class BenchTrainArgs(_Config):
+    """What a `bench train` job may set through the API (None: the suite's default); paths are for the terminal."""
+
+    suite: Literal['speed', 'quality', 'compile', 'gpu', 'all'] | None = None
+    threads: int | None = Field(None, gt=0, le=MAX_THREADS)
+    repeats: int | None = Field(None, gt=0, le=MAX_BENCH_REPEATS)
+    quality_repeats: int | None = Field(None, gt=0, le=MAX_BENCH_REPEATS)
+    iters: int | None = Field(None, gt=0, le=MAX_ITERS)
+    iters_large: int | None = Field(None, gt=0, le=MAX_ITERS)
+    gpu_iters: int | None = Field(None, gt=0, le=MAX_ITERS)
+
+
 class ChatConfig(SampleConfig):
     """What `nanogpt-lab chat` reads: a model with a chat template, how to sample, and an optional system message."""
 
-    max_new_tokens: int = Field(256, ge=1, le=100_000)
-    temperature: float = Field(0.6, ge=0.0, le=100.0)  # lower than sampling's 0.8: an answer, not a story
-    top_k: int | None = Field(50, ge=0)
+    max_new_tokens: int = Field(256, ge=1, le=MAX_SAMPLE_TOKENS)
+    temperature: float = Field(0.6, ge=0.0, le=MAX_TEMPERATURE)  # lower than sampling's 0.8: an answer, not a story
+    top_k: int | None = Field(50, ge=0, le=MAX_VOCAB)
     system: str = Field('', max_length=4000)
 
 
@@ -508,7 +558,7 @@ class ConversationsConfig(_Config):
     name: str | None = None  # the folder under data_dir (default: lab-tasks, or from the input's name)
     data_dir: str | None = None
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    seed: int = 1337  # lab-tasks only
+    seed: int = Field(1337, ge=0, le=MAX_SEED)  # lab-tasks only
     max_rows: int = Field(20_000, gt=0, le=1_000_000)  # of a Hugging Face dataset
 
     @field_validator('input', 'data_dir', 'name', 'hf')
@@ -613,7 +663,15 @@ def config_error(err: Mapping[str, Any], values: Mapping[str, Any] | None = None
 
 
 def _shown(value: Any) -> Any:
-    """A value as a message shows it: numbers as they are, anything else as Python writes it, cut to 80 characters."""
+    """A value as a message shows it: numbers as they are (one beyond 64 bits as 1.18e+21: JSON clients cannot read
+    it, nor can Python print a 5,000-digit one), anything else as Python writes it, cut to 80 characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 63:
+        try:
+            return f'{value:.3g}'
+        except OverflowError:
+            return f'2**{value.bit_length() - 1}'
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity: the message shows the word
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     text = repr(value)
@@ -622,18 +680,47 @@ def _shown(value: Any) -> Any:
 
 # --- the plan's camelCase NanoGPTConfig, accepted at the API edge -------------------------------------------------
 
-_PLAN_SIZES = {'small': 'gpt2', 'medium': 'gpt2-medium', 'large': 'gpt2-large', 'xl': 'gpt2-xl', 'custom': 'custom'}
-_PLAN_RENAMES = {'modelSize': 'model', 'compiledModel': 'compile'}
+PLAN_SIZES = {'small': 'gpt2', 'medium': 'gpt2-medium', 'large': 'gpt2-large', 'xl': 'gpt2-xl', 'custom': 'custom'}
+# the plan's field → the engine key it sets; each takes that key's type and bounds
+PLAN_KEYS = {
+    'modelSize': 'model', 'nLayer': 'n_layer', 'nHead': 'n_head', 'nEmbd': 'n_embd', 'blockSize': 'block_size',
+    'batchSize': 'batch_size', 'learningRate': 'learning_rate', 'maxIters': 'max_iters',
+    'gradientAccumulationSteps': 'gradient_accumulation_steps', 'initFrom': 'init_from', 'compiledModel': 'compile',
+    'evalInterval': 'eval_interval',
+}  # fmt: skip
+
+
+def _plan_field(camel: str, key: str) -> tuple[Any, Any]:
+    if camel == 'modelSize':
+        return Literal[tuple(PLAN_SIZES)], 'custom'  # type: ignore[valid-type]
+    info = TrainConfig.model_fields[key]
+    typ = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return typ, info.default
+
+
+PlanConfig = create_model(
+    'PlanConfig',
+    __base__=_Config,
+    __doc__="The plan's camelCase NanoGPTConfig: each field has its engine key's type and bounds.",
+    **{camel: _plan_field(camel, key) for camel, key in PLAN_KEYS.items()},
+)
 
 
 def from_camel(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn the plan's `NanoGPTConfig` (camelCase JSON) into engine keys; snake_case keys pass through."""
+    """Turn the plan's `NanoGPTConfig` (camelCase JSON) into engine keys, checked by `PlanConfig` (a wrong type
+    is a ConfigError naming the field); snake_case keys pass through, other camelCase keys are renamed."""
+    plan = {k: v for k, v in values.items() if k in PLAN_KEYS}
+    try:
+        checked = PlanConfig(**plan)
+    except ValidationError as e:
+        raise config_error(e.errors(include_url=False)[0], plan) from None
     out: dict[str, Any] = {}
     for key, value in values.items():
-        name = _PLAN_RENAMES.get(key) or re.sub(r'(?<!^)([A-Z])', r'_\1', key).lower()
-        if key == 'modelSize':
-            value = _PLAN_SIZES.get(value, value)
-        out[name] = value
+        if key in PLAN_KEYS:
+            value = getattr(checked, key)
+            out[PLAN_KEYS[key]] = PLAN_SIZES[value] if key == 'modelSize' else value
+        else:
+            out[re.sub(r'(?<!^)([A-Z])', r'_\1', key).lower()] = value
     return out
 
 
@@ -650,8 +737,18 @@ _BINOPS = {
 }
 
 
+MAX_CONFIG_BYTES = 64 << 10  # a config file (nanoGPT's are under 2 KB; Python parses 64 KB in milliseconds)
+MAX_INT_BITS = 64  # any number a config file computes, at every step of the arithmetic
+MAX_STR_CHARS = 100_000  # any string a config file computes (a long prompt fits)
+
+
 class _LiteralReader:
-    """Evaluates the few expression forms nanoGPT config files use: literals, arithmetic, names set earlier."""
+    """Evaluates the few expression forms nanoGPT config files use: literals, arithmetic, names set earlier.
+
+    Every value, including each step of the arithmetic, is bounded in size (MAX_INT_BITS, MAX_STR_CHARS), and a
+    result that would break the bound is refused *before* it is computed, so `10**10**10` or `'a' * 10**10`
+    fail in microseconds with the file and line, never after minutes and gigabytes.
+    """
 
     def __init__(self, path: str):
         self.path = path
@@ -663,8 +760,13 @@ class _LiteralReader:
             tree = ast.parse(source, filename=self.path)
         except SyntaxError as e:
             raise ConfigError('config.file.syntax', path=self.path, line=e.lineno, detail=e.msg) from None
+        except (RecursionError, MemoryError):
+            raise ConfigError('config.file.too_deep', path=self.path) from None
         for node in tree.body:
-            self._statement(node)
+            try:
+                self._statement(node)
+            except RecursionError:
+                raise self._fail(node, 'too_deep_at') from None
         return self.values
 
     def _fail(self, node: ast.AST, code: str, **params: Any) -> ConfigError:
@@ -677,40 +779,86 @@ class _LiteralReader:
             self.imported_time = True  # nanoGPT's finetune_shakespeare.py names its run with time.time()
             return
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise self._fail(node, 'not_assignment', statement=ast.unparse(node).splitlines()[0])
+            raise self._fail(node, 'not_assignment', statement=_source(node))
         self.values[node.targets[0].id] = self._expr(node.value)
 
     def _expr(self, node: ast.expr) -> Any:
+        return self._bounded(node, self._value(node))
+
+    def _value(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool, type(None))):
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = self._expr(node.operand)
+            if not isinstance(v, (int, float)):
+                raise self._fail(node, 'sign_of', expression=_source(node), type=type(v).__name__)
             return -v if isinstance(node.op, ast.USub) else +v
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            left, right = self._expr(node.left), self._expr(node.right)
+            self._check_size(node, left, right)
             try:
-                return _BINOPS[type(node.op)](self._expr(node.left), self._expr(node.right))
-            except (TypeError, ZeroDivisionError, OverflowError) as e:
-                raise self._fail(node, 'cannot_compute', expression=ast.unparse(node), detail=str(e)) from None
+                return _BINOPS[type(node.op)](left, right)
+            except (TypeError, ZeroDivisionError, OverflowError, ValueError) as e:
+                raise self._fail(node, 'cannot_compute', expression=_source(node), detail=str(e)[:200]) from None
         if isinstance(node, ast.Name) and node.id in self.values:
             return self.values[node.id]
         if isinstance(node, ast.Call) and not node.keywords and len(node.args) <= 1:
             return self._call(node)
-        raise self._fail(node, 'not_literal', expression=ast.unparse(node))
+        raise self._fail(node, 'not_literal', expression=_source(node))
+
+    def _check_size(self, node: ast.BinOp, left: Any, right: Any) -> None:
+        """Refuse an operation whose result would be too big, from its operands' sizes alone."""
+        ints = isinstance(left, int) and isinstance(right, int)
+        if isinstance(node.op, ast.Pow) and ints and right > 0 and abs(left) > 1:
+            bits = (abs(left).bit_length() - 1) * right  # a lower bound on the result's size
+            if bits > MAX_INT_BITS:
+                raise self._too_big(node, ref('config.file.size.bits', n=bits))
+        elif isinstance(node.op, ast.Mult) and {type(left), type(right)} in ({str, int}, {str, bool}):
+            n = len(left if isinstance(left, str) else right) * (right if isinstance(left, str) else left)
+            if n > MAX_STR_CHARS:
+                raise self._too_big(node, ref('config.file.size.chars', n=n))
+        elif isinstance(node.op, ast.Mod) and isinstance(left, str):
+            raise self._fail(node, 'formats_string', expression=_source(node))  # '%0999999999d' % 1 is 1 GB
+
+    def _bounded(self, node: ast.AST, value: Any) -> Any:
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise self._too_big(node, ref('config.file.size.bits', n=value.bit_length()))
+        if isinstance(value, str) and len(value) > MAX_STR_CHARS:
+            raise self._too_big(node, ref('config.file.size.chars', n=len(value)))
+        return value
+
+    def _too_big(self, node: ast.AST, what: dict[str, Any]) -> ConfigError:
+        return self._fail(node, 'too_big', expression=_source(node), what=what, bits=MAX_INT_BITS,
+                          chars=MAX_STR_CHARS)  # fmt: skip
 
     def _call(self, node: ast.Call) -> Any:
         f = ast.unparse(node.func)
         if f == 'time.time' and self.imported_time and not node.args:
             return time.time()
         if f in ('str', 'int', 'float') and node.args:
-            return {'str': str, 'int': int, 'float': float}[f](self._expr(node.args[0]))
-        raise self._fail(node, 'calls_function', expression=ast.unparse(node))
+            arg = self._expr(node.args[0])
+            try:
+                return {'str': str, 'int': int, 'float': float}[f](arg)
+            except (TypeError, ValueError, OverflowError) as e:
+                raise self._fail(node, 'cannot_compute', expression=_source(node), detail=str(e)[:200]) from None
+        raise self._fail(node, 'calls_function', expression=_source(node))
+
+
+def _source(node: ast.AST, width: int = 80) -> str:
+    """The node's source as a message quotes it: its first line, cut short."""
+    text = ast.unparse(node).splitlines()[0] if not isinstance(node, ast.Constant) else repr(node.value)[:width]
+    return text if len(text) <= width else f'{text[: width - 1]}…'
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a nanoGPT-style `config/*.py` as literal assignments; anything else is an error naming the line."""
     p = Path(path)
     try:
-        source = p.read_text(encoding='utf-8')
+        with open(p, 'rb') as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError('config.file.too_large', path=p, max=MAX_CONFIG_BYTES)
+        source = raw.decode('utf-8')
     except FileNotFoundError:
         raise ConfigError('config.file.missing', path=p) from None
     except (UnicodeDecodeError, IsADirectoryError) as e:

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from nanogpt_lab.errors import Coded
+from nanogpt_lab.fileio import strict_json
 from nanogpt_lab.messages import plain, render
 
 END_STATUSES = ('succeeded', 'failed', 'cancelled')
@@ -183,20 +184,60 @@ class EventLog:
 
 
 def read_events(path: str | Path, after: int = 0) -> Iterator[dict]:
-    """Yield the complete events in `path` with seq > `after`, skipping a torn last line a crash may leave."""
+    """Yield the complete events in `path` with seq > `after`, skipping a torn last line a crash may leave.
+
+    Starts near the first wanted event (`seek_after`), so reading the tail of a long run costs the tail only."""
     p = Path(path)
     if not p.exists():
         return
-    with open(p, encoding='utf-8', errors='replace') as f:
+    with open(p, 'rb') as f:
+        f.seek(seek_after(f, after))
         for line in f:
-            if not line.endswith('\n'):
+            if not line.endswith(b'\n'):
                 break  # a line still being written (or cut by a kill): not an event yet
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and event.get('seq', 0) > after:
+            event = parse_event(line)
+            if event is not None and event['seq'] > after:
                 yield event
+
+
+SEEK_BLOCK = 1 << 16
+
+
+def seek_after(f: BinaryIO, after: int) -> int:
+    """An offset in an events file (seqs only grow) at a line start before which every event has seq <= `after`:
+    found by reading backwards from the end a block at a time, so a reconnecting stream that wants the last few
+    events of a 100,000-event run reads kilobytes, not the whole file."""
+    end = f.seek(0, 2)
+    if after <= 0:
+        return 0
+    pos = end
+    while pos > 0:
+        start = max(0, pos - SEEK_BLOCK)
+        f.seek(start)
+        block = f.read(pos - start)
+        first = 0 if start == 0 else block.find(b'\n') + 1  # the first line that starts inside this block
+        if first or start == 0:
+            for line in block[first:].split(b'\n'):
+                event = parse_event(line)
+                if event is not None:
+                    if event['seq'] <= after:
+                        return start + first
+                    break
+                first += len(line) + 1
+        pos = start
+    return 0
+
+
+def parse_event(line: str | bytes) -> dict | None:
+    """One events.jsonl line as an event, or None when it is not one: a fragment a kill left, a line edited by
+    hand, numbers no JSON client can read. Every reader skips such lines, so one bad line never breaks a run."""
+    try:
+        event = strict_json(line)
+    except ValueError:
+        return None
+    if isinstance(event, dict) and type(event.get('seq')) is int and isinstance(event.get('type'), str):
+        return event
+    return None
 
 
 def _torn(path: Path) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 TEMP_SUFFIX = '.tmp'
 # mkstemp's random part: 8 characters of tempfile's alphabet (a-z, 0-9, _), between '.NAME.' and TEMP_SUFFIX
@@ -33,7 +35,7 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _read_umask() -> int:
@@ -46,8 +48,8 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (a no-op where directories cannot be opened, as on Windows)."""
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or link itself durable (a no-op where directories cannot be opened, as on Windows)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -101,3 +103,35 @@ def sha256_of(path: str | Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+# the integers every JSON client reads exactly (orjson, JavaScript's BigInt-free parsers stop at 64 bits)
+JSON_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not a JSON value')
+
+
+def _check_numbers(value: Any) -> None:
+    """Raise ValueError at the first number a strict JSON client could not read (beyond 64 bits, not finite)."""
+    kind = type(value)
+    if kind is dict:
+        for v in value.values():
+            _check_numbers(v)
+    elif kind is list:
+        for v in value:
+            _check_numbers(v)
+    elif kind is int and not JSON_INT_RANGE[0] <= value <= JSON_INT_RANGE[1]:
+        raise ValueError(f'the number {value:.3g} does not fit in 64 bits')
+    elif kind is float and not math.isfinite(value):
+        raise ValueError(f'the number {value} is out of range')
+
+
+def strict_json(text: str | bytes) -> Any:
+    """Parse JSON the lab wrote (job.json, events, stats), refusing what a strict client could not send on: numbers
+    beyond 64 bits, NaN, Infinity. A file someone edited by hand, or an old lab wrote, then reads as damaged
+    instead of breaking every listing that includes it. Raises ValueError (json.JSONDecodeError is one)."""
+    value = json.loads(text, parse_constant=_json_constant)
+    _check_numbers(value)
+    return value

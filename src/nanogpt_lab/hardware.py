@@ -104,9 +104,18 @@ def resolve_device(name: str = 'auto') -> str:
         return 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available():
         raise LabError('hardware.no_cuda', key='device', device=name)
+    if name.startswith('cuda:') and int(name[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise LabError('hardware.no_such_gpu', key='device', device=name, count=count, last=count - 1)
     if name == 'mps' and not has_mps:
         raise LabError('hardware.no_mps', key='device')
     return name
+
+
+def emulated_dtype(dtype: str, device: str) -> bool:
+    """Whether the device only emulates `dtype`: float16 on a CPU has no fast kernels, so it runs many times slower
+    than float32 (and trains no better). The trainer and the sampler warn about it."""
+    return dtype == 'float16' and device.split(':')[0] == 'cpu'
 
 
 def peak_flops(device: str, dtype: str, threads: int | None = None) -> float | None:

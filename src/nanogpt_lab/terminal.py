@@ -12,7 +12,7 @@ class TerminalProgress:
     """An event listener (DESIGN §4 events) that draws progress on stderr and prints results on stdout."""
 
     def __init__(self) -> None:
-        self.err = Console(stderr=True)
+        self.err = Console(stderr=True, soft_wrap=True)  # a message stays one line, however narrow the terminal
         self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
         self.progress = Progress(
             TextColumn('[bold]{task.description}'),
@@ -61,8 +61,10 @@ class TerminalProgress:
         elif kind == 'sample':
             self.out.print(f'[sample @ {event.get("iter")}]\n{event.get("text", "")}', markup=False)
         elif kind == 'log':
-            if event.get('level') in ('warning', 'error'):
-                self.err.print(f'{event["level"]}: {event.get("message", "")}', markup=False)
+            if event.get('level') == 'error':
+                return  # the failure is said once, by the `end` event that follows
+            if event.get('level') == 'warning':
+                self.err.print(f'warning: {event.get("message", "")}', markup=False)
             else:
                 self.out.print(event.get('message', ''), markup=False)
         elif kind == 'end' and event.get('status') != 'succeeded':

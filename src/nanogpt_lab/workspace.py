@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 from pathlib import Path
 
 from nanogpt_lab.errors import LabError
@@ -17,7 +18,11 @@ RUN_CONFIG_NAME = 'config.json'  # the run's resolved settings (after a resume t
 BEST_NAME = 'best.pt'  # a stopped best-only run keeps its best model here (ckpt.pt becomes the resume point)
 EVENTS_NAME = 'events.jsonl'  # one JSON event per line, append-only (events.py)
 JOB_NAME = 'job.json'  # kind, status, pid, times, error of the job that made the run
-_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$')
+MAX_NAME_CHARS, MAX_NAME_BYTES = 100, 200  # a folder name: 100 letters of any script, within 255-byte filesystems
+# Windows' reserved device names: a folder called `con` or `nul.txt` cannot be copied to a Windows machine
+RESERVED_NAMES = frozenset(
+    ('con', 'prn', 'aux', 'nul', *(f'com{i}' for i in range(1, 10)), *(f'lpt{i}' for i in range(1, 10)))
+)
 
 
 def home() -> Path:
@@ -40,18 +45,46 @@ def weights_root() -> Path:
     return home() / 'weights'
 
 
+def _word_char(c: str) -> bool:
+    """A letter, mark or digit of any script (诗, é, क्, ٣), or one of . _ -"""
+    return c in '._-' or unicodedata.category(c)[0] in 'LMN'
+
+
+def _is_name(name: str) -> bool:
+    return (
+        0 < len(name) <= MAX_NAME_CHARS
+        and len(name.encode('utf-8')) <= MAX_NAME_BYTES
+        and unicodedata.category(name[0])[0] in 'LN'
+        and all(_word_char(c) for c in name)
+        and '..' not in name
+        and unicodedata.normalize('NFC', name) == name  # one spelling per name: 'é' is never also 'e' + '́'
+        and name.split('.')[0].lower() not in RESERVED_NAMES
+    )
+
+
 def check_name(name: str, what: str = 'name') -> str:
-    """Return `name` if it is a safe single path component (letters, digits, . _ -), else raise LabError."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or '..' in name:
-        raise LabError('workspace.bad_name', key=what, name=repr(name))
+    """Return `name` if it is a safe single path component, else raise LabError: letters and digits of any
+    script, . _ -; NFC; no separators, control characters or reserved device names."""
+    if not isinstance(name, str) or not _is_name(name):
+        shown = repr(name) if len(repr(name)) <= 80 else f'{repr(name)[:60]}… ({len(str(name)):,} characters)'
+        raise LabError('workspace.bad_name', key=what, name=shown)
     return name
 
 
-def sanitize_name(raw: str, fallback: str = 'dataset') -> str:
-    """Turn an uploaded file's name into a safe folder name (no separators, no dots first, at most 64 chars)."""
-    stem = Path(str(raw).replace('\\', '/').split('/')[-1]).stem
-    cleaned = re.sub(r'[^A-Za-z0-9._-]+', '_', stem).strip('._-')[:64].rstrip('._-')
-    return cleaned if cleaned and '..' not in cleaned else fallback
+def sanitize_name(raw: str, fallback: str = 'dataset', max_chars: int = 64) -> str:
+    """Turn an uploaded file's name into a safe folder name that keeps its letters, in every script (诗经.txt →
+    诗经): NFC; separators, control and other characters become '_'; no dot first; reserved names get a '_'."""
+    stem = Path(unicodedata.normalize('NFC', str(raw)).replace('\\', '/').split('/')[-1]).stem
+    cleaned = re.sub('_+', '_', ''.join(c if _word_char(c) else '_' for c in stem))
+    cleaned = re.sub(r'\.{2,}', '.', cleaned)
+    while cleaned and unicodedata.category(cleaned[0])[0] not in 'LN':  # a letter or digit first
+        cleaned = cleaned[1:]
+    while len(cleaned) > max_chars or len(cleaned.encode('utf-8')) > MAX_NAME_BYTES - 20:
+        cleaned = cleaned[:-1]  # room left for a suffix ('-2', '.txt')
+    cleaned = cleaned.rstrip('._-')
+    if cleaned.split('.')[0].lower() in RESERVED_NAMES:
+        cleaned += '_'
+    return cleaned if cleaned and _is_name(cleaned) else fallback
 
 
 def inside(root: Path, *names: str) -> Path:

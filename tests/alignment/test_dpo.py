@@ -98,10 +98,10 @@ def test_a_stop_keeps_the_checkpoint_and_resume_goes_on(dpo_cfg, tmp_path):
 
 @pytest.mark.parametrize(
     ('key', 'value', 'code'),
-    [('beta', 0, 'config.not_positive'), ('beta', -1, 'config.not_positive'),
-     ('beta', float('nan'), 'config.not_finite'), ('beta', float('inf'), 'config.not_finite'),
+    [('beta', 0, 'config.pydantic.greater_than'), ('beta', -1, 'config.pydantic.greater_than'),
+     ('beta', float('nan'), 'config.pydantic.finite_number'), ('beta', float('inf'), 'config.pydantic.finite_number'),
      ('beta', 1e9, 'config.pydantic.less_than_equal'),
-     ('rpo_alpha', -0.5, 'config.negative')],
+     ('rpo_alpha', -0.5, 'config.pydantic.greater_than_equal')],
 )  # fmt: skip
 def test_beta_must_be_positive_and_finite(key, value, code):
     with pytest.raises(ConfigError) as e:

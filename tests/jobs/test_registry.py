@@ -73,11 +73,12 @@ def test_end_written_by_a_worker_that_died_before_job_json_wins(tmp_path: Path) 
     assert job['status'] == 'cancelled'
 
 
-def test_unreadable_job_json_is_no_job(tmp_path: Path) -> None:
+def test_unreadable_job_json_is_a_damaged_job(tmp_path: Path) -> None:
     (tmp_path / 'x').mkdir()
     (tmp_path / 'x' / 'job.json').write_text('{torn')
-    assert registry.read_job(tmp_path / 'x') is None
-    assert registry.run_summary(tmp_path / 'x')['status'] == 'unknown'
+    job = registry.read_job(tmp_path / 'x')
+    assert job['status'] == 'damaged' and 'job.json cannot be read' in job['error'] and 'delete the run' in job['error']
+    assert registry.run_summary(tmp_path / 'x')['status'] == 'damaged'
 
 
 def test_a_folder_with_only_a_checkpoint_is_an_imported_run(tmp_path: Path) -> None:

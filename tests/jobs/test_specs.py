@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nanogpt_lab.config import ConfigError
-from nanogpt_lab.jobs.specs import KINDS, build_job, device_slots, exports_root, uploads_root
+from nanogpt_lab.jobs.specs import KINDS, build_job, device_slots, exports_root, lanes, uploads_root
 
 
 def test_plan_camelcase_config_is_accepted() -> None:
@@ -75,10 +75,16 @@ def test_finetune_starts_from_the_finetune_defaults() -> None:
 
 
 def test_device_slots() -> None:
+    import torch
+
     assert device_slots('cpu') == ['cpu']
-    assert device_slots('cuda') == ['cuda:0']
-    assert device_slots('cuda', 2) == ['cuda:0', 'cuda:1']
     assert device_slots('auto')[0] in ('cpu', 'cuda:0', 'mps')
+    assert lanes('cuda') == lanes('cuda:00') == ['cuda:0']
+    assert lanes('cuda', 2) == ['cuda:0', 'cuda:1']
+    if not torch.cuda.is_available():  # a device that is not here gets no lane: it is refused
+        with pytest.raises(ConfigError, match='no CUDA GPU') as e:
+            device_slots('cuda:1')
+        assert e.value.key == 'device'
 
 
 def test_unknown_kind() -> None:

@@ -163,8 +163,8 @@ class _Payload:
         return (exec, (f'open({str(self.marker)!r}, "w").write("ran")',))
 
 
-@pytest.mark.filterwarnings('ignore:Detected pickle protocol')  # torch notes the bare pickle's protocol, then refuses
-def test_untrusted_pickles_never_run_in_any_loader(tmp_path: Path) -> None:
+@pytest.mark.filterwarnings('error')  # our refusal is the only word: no torch warning before it (it used to note the
+def test_untrusted_pickles_never_run_in_any_loader(tmp_path: Path) -> None:  # bare pickle's protocol first)
     """Every loader of a pickle-based file: checkpoints, meta.pkl, pytorch_model.bin, sampling's own loading."""
     import torch
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from nanogpt_lab.config import ConfigError
 from nanogpt_lab.server.app import create_app
-from nanogpt_lab.server.security import TOKEN_COOKIE, check_bind, is_loopback
+from nanogpt_lab.server.security import ENV_TOKEN, TOKEN_COOKIE, check_bind, is_loopback
 
 
 @pytest.mark.parametrize('host', ['127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]'])
 def test_loopback_needs_no_token(host: str, capsys: pytest.CaptureFixture) -> None:
     assert is_loopback(host)
     assert check_bind(host, None) is None
-    assert check_bind(host, 'given') == 'given'
+    assert check_bind(host, 'given-token-16chars') == 'given-token-16chars'
     assert capsys.readouterr().err == ''
 
 
@@ -25,7 +28,27 @@ def test_other_addresses_get_a_generated_token_printed(host: str, capsys: pytest
     assert token and len(token) >= 24
     assert token in capsys.readouterr().err
     assert check_bind(host, '  ') != '  '  # a blank token is no token
-    assert check_bind(host, 'mine') == 'mine'
+    assert check_bind(host, 'mine-is-long-enough') == 'mine-is-long-enough'
+
+
+def test_a_short_token_is_refused_and_one_can_come_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for short in ('a', 'x' * 15):
+        with pytest.raises(ConfigError, match='at least 16') as e:
+            check_bind('0.0.0.0', short)
+        assert e.value.key == 'token'
+    secret = tmp_path / 'token'
+    secret.write_text('from-a-file-0123456789\nignored second line\n')
+    assert check_bind('0.0.0.0', None, str(secret)) == 'from-a-file-0123456789'
+    with pytest.raises(ConfigError, match='cannot be read'):
+        check_bind('0.0.0.0', None, str(tmp_path / 'missing'))
+    monkeypatch.setenv(ENV_TOKEN, 'from-the-environment-42')
+    assert check_bind('0.0.0.0', None) == 'from-the-environment-42'
+    assert check_bind('127.0.0.1', None) == 'from-the-environment-42'  # given, it is used even on loopback
+    monkeypatch.setenv(ENV_TOKEN, 'short')
+    with pytest.raises(ConfigError, match='at least 16'):
+        check_bind('0.0.0.0', None)
 
 
 def test_two_generated_tokens_differ() -> None:

@@ -50,7 +50,8 @@ def test_name_field_picks_the_stored_name(client: TestClient) -> None:
     ('data', 'code'),
     [
         (b'', 'api.empty_file'),
-        (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', 'api.binary_file'),
+        (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', 'api.not_text'),
+        (b'plain text, then a NUL \x00 byte', 'api.binary_file'),
         (b'caf\xe9 au lait', 'api.not_utf8'),
     ],
 )

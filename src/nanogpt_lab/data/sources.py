@@ -103,12 +103,30 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith('.') for part in rel.parts)
 
 
-def _check_signature(path: Path, head: bytes) -> None:
+SNIFF_BYTES = 64  # how much of a file's start `sniff` looks at
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file that is not UTF-8 text is, from its first bytes: a `data.filetype.<name>` ('png', 'utf16', ...),
+    or None when it may be text. The CLI and the API upload both ask this, so a PNG or a UTF-16 file gets the same
+    explanation wherever it is given."""
     for magic, kind in MAGIC.items():
         if head.startswith(magic):
-            raise DataError(
-                'data.utf16' if kind == 'utf16' else 'data.binary', path=path, kind=ref(f'data.filetype.{kind}')
-            )
+            return kind
+    pairs = len(head) // 2
+    if pairs >= 2:  # UTF-16 without a BOM: Latin text has a NUL in every other byte, all on one side
+        even = sum(1 for i in range(pairs) if head[2 * i] == 0)
+        odd = sum(1 for i in range(pairs) if head[2 * i + 1] == 0)
+        if max(even, odd) >= pairs * 3 // 4 and min(even, odd) == 0:
+            return 'utf16'
+    return None
+
+
+def _check_signature(path: Path, head: bytes) -> None:
+    kind = sniff(head)
+    if kind:
+        code = 'data.utf16' if kind == 'utf16' else 'data.binary'
+        raise DataError(code, path=path, kind=ref(f'data.filetype.{kind}'))
 
 
 def _decode(path: Path, data: bytes, offset: int, final: bool) -> tuple[str, bytes]:
@@ -151,7 +169,7 @@ class TextReader:
         """Raw UTF-8 chunks of one file (newlines as in the file)."""
         offset, carry, h = 0, b'', hashlib.sha256()
         with open(path, 'rb') as f:
-            _check_signature(path, f.read(16))
+            _check_signature(path, f.read(SNIFF_BYTES))
             f.seek(0)
             while True:
                 block = f.read(self.chunk_bytes)
@@ -170,7 +188,7 @@ class TextReader:
         """One document per non-blank line: the line's `text` field."""
         offset, h = 0, hashlib.sha256()
         with open(path, 'rb') as f:
-            _check_signature(path, f.read(16))
+            _check_signature(path, f.read(SNIFF_BYTES))
             f.seek(0)
             for lineno in itertools.count(1):
                 line = f.readline(MAX_LINE_BYTES + 1)

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from nanogpt_lab import workspace
 from nanogpt_lab.errors import Coded, describe
 from nanogpt_lab.events import Cancelled, Emit, EventLog, last_seq
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_text, strict_json
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ def run_dir_for(kind: str, cfg: Any) -> Path:
 def write_job(run_dir: Path, **fields: Any) -> dict:
     """Merge `fields` into run_dir/job.json, atomically."""
     path = run_dir / workspace.JOB_NAME
-    job = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        job = strict_json(path.read_bytes())
+    except (FileNotFoundError, ValueError):  # none yet, or a damaged one: the fields given start it afresh
+        job = {}
+    job = job if isinstance(job, dict) else {}
     job.update(fields)
     atomic_write_text(path, json.dumps(job, indent=2, default=str))
     return job
@@ -125,7 +129,26 @@ def run_job(
 def _coded(e: Exception) -> tuple[str, dict[str, Any]]:
     """An end's English error and, for a coded one, `error_code` + `error_params` (pages say them in their language)."""
     message, code, params = describe(e)
-    return message, ({'error_code': code, 'error_params': params} if isinstance(e, Coded) else {})
+    if not isinstance(e, Coded):
+        return readable_error(message), {}
+    return message, {'error_code': code, 'error_params': params}
+
+
+def readable_error(text: str) -> str:
+    """A library's error as a person reads it: without the C++ stack torch appends to native errors ("Exception
+    raised from … frame #0: …"), which says nothing to a learner and made one error fill a screen."""
+    cut = text.find('Exception raised from')
+    lines = [line for line in text[: cut if cut >= 0 else None].splitlines() if not line.startswith('frame #')]
+    return '\n'.join(lines).strip() or text.strip()
+
+
+def refuse_early(kind: str, cfg: Any) -> None:
+    """The refusals that need no run, made before a job writes anything, so that a refused request leaves the
+    disk as it was (a resume of another shape used to turn a finished run's job.json into `failed`)."""
+    if kind in ('train', 'finetune') and cfg.init_from != 'scratch':  # (a scratch start needs no torch import)
+        from nanogpt_lab.training.model_init import check_start
+
+        check_start(cfg)
 
 
 def stop_on_signals(graceful: bool = True) -> Callable[[], bool]:

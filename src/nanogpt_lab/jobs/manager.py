@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,11 +23,11 @@ from typing import Any
 
 from nanogpt_lab import workspace
 from nanogpt_lab.errors import Coded, LabError
-from nanogpt_lab.events import Cancelled, last_seq, log_fields
+from nanogpt_lab.events import Cancelled, last_seq, log_fields, parse_event, seek_after
 from nanogpt_lab.jobs import registry
-from nanogpt_lab.jobs.lifecycle import write_job
+from nanogpt_lab.jobs.lifecycle import refuse_early, write_job
 from nanogpt_lab.jobs.registry import ACTIVE, TERMINAL, read_job
-from nanogpt_lab.jobs.specs import JobSpec, build_job
+from nanogpt_lab.jobs.specs import JobSpec, build_job, load_config
 from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
@@ -114,6 +113,9 @@ class JobManager:
         spec = build_job(kind, params, local=local)
         if spec.run_id:
             self._wait_for_exit(spec.run_id)
+        if spec.runner == 'engine':
+            out_dir = str(self._dir(spec.run_id)) if spec.run_id else None
+            refuse_early(kind, load_config(kind, {**spec.config, 'out_dir': out_dir} if out_dir else spec.config))
         with self._lock:
             if self._closed:
                 raise JobConflict('job.shutting_down')
@@ -132,20 +134,22 @@ class JobManager:
         job = read_job(run_dir)
         if job is None:
             raise JobNotFound('job.no_job', id=job_id)
-        return self._decorate(job, run_dir)
+        return self._decorate(self._reconcile(run_dir, job), run_dir)
 
     def list(self) -> list[dict]:
         """Every job in the workspace, newest first."""
         out = []
         for run_dir in registry.run_dirs(self.root):
             job = read_job(run_dir)
-            if job is not None and job.get('kind'):
-                out.append(self._decorate(job, run_dir))
+            if job is not None and (job.get('kind') or job.get('damaged')):
+                out.append(self._decorate(self._reconcile(run_dir, job), run_dir))
         return sorted(out, key=lambda j: j.get('submitted') or j.get('started') or 0, reverse=True)
 
     def cancel(self, job_id: str) -> dict:
         """Stop a job: a queued one never starts; a running one gets SIGTERM (it saves and ends), SIGKILL later."""
         job = self.get(job_id)
+        if job.get('damaged'):
+            raise JobConflict('job.damaged_cancel', id=job_id, reason=job['error_params']['reason'])
         if job['status'] in TERMINAL:
             raise JobConflict('job.already_ended', id=job_id, status=ref(f'job.status.{job["status"]}'))
         with self._lock:
@@ -170,8 +174,8 @@ class JobManager:
         changes (no seq: not part of the log), and `{'type': 'heartbeat'}` every `heartbeat_s` of silence.
         """
         job = self.get(job_id)
-        tail = _Tail(self._dir(job_id) / workspace.EVENTS_NAME)
         after = max(int(after_seq), int(job.get('first_seq', 1)) - 1)
+        tail = _Tail(self._dir(job_id) / workspace.EVENTS_NAME, after)
         shown, quiet_since, checked, ended_reads = None, time.monotonic(), 0.0, 0
         while True:
             for event in tail.read():
@@ -413,7 +417,25 @@ class JobManager:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
-    # --- start-up: make the registry true again ---------------------------------------------------------------
+    # --- start-up and every read: make the registry true again ------------------------------------------------
+
+    def _reconcile(self, run_dir: Path, job: dict, *, starting: bool = False) -> dict:
+        """A job recorded as running that this manager does not run (a CLI training, another server's worker, or
+        one from before a restart): watch it if its process (same pid, same start time) lives, else end it as
+        failed with the reason and its last state. At start-up (`starting`) a job left `starting` is ended too."""
+        if job.get('status') not in (('starting', 'running') if starting else ('running',)):
+            return job
+        with self._lock:  # _start writes 'starting' and registers the child under this lock
+            if run_dir.name in self._procs or run_dir.name in self._queue:
+                return job
+            job = read_job(run_dir) or job
+            if job.get('status') not in ('starting', 'running'):
+                return job
+            if _same_process(job):
+                self._procs[run_dir.name], self._holding[run_dir.name] = job['pid'], job.get('devices') or []
+                threading.Thread(target=self._watch_adopted, args=(run_dir.name, job['pid']), daemon=True).start()
+                return job
+            return registry.finish(run_dir, 'failed', _gone(job, run_dir))
 
     def recover(self) -> None:
         """Watch workers that still run, mark dead ones failed with the reason, queue again what was queued."""
@@ -424,15 +446,19 @@ class JobManager:
                 continue
             if job['status'] == 'queued':
                 queued.append((job.get('submitted') or 0, run_dir.name))
-            elif _same_process(job):
-                self._procs[run_dir.name], self._holding[run_dir.name] = job['pid'], job.get('devices') or []
-                threading.Thread(target=self._watch_adopted, args=(run_dir.name, job['pid']), daemon=True).start()
             else:
-                pid = job.get('pid')
-                registry.finish(run_dir, 'failed', LabError('job.worker_gone', pid=pid))
+                self._reconcile(run_dir, job, starting=True)
         with self._lock:
             self._queue.extend(job_id for _, job_id in sorted(queued))
             self._pump()
+
+
+def _gone(job: dict, run_dir: Path) -> LabError:
+    """Why a job recorded as running is not: its process is gone; and how far it got."""
+    last = registry.run_summary(run_dir).get('last_iter')
+    if last is None:
+        return LabError('job.worker_gone', pid=job.get('pid'))
+    return LabError('job.worker_gone_at', pid=job.get('pid'), iter=last)
 
 
 def _mtime(path: Path) -> float:
@@ -501,9 +527,14 @@ def _log_tail(path: Path, lines: int = 8) -> str:
 class _Tail:
     """Reads the complete new lines of an append-only events file; a torn last line waits for its newline."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, after: int = 0):
         self.path = path
         self.offset = 0
+        try:
+            with open(path, 'rb') as f:  # a reconnect that wants the last events reads from near the end
+                self.offset = seek_after(f, after)
+        except OSError:
+            pass
 
     def read(self) -> list[dict]:
         """The complete events appended since the last read."""
@@ -521,11 +552,8 @@ class _Tail:
         self.offset += end + 1
         events = []
         for line in data[: end + 1].splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line a killed writer left half-done and a repair ended: not an event
-            if isinstance(event, dict) and isinstance(event.get('seq'), int):
+            event = parse_event(line)  # None: a line a killed writer left half-done, or a damaged one
+            if event is not None:
                 events.append(event)
         return events
 

@@ -6,7 +6,6 @@ by the events file's size and mtime so listing many runs stays cheap.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -16,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
-from nanogpt_lab.errors import Coded
+from nanogpt_lab.errors import Coded, LabError
 from nanogpt_lab.events import EventLog, read_events
+from nanogpt_lab.fileio import strict_json
 from nanogpt_lab.jobs.lifecycle import write_job
+from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,65 @@ SUMMARY_KEYS = (
 )  # fmt: skip
 
 
+DAMAGED = 'damaged'  # the status of a run whose job.json cannot be read: listed, explained, deletable
+
+
+class DamagedFile(LabError):
+    """A workspace JSON file that exists but cannot be read as the lab writes it (edited by hand, cut, old)."""
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The file's JSON object; None when it does not exist; DamagedFile when it exists but is not one."""
     try:
-        value = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, ValueError):
+        value = strict_json(path.read_bytes())
+    except FileNotFoundError:
         return None
-    return value if isinstance(value, dict) else None
+    except (OSError, ValueError) as e:
+        raise DamagedFile('job.file_unreadable', file=path.name, detail=str(e)[:200]) from None
+    if not isinstance(value, dict):
+        raise DamagedFile('job.file_not_object', file=path.name, type=type(value).__name__)
+    return value
+
+
+# job.json's fields and the types a reader may rely on; any other type means the file is damaged
+_NUMBER = (int, float)
+_JOB_TYPES: dict[str, tuple[type, ...]] = {
+    'id': (str,), 'kind': (str, type(None)), 'status': (str,), 'error': (str, type(None)),
+    'pid': (int, type(None)), 'first_seq': (int,), 'devices': (list,), 'config': (dict,),
+    'submitted': (*_NUMBER, type(None)), 'started': (*_NUMBER, type(None)), 'ended': (*_NUMBER, type(None)),
+    'error_code': (str, type(None)), 'error_params': (dict, type(None)),
+}  # fmt: skip
+STATUSES = ('queued', 'starting', 'running', 'succeeded', 'failed', 'cancelled')
 
 
 def read_job(run_dir: Path) -> dict[str, Any] | None:
-    """The folder's job.json, or None when there is none (or it cannot be read)."""
-    return _read_json(run_dir / workspace.JOB_NAME)
+    """The folder's job.json; None when there is none. A damaged one reads as a job with status `damaged` and
+    the reason as its error, so one bad file shows as one damaged row instead of breaking every listing."""
+    try:
+        job = _read_json(run_dir / workspace.JOB_NAME)
+        if job is not None:
+            _check_job(job)
+        return job
+    except DamagedFile as e:
+        return damaged_job(run_dir, e)
+
+
+def _check_job(job: dict[str, Any]) -> None:
+    wrong = next((k for k, types in _JOB_TYPES.items() if k in job and not isinstance(job[k], types)), None)
+    if wrong:
+        raise DamagedFile('job.field_type', name=wrong, type=type(job[wrong]).__name__)
+    if job.get('status') not in (None, *STATUSES):
+        raise DamagedFile('job.status_unknown', status=repr(str(job['status'])[:40]))
+    if not all(isinstance(d, str) for d in job.get('devices') or []):
+        raise DamagedFile('job.devices_type')
+
+
+def damaged_job(run_dir: Path, reason: DamagedFile) -> dict[str, Any]:
+    """The row shown for a run whose job.json cannot be trusted: what is wrong (in English and as a code the page
+    words in its language) and what to do."""
+    error = LabError('job.damaged', reason=ref(reason.code, **reason.params))
+    return {'id': run_dir.name, 'kind': None, 'status': DAMAGED, 'error': str(error), 'error_code': error.code,
+            'error_params': error.params, 'damaged': str(reason)}  # fmt: skip
 
 
 def run_dirs(root: Path | None = None) -> list[Path]:
@@ -147,31 +196,40 @@ def _status(job: dict[str, Any] | None, has_checkpoint: bool) -> str:
     return job.get('status', 'unknown')
 
 
+def _num(value: Any) -> float | int | None:
+    """A number from an event, or None when the field holds something else (a hand-edited or foreign line)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _summarize(run_dir: Path) -> dict[str, Any]:
     found = read_job(run_dir)
     job = found or {}
-    config = _read_json(run_dir / workspace.RUN_CONFIG_NAME) or job.get('config') or {}
+    damaged = job.get('damaged')
+    try:
+        config = _read_json(run_dir / workspace.RUN_CONFIG_NAME) or job.get('config') or {}
+    except DamagedFile as e:
+        config, damaged = job.get('config') or {}, damaged or str(e)
     best = last_iter = tokens = None
     start_t = end_t = None
     simulated = False
     for e in read_events(run_dir / workspace.EVENTS_NAME):
-        start_t = e.get('t') if start_t is None else start_t
-        end_t = e.get('t')
+        start_t = _num(e.get('t')) if start_t is None else start_t
+        end_t = _num(e.get('t')) or end_t
         simulated = simulated or bool(e.get('simulated'))
         if e['type'] == 'start' and not config:
             config = e.get('config') or {}
         elif e['type'] == 'train':
-            last_iter, tokens = e.get('iter', last_iter), e.get('tokens', tokens)
-        elif e['type'] == 'eval' and e.get('val_loss') is not None:
+            last_iter, tokens = _num(e.get('iter')) or last_iter, _num(e.get('tokens')) or tokens
+        elif e['type'] == 'eval' and _num(e.get('val_loss')) is not None:
             best = e['val_loss'] if best is None else min(best, e['val_loss'])
-            last_iter = max(last_iter or 0, e.get('iter') or 0)
+            last_iter = max(last_iter or 0, _num(e.get('iter')) or 0)
     started, ended = job.get('started') or start_t, job.get('ended')
     has_checkpoint = (run_dir / workspace.CKPT_NAME).exists()
     return {
         'id': run_dir.name,
         'kind': job.get('kind'),
         'status': _status(found, has_checkpoint),
-        'runner': job.get('runner', 'engine'),
+        'runner': job.get('runner') if isinstance(job.get('runner'), str) else 'engine',
         'config': {k: config[k] for k in SUMMARY_KEYS if isinstance(config, dict) and k in config},
         'best_val_loss': best,
         'last_iter': last_iter,
@@ -182,6 +240,7 @@ def _summarize(run_dir: Path) -> dict[str, Any]:
         'has_checkpoint': has_checkpoint,
         'simulated': simulated,
         'error': job.get('error'),
+        'damaged': damaged,
     }
 
 

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from nanogpt_lab import workspace
 from nanogpt_lab.config import (
     PRETRAINED,
+    BenchSampleArgs,
+    BenchTrainArgs,
     ConfigError,
     ConversationsConfig,
     DataConfig,
@@ -46,6 +48,7 @@ BENCH_PROGRAMS = {
     'sft': 'nanogpt_lab.tools.bench.sft',
 }
 BENCH_SUITES = tuple(BENCH_PROGRAMS)
+BENCH_ARGS = {'sample': BenchSampleArgs, 'train': BenchTrainArgs}  # what a bench job may set through the API
 SIM_SPEEDS = (1, 10, '1x', '10x', 'instant')
 _URL_RE = re.compile(r'^(https://|git@)[\w.@:/~+-]+$')
 
@@ -122,20 +125,29 @@ def _run_folder(value: Any, key: str) -> str:
     return str(_named(workspace.runs_root(), value, key, 'run'))
 
 
-@functools.lru_cache(maxsize=1)
-def _auto_device() -> str:
+@functools.lru_cache(maxsize=16)
+def _real_device(device: str) -> str:
+    if device == 'cpu':
+        return device  # always here; and no torch import for it (a first request stays fast)
     from nanogpt_lab.hardware import resolve_device
 
-    return resolve_device('auto')
+    try:
+        return resolve_device(device)
+    except LabError as e:  # a device that is not here: the request's fault, named by its key
+        raise ConfigError(e.code, **e.params) from None
 
 
 def device_slots(device: str, nproc: int = 1) -> list[str]:
-    """The devices a job holds: 'cuda' means cuda:0; N processes on CUDA hold cuda:0..N-1."""
-    device = _auto_device() if device == 'auto' else device
-    if device == 'cuda':
-        device = 'cuda:0'
-    if device.startswith('cuda') and nproc > 1:
-        return [f'cuda:{i}' for i in range(nproc)]
+    """The devices a job holds, its lanes in the one-job-per-device queue: the device it really runs on ('auto'
+    resolved; one that is not here refused), so no spelling of a device gets a lane of its own."""
+    return lanes(_real_device(device), nproc)
+
+
+def lanes(device: str, nproc: int = 1) -> list[str]:
+    """'cuda' and 'cuda:00' mean cuda:0; N processes on CUDA hold cuda:0..N-1."""
+    if device.startswith('cuda'):
+        first = int(device.partition(':')[2] or 0)
+        return [f'cuda:{first + i}' for i in range(max(nproc, 1))]
     return [device]
 
 
@@ -267,11 +279,14 @@ def _bench(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
     suite, args = values.get('suite'), values.get('args', {})
     if suite not in BENCH_SUITES:
         raise ConfigError('config.bench_suite', key='suite', allowed=', '.join(BENCH_SUITES))
-    if set(values) - {'suite', 'args', 'device'} or not isinstance(args, dict):
+    if set(values) - {'suite', 'args'} or not isinstance(args, dict):
         raise ConfigError('config.bench_shape', key='args')
-    if any(not isinstance(v, (int, float, str, bool)) or not re.fullmatch(r'\w+', str(k)) for k, v in args.items()):
-        raise ConfigError('config.bench_args', key='args')
-    device = str(values.get('device', args.get('device', 'auto')))
+    try:
+        args = build(BENCH_ARGS[suite], args).model_dump(exclude_none=True)
+    except ConfigError as e:
+        raise ConfigError('config.bench_args', key='args', detail=ref(e.code, **e.params)) from None
+    # the lane is where the suite really runs: the GPU suite on CUDA, every other on the CPU
+    device = 'cuda' if args.get('suite') == 'gpu' else 'cpu'
     return JobSpec(kind, {'suite': suite, 'args': args}, None, device_slots(device))
 
 

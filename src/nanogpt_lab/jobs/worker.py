@@ -20,7 +20,7 @@ from nanogpt_lab import workspace
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Cancelled, Emit, emit_log
 from nanogpt_lab.jobs import lifecycle
-from nanogpt_lab.jobs.lifecycle import Runner, run_dir_for, stop_on_signals
+from nanogpt_lab.jobs.lifecycle import Runner, refuse_early, run_dir_for, stop_on_signals
 from nanogpt_lab.messages import ref
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ def run_foreground(kind: str, cfg: Any) -> int:
         except Cancelled:
             return 130
         return 0
+    refuse_early(kind, cfg)
     run_dir = run_dir_for(kind, cfg)
     with TerminalProgress() as bar:
         status = lifecycle.run_job(kind, cfg, run_dir, [bar], stop_on_signals(), runner=RUNNERS[kind])

@@ -155,14 +155,14 @@ def _hf_name(key: str) -> str:
 
 def read_state_dict(path: Path) -> dict[str, Any]:
     """All tensors of a safetensors file, or of a pytorch_model.bin loaded with weights_only=True (no code runs)."""
-    import torch
-
     try:
         if path.suffix == '.safetensors':
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        from nanogpt_lab.model.checkpoint import load_tensors
+
+        state = load_tensors(path)
     except Exception as e:  # safetensors, pickle and zip each raise their own kinds for a broken file
         raise WeightsError('weights.unloadable', path=path, detail=(str(e).splitlines() or [''])[0][:200]) from None
     if not isinstance(state, dict):

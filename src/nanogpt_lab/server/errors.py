@@ -74,7 +74,10 @@ def _is_openai(request: Request) -> bool:
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return coded_response(request, exc.status, exc, exc.field)
+    response = coded_response(request, exc.status, exc, exc.field)
+    if exc.status == 413:  # close the connection: the rest of a body too large is not read, nor waited for
+        response.headers['Connection'] = 'close'
+    return response
 
 
 async def _config_error(request: Request, exc: ConfigError) -> JSONResponse:

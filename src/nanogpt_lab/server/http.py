@@ -50,12 +50,16 @@ async def json_body(request: Request, *, required: bool = False) -> dict[str, An
     if ctype != 'application/json' and not ctype.endswith('+json'):
         raise ApiError(415, 'api.not_json', content_type=ctype)
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_json)  # (a number too large is refused by its key's bound)
     except (ValueError, RecursionError) as e:
         raise ApiError(400, 'api.malformed_json', detail=str(e)) from None
     if not isinstance(value, dict):
         raise ApiError(422, 'api.not_object', type=type(value).__name__)
     return value
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f'{name} is not a JSON value (JSON has no NaN or Infinity)')
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
@@ -97,6 +101,6 @@ def event_stream(events: AsyncIterator[dict]) -> StreamingResponse:
 def last_event_id(request: Request, after: int | None) -> int:
     """Where a stream resumes: the `Last-Event-ID` header a reconnecting EventSource sends, else `?after=`."""
     header = request.headers.get('last-event-id', '').strip()
-    if header.isdigit():
+    if header.isdigit() and len(header) <= 18:  # an event number, not a 5,000-digit one
         return int(header)
     return max(0, after or 0)

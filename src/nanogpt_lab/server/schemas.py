@@ -16,28 +16,16 @@ from nanogpt_lab.config import (
     DataConfig,
     DpoConfig,
     EvalConfig,
+    PlanConfig,
     PreferencesConfig,
     ReportConfig,
     SampleConfig,
     TrainConfig,
 )
-from nanogpt_lab.jobs.specs import BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
+from nanogpt_lab.jobs.specs import BENCH_ARGS, BENCH_SUITES, CHECKOUT_KEY, EXPORT_FORMATS
 
 # the plan's NanoGPTConfig fields (camelCase) that the API accepts besides the engine's snake_case keys
-PLAN_FIELDS: dict[str, dict[str, Any]] = {
-    'modelSize': {'enum': ['small', 'medium', 'large', 'xl', 'custom']},
-    'nLayer': {'type': 'integer', 'minimum': 1, 'maximum': 256},
-    'nHead': {'type': 'integer', 'minimum': 1, 'maximum': 256},
-    'nEmbd': {'type': 'integer', 'minimum': 1, 'maximum': 32768},
-    'blockSize': {'type': 'integer', 'minimum': 1, 'maximum': 65536},
-    'batchSize': {'type': 'integer', 'minimum': 1},
-    'learningRate': {'type': 'number', 'exclusiveMinimum': 0},
-    'maxIters': {'type': 'integer', 'minimum': 0},
-    'gradientAccumulationSteps': {'type': 'integer', 'minimum': 1},
-    'initFrom': {'type': 'string'},
-    'compiledModel': {'anyOf': [{'type': 'boolean'}, {'const': 'auto'}]},
-    'evalInterval': {'type': 'integer', 'minimum': 1},
-}
+PLAN_FIELDS: dict[str, dict[str, Any]] = PlanConfig.model_json_schema()['properties']
 CHECKOUT_SCHEMA = {
     'type': 'string',
     'description': 'Run with a karpathy/nanoGPT checkout instead of the lab engine: a folder name under the '
@@ -79,7 +67,10 @@ JOB_BODIES: dict[str, dict[str, Any]] = {
         ['out_dir'],
     ),
     'bench': _object(
-        {'suite': {'enum': list(BENCH_SUITES)}, 'args': {'type': 'object'}, 'device': {'type': 'string'}},
+        {
+            'suite': {'enum': list(BENCH_SUITES)},
+            'args': {'anyOf': [model.model_json_schema() for model in BENCH_ARGS.values()]},
+        },
         ['suite'],
     ),
     'simulate': _object(
@@ -121,6 +112,7 @@ class JobOut(_Open):
     hung: bool = False
     silent_s: float | None = None
     error: str | None = None
+    damaged: str | None = Field(None, description='why job.json cannot be read (the run is listed, not trusted)')
 
 
 class JobList(BaseModel):
@@ -140,6 +132,7 @@ class RunOut(_Open):
     duration_s: float | None = None
     has_checkpoint: bool = False
     simulated: bool = False
+    damaged: str | None = Field(None, description='which of its files cannot be read, and why')
 
 
 class RunList(BaseModel):

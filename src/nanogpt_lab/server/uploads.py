@@ -2,13 +2,16 @@
 
 The body is parsed as it arrives (python-multipart's streaming parser), so a 2 GB upload is refused after the
 limit's worth of bytes, not after it has all been received. The stored name comes from `workspace.sanitize_name`
-(no separators, no dot first), so `../../outside/pwned.txt` lands as `uploads/pwned.txt` and nowhere else.
-The text must be UTF-8 without NUL bytes: a binary file is refused with that reason before it is ever prepared.
+(letters of every script kept, no separators, no dot first), so `../../outside/pwned.txt` lands as
+`uploads/pwned.txt` and nowhere else, and `诗经.txt` as `uploads/诗经.txt`; a different file of the same name gets
+`-2`, `-3`… and never replaces the first. The text must be UTF-8 without NUL bytes: a binary file is refused with
+the reason (the CLI's classifier: "looks like a PNG image", "looks like UTF-16") before it is ever prepared.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import re
 import tempfile
@@ -17,13 +20,16 @@ from pathlib import Path
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from nanogpt_lab import workspace
+from nanogpt_lab import fileio, workspace
+from nanogpt_lab.data.sources import SNIFF_BYTES, sniff
 from nanogpt_lab.jobs.specs import uploads_root
+from nanogpt_lab.messages import ref
 from nanogpt_lab.server.errors import ApiError
 
 ENV_UPLOAD_LIMIT = 'NANOGPT_LAB_UPLOAD_LIMIT_MB'
 DEFAULT_LIMIT_MB = 200
 ALLOWED_SUFFIXES = ('.txt', '.md', '.jsonl', '.json', '.csv', '.text')
+MAX_SAME_NAME = 1000  # uploads that may share one name (name.txt, name-2.txt, …) before the next is refused
 
 
 def upload_limit() -> int:
@@ -47,6 +53,8 @@ class _FilePart:
         self.size = 0
         self.fd, self.tmp = tempfile.mkstemp(prefix='.upload.', suffix='.tmp', dir=folder)
         self.decoder = codecs.getincrementaldecoder('utf-8')()
+        self.head = b''  # the file's first bytes, for `sniff`
+        self.digest = hashlib.sha256()
         self.problem: ApiError | None = None
 
     def callbacks(self) -> dict:
@@ -84,18 +92,30 @@ class _FilePart:
             self.size += len(chunk)
             if self.size > self.limit:
                 raise ApiError(413, 'api.upload_too_large', limit=self.limit)
+            if len(self.head) < SNIFF_BYTES:
+                self.head += chunk[: SNIFF_BYTES - len(self.head)]
             self._check_text(chunk)
+            self.digest.update(chunk)
             os.write(self.fd, chunk)
 
     def _check_text(self, chunk: bytes) -> None:
-        if b'\x00' in chunk:
-            self.problem = ApiError(422, 'api.binary_file', 'file')
+        nul = chunk.find(b'\x00')
+        if nul >= 0:
+            self.problem = self._not_text(ApiError(422, 'api.binary_file', 'file', offset=self.size - len(chunk) + nul))
             return
         try:
             self.decoder.decode(chunk)
         except UnicodeDecodeError as e:
             offset = self.size - len(chunk) + e.start
-            self.problem = ApiError(422, 'api.not_utf8', 'file', offset=offset)
+            self.problem = self._not_text(ApiError(422, 'api.not_utf8', 'file', offset=offset))
+
+    def _not_text(self, problem: ApiError) -> ApiError:
+        """The refusal, explained by the classifier the CLI uses when it can name the format (a PNG, UTF-16)."""
+        kind = sniff(self.head)
+        if kind is None:
+            return problem
+        code = 'api.utf16' if kind == 'utf16' else 'api.not_text'
+        return ApiError(422, code, 'file', kind=ref(f'data.filetype.{kind}'))
 
 
 def _target_name(raw_filename: str, requested: str) -> str:
@@ -146,7 +166,32 @@ def _store(part: _FilePart) -> dict:
     except UnicodeDecodeError:
         raise ApiError(422, 'api.utf8_cut', 'file') from None
     name = _target_name(part.filename, part.name_field.decode('utf-8', 'replace').strip())
-    target = workspace.inside(uploads_root(), name)
     os.fsync(part.fd)
-    os.replace(part.tmp, target)  # same folder: atomic; the upload appears whole or not at all
+    name = _place(part, name)
     return {'name': name, 'bytes': part.size, 'suggested_dataset_name': Path(name).stem}
+
+
+def _place(part: _FilePart, name: str) -> str:
+    """Move the upload into uploads/ under `name`, or `stem-2.txt`, `stem-3.txt`… when another file has that
+    name: a different file never replaces one already there (the same file again keeps its name)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for n in range(1, MAX_SAME_NAME + 1):
+        candidate = name if n == 1 else f'{stem}-{n}{suffix}'
+        target = workspace.inside(uploads_root(), candidate)
+        try:
+            os.link(part.tmp, target)  # atomic, and never over an existing file (unlike a rename)
+        except FileExistsError:
+            if _same_file(target, part.digest.hexdigest()):
+                return candidate
+            continue
+        fileio.fsync_dir(target.parent)
+        return candidate
+    raise ApiError(409, 'api.name_taken', 'name', count=MAX_SAME_NAME, name=name)
+
+
+def _same_file(path: Path, sha256: str) -> bool:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest() == sha256

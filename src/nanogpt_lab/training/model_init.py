@@ -9,7 +9,16 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab.config import GPT2_VOCAB_SIZE, PRETRAINED, ConfigError, ModelConfig, TrainConfig, build
+from nanogpt_lab.config import (
+    GPT2_BLOCK_SIZE,
+    GPT2_VOCAB_SIZE,
+    PRESETS,
+    PRETRAINED,
+    ConfigError,
+    ModelConfig,
+    TrainConfig,
+    build,
+)
 from nanogpt_lab.messages import ref
 from nanogpt_lab.model.checkpoint import (
     CheckpointError,
@@ -88,9 +97,65 @@ def init_model(cfg: TrainConfig, data: RunData, resume_ckpt: dict | None = None)
         start = _resume(cfg, resume_ckpt)
     else:
         start = Start(load_source(cfg.init_from, dropout=cfg.dropout), cfg.init_from)
+        check_shape(cfg, start.model.config, cfg.init_from, resume=False)
         _crop(start.model, cfg)
     check_vocab(start.model.config, data)
     return start
+
+
+def with_model_shape(cfg: TrainConfig, args: ModelConfig) -> TrainConfig:
+    """The config as the run really trains: the loaded model's shape (a fine-tune from gpt2 is 12/12/768 whatever
+    the defaults say), so config.json and the checkpoint never record a shape that was not used."""
+    return cfg.model_copy(update={k: getattr(args, k) for k in SHAPE_KEYS})
+
+
+def check_start(cfg: TrainConfig) -> None:
+    """What can be refused before a run writes anything (so a refused request leaves its folder as it was): a
+    resume whose checkpoint is missing, unreadable or of another shape; shape settings a loaded model cannot take."""
+    if cfg.init_from == 'scratch':
+        return
+    if cfg.init_from == 'resume':
+        _resume_args(cfg)
+        return
+    if cfg.init_from in PRETRAINED:
+        args = ModelConfig(**PRESETS[cfg.init_from], block_size=GPT2_BLOCK_SIZE, vocab_size=GPT2_VOCAB_SIZE)
+    elif checkpoint_path(cfg.init_from).is_file():
+        try:
+            args = model_args_of(load_checkpoint(cfg.init_from))
+        except CheckpointError as e:
+            raise TrainingError(
+                'training.init_from_failed', key='init_from', source=cfg.init_from, reason=ref(e.code, **e.params)
+            ) from None
+    else:
+        return  # a Hugging Face folder: checked when it is loaded
+    check_shape(cfg, args, cfg.init_from, resume=False)
+    if cfg.block_size > args.block_size and 'block_size' in cfg.model_fields_set:
+        raise _longer_block(cfg, args.block_size)
+
+
+def check_shape(cfg: TrainConfig, args: ModelConfig, source: str, *, resume: bool) -> None:
+    """Shape settings given with a model to start from must be that model's: a setting that cannot apply is
+    refused, never ignored and then recorded as if it had been used. (A shorter block_size crops a loaded model.)"""
+    differ = [
+        ref('training.resume_differs' if resume else 'training.source_differs', key=k,
+            checkpoint=repr(getattr(args, k)), config=repr(getattr(cfg, k)))
+        for k in SHAPE_KEYS
+        if k in cfg.model_fields_set
+        and getattr(cfg, k) != getattr(args, k)
+        and (resume or k != 'block_size')  # a fine-tune crops (shorter) or refuses (longer) block_size itself
+    ]  # fmt: skip
+    if not differ:
+        return
+    if resume:
+        raise TrainingError('training.resume_shape', path=source, differ=differ)
+    raise TrainingError('training.source_shape', key=differ[0]['params']['key'], source=source, differ=differ)
+
+
+def _longer_block(cfg: TrainConfig, positions: int) -> TrainingError:
+    return TrainingError(
+        'training.block_too_long', key='block_size', block_size=cfg.block_size, positions=positions,
+        source=cfg.init_from,
+    )  # fmt: skip
 
 
 def load_source(source: str, dropout: float | None = None) -> GPT:
@@ -111,8 +176,8 @@ def load_source(source: str, dropout: float | None = None) -> GPT:
     raise TrainingError('training.init_from_unknown', key='init_from', source=source, pretrained=', '.join(PRETRAINED))
 
 
-def _resume(cfg: TrainConfig, ckpt: dict | None) -> Start:
-    """Continue a run from `out_dir/ckpt.pt` (read here unless given), refusing another model shape."""
+def _resume_args(cfg: TrainConfig, ckpt: dict | None = None) -> tuple[dict[str, Any], ModelConfig]:
+    """The checkpoint to continue (read here unless given) and its model shape, refusing another shape."""
     if not cfg.out_dir:
         raise TrainingError('training.resume_needs_out_dir', key='out_dir')
     try:
@@ -120,13 +185,13 @@ def _resume(cfg: TrainConfig, ckpt: dict | None) -> Start:
         args = model_args_of(ckpt)
     except CheckpointError as e:
         raise TrainingError('training.resume_failed', reason=ref(e.code, **e.params)) from None
-    differ = [
-        ref('training.resume_differs', key=k, checkpoint=repr(getattr(args, k)), config=repr(getattr(cfg, k)))
-        for k in SHAPE_KEYS
-        if k in cfg.model_fields_set and getattr(cfg, k) != getattr(args, k)
-    ]
-    if differ:
-        raise TrainingError('training.resume_shape', path=checkpoint_path(cfg.out_dir), differ=differ)
+    check_shape(cfg, args, str(checkpoint_path(cfg.out_dir)), resume=True)
+    return ckpt, args
+
+
+def _resume(cfg: TrainConfig, ckpt: dict | None) -> Start:
+    """Continue a run from `out_dir/ckpt.pt` (read here unless given), refusing another model shape."""
+    ckpt, _ = _resume_args(cfg, ckpt)
     model = model_from_checkpoint(ckpt, dropout=cfg.dropout)
     state = (ckpt.get('config') or {}).get('resume_state') or {}
     return Start(
@@ -146,13 +211,7 @@ def _crop(model: GPT, cfg: TrainConfig) -> None:
         log.info('cropping block_size %d -> %d', model.config.block_size, cfg.block_size)
         model.crop_block_size(cfg.block_size)
     elif cfg.block_size > model.config.block_size and 'block_size' in cfg.model_fields_set:
-        raise TrainingError(
-            'training.block_too_long',
-            key='block_size',
-            block_size=cfg.block_size,
-            positions=model.config.block_size,
-            source=cfg.init_from,
-        )
+        raise _longer_block(cfg, model.config.block_size)
 
 
 def check_vocab(args: ModelConfig, data: RunData) -> None:

@@ -42,7 +42,7 @@ from nanogpt_lab.training.faults import (
     save_failed,
 )
 from nanogpt_lab.training.loggers import MetricLoggers
-from nanogpt_lab.training.model_init import Start, inherit_resume_settings, init_model
+from nanogpt_lab.training.model_init import Start, inherit_resume_settings, init_model, with_model_shape
 from nanogpt_lab.training.optimizers import make_optimizer
 from nanogpt_lab.training.schedule import get_lr
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
@@ -115,6 +115,7 @@ class Trainer:
         self.data = self._open_data()
         self._enter('training.phase.building')
         start = self._init_model(resume_ckpt)
+        self.cfg = cfg = with_model_shape(cfg, start.model.config)  # recorded as trained, never as asked
         self.raw_model = start.model.to(device)
         self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
         self.iter_num = self.start_iter = start.iter_num
@@ -287,6 +288,8 @@ class Trainer:
                 raise TrainingError('training.run_folder', path=self.out_dir, reason=e.strerror or str(e)) from None
         if choice and self.rt.device_type == 'cpu':
             emit_log(self.emit, 'log.cpu_threads.chosen', **choice.params)
+        if hardware.emulated_dtype(self.rt.dtype, self.rt.device):
+            emit_log(self.emit, 'log.slow_dtype', level='warning', dtype=self.rt.dtype)
         emit_log(
             self.emit,
             'log.model_built',

@@ -75,6 +75,7 @@ def serve(
     open_browser: bool = True,
     mode: str = 'simulation',
     token: str | None = None,
+    token_file: str | None = None,
     **extra: Any,
 ) -> None:
     """Start the lab: check the bind address, mount the API, register the pages, print the URL, serve."""
@@ -83,7 +84,7 @@ def serve(
         raise ConfigError('cli.serve_option', key=key)
     if mode not in MODES:
         raise ConfigError('cli.serve_mode', key='mode', value=mode, allowed=', '.join(MODES))
-    token = _check_bind(host, token)
+    token = _check_bind(host, token, token_file)
     install_api(token)
     build(LabSettings(default_mode=mode, token=token))
     _warm_models()
@@ -117,7 +118,7 @@ def _warm_models() -> None:
     app.on_startup(warm_in_background)
 
 
-def _check_bind(host: str, token: str | None) -> str | None:
+def _check_bind(host: str, token: str | None, token_file: str | None) -> str | None:
     """The server's rule: loopback needs nothing, any other address an access token (generated when missing)."""
     try:
         from nanogpt_lab.server.security import check_bind
@@ -125,5 +126,5 @@ def _check_bind(host: str, token: str | None) -> str | None:
         if host not in ('127.0.0.1', 'localhost', '::1'):
             raise ConfigError('cli.serve_no_server', key='host', host=host) from None
         return token
-    checked = check_bind(host, token)
+    checked = check_bind(host, token, token_file)
     return checked if isinstance(checked, str) else token

@@ -26,6 +26,8 @@ from nanogpt_lab.ui.i18n import Translator
 HEADLINES = {
     'api.empty_file': 'empty',
     'api.binary_file': 'binary',
+    'api.not_text': 'binary',  # the upload route's classifier named the format (a PNG, a PDF…)
+    'api.utf16': 'not_utf8',
     'api.not_utf8': 'not_utf8',
     'api.utf8_cut': 'not_utf8',
     'data.empty': 'empty',
