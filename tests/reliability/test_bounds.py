@@ -98,7 +98,7 @@ def test_a_huge_number_for_any_key_is_refused_with_the_key_and_the_bound(client:
             err = r.json()['error']
             assert err['field'] == key and key in err['message'], err
     r = client.post('/api/jobs/train', json={'batch_size': HUGE})
-    assert r.json()['error']['message'] == 'batch_size (1.18e+21) must be at most 65536'
+    assert r.json()['error']['message'] == 'batch_size (1.18e+21): Input should be less than or equal to 65536'
     assert client.get('/api/jobs').json()['jobs'] == []  # nothing was created
 
 

@@ -202,7 +202,7 @@ def test_event_stream_reconnect_channel(lab: Any) -> None:
     run = lab.home / 'runs' / 'long-run'
     n = 100_000  # a long training's events (~13 MB)
     with EventLog(run / 'events.jsonl') as emit:
-        emit('start', kind='train', run_id='long-run')
+        emit('start', kind='train', run_id='long-run', pid=1, config={})
         for i in range(n - 2):
             emit('train', iter=i, loss=2.0, lr=6e-4, tokens=i * 512, dt_ms=30.0)
         emit('end', status='succeeded', error=None)
