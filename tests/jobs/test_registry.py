@@ -16,7 +16,7 @@ def _run(root: Path, name: str, tokens_per_iter: int, losses: list[float], evals
     write_job(run, id=name, kind='train', status='succeeded', started=100.0, ended=160.0,
               config={'n_layer': 2, 'batch_size': 4, 'dataset': 'shakespeare_char', 'secret_thing': 1})  # fmt: skip
     with EventLog(run / 'events.jsonl') as emit:
-        emit('start', kind='train', run_id=name, config={})
+        emit('start', kind='train', run_id=name, pid=4242, config={})
         for i, loss in enumerate(losses):
             if i in evals:
                 emit('eval', iter=i, train_loss=loss, val_loss=evals[i], tokens=i * tokens_per_iter)
@@ -49,7 +49,7 @@ def test_torn_line_is_cut_before_the_end_is_appended(tmp_path: Path) -> None:
     run = tmp_path / 'killed'
     write_job(run, id='killed', kind='train', status='running', first_seq=1)
     with EventLog(run / 'events.jsonl') as emit:
-        emit('start', kind='train')
+        emit('start', kind='train', run_id='killed', pid=12, config={})
         emit('train', iter=0, loss=4.2)
     with open(run / 'events.jsonl', 'a') as f:
         f.write('{"seq": 3, "t": 1, "type": "tra')  # the kill came mid-write

@@ -106,8 +106,21 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     err = exc.errors()[0] if exc.errors() else {}
     if err.get('type') == 'json_invalid':
         return coded_response(request, 400, ApiError(400, 'api.malformed_json', detail=str(err.get('msg'))))
+    if err.get('loc', ('',))[0] in ('query', 'path') and isinstance(err.get('input'), str):
+        err = {**err, 'input': _url_value(err['input'])}
     e = config_error(err)
     return coded_response(request, 422, e, e.key)
+
+
+def _url_value(text: str) -> Any:
+    """A query or path value as a message shows it: `?n_layer=0` was the number 0 to its writer, not the text '0'."""
+    if len(text) <= 30:
+        for parse in (int, float):
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+    return text
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

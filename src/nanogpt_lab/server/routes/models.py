@@ -10,7 +10,18 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from nanogpt_lab.config import PRESETS, ModelConfig, config_error
+from nanogpt_lab.config import (
+    MAX_ACCUMULATION,
+    MAX_BATCH,
+    MAX_BLOCK,
+    MAX_EMBD,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+    PRESETS,
+    ModelConfig,
+    config_error,
+)
 from nanogpt_lab.server import generation, schemas
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import SSE_HEADERS, is_local, json_body, validate
@@ -22,16 +33,16 @@ ERRORS = {code: {'model': schemas.ErrorOut} for code in (400, 404, 413, 415, 422
 @router.get('/models/sizes', responses=ERRORS, summary='Parameters, FLOPs per token and training memory of a GPT')
 async def model_sizes(
     model: Literal['custom', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'] = 'gpt2',
-    n_layer: int | None = Query(None, gt=0, le=256),
-    n_head: int | None = Query(None, gt=0, le=256),
-    n_embd: int | None = Query(None, gt=0, le=32768),
-    block_size: int | None = Query(None, gt=0, le=65536),
-    vocab_size: int | None = Query(None, gt=0, le=1_000_000),
+    n_layer: int | None = Query(None, gt=0, le=MAX_LAYERS),
+    n_head: int | None = Query(None, gt=0, le=MAX_HEADS),
+    n_embd: int | None = Query(None, gt=0, le=MAX_EMBD),
+    block_size: int | None = Query(None, gt=0, le=MAX_BLOCK),
+    vocab_size: int | None = Query(None, gt=0, le=MAX_VOCAB),
     bias: bool | None = None,
     ln_position: Literal['pre', 'post'] | None = None,
-    batch_size: int = Query(12, gt=0, le=4096),
+    batch_size: int = Query(12, gt=0, le=MAX_BATCH),
     dtype: Literal['float32', 'bfloat16', 'float16'] = 'float32',
-    gradient_accumulation_steps: int = Query(1, gt=0, le=4096),
+    gradient_accumulation_steps: int = Query(1, gt=0, le=MAX_ACCUMULATION),
     device_memory_bytes: int | None = Query(None, gt=0, le=2**50),
 ) -> dict[str, Any]:
     """Parameter breakdown, FLOPs per token, training memory and the fit check for a GPT shape."""
