@@ -123,5 +123,8 @@ def test_will_it_fit_and_its_levers():
     assert b * g >= 12 * 40  # tokens per optimizer step are kept
     assert {lv.key for lv in r.levers} >= {'batch_size', 'dtype', 'block_size', 'model'}
     xl = sizes.will_it_fit(sizes.preset_config('gpt2-xl'), 1, 1024, 'bfloat16', 16 * gib)
-    assert not xl.fits and xl.lever.key == 'model' and xl.lever.change == {'model': 'gpt2-large'}
+    # only what fits is suggested: gpt2-large would not fit 16 GiB either, so medium is the one
+    assert not xl.fits and xl.lever.key == 'model' and xl.lever.change == {'model': 'gpt2-medium'} and xl.lever.fits
+    none = sizes.will_it_fit(sizes.preset_config('gpt2-xl'), 1, 1024, 'bfloat16', 1 * gib)
+    assert none.lever.change == {'model': 'gpt2'} and not none.lever.fits  # nothing does: the page says so
     assert r.as_dict()['lever']['key'] == r.lever.key

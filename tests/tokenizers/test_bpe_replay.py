@@ -21,9 +21,9 @@ def naive_bpe(text: str, num_merges: int, pattern: str | None) -> list[tuple[tup
         for ids in chunks:
             for pair in zip(ids, ids[1:], strict=False):
                 stats[pair] = stats.get(pair, 0) + 1
-        if not stats:
-            break
-        pair = max(stats, key=lambda p: (stats[p], -p[0], -p[1]))  # ties: the smallest pair
+        pair = max(stats, key=lambda p: (stats[p], -p[0], -p[1]), default=None)  # ties: the smallest pair
+        if pair is None or stats[pair] < 2:
+            break  # no pair repeats
         new = 256 + rank
         merged = []
         for ids in chunks:
@@ -49,12 +49,12 @@ def test_same_merges_as_the_naive_loop(shakespeare_txt, pattern):
     assert [s.new_id for s in steps] == list(range(256, 256 + len(steps)))
 
 
-def test_token_bytes_build_up_and_stop_when_nothing_is_left():
-    steps = list(bpe_merge_replay('aaaa', 10, None))
+def test_token_bytes_build_up_and_stop_where_no_pair_repeats():
+    steps = list(bpe_merge_replay('aaaaaaaa', 10, None))
     assert [(s.pair, s.count, s.token, s.length) for s in steps] == [
-        ((97, 97), 3, b'aa', 2),
-        ((256, 256), 1, b'aaaa', 1),
-    ]
+        ((97, 97), 7, b'aa', 4),
+        ((256, 256), 3, b'aaaa', 2),
+    ]  # (257, 257) is seen once: no pattern, so no third merge
     assert list(bpe_merge_replay('', 5)) == []
 
 

@@ -65,7 +65,9 @@ async def test_post_ln_redraws_the_block_without_ln_f(user: User, one) -> None:
 async def test_will_it_fit_says_no_and_suggests_a_fix_that_works(user: User, text, one) -> None:
     await user.open('/architecture?lang=en&size=gpt2-xl&batch=64&ctx=1024&dtype=float32&target=T4&accum=1')
     assert text(user, 'fit-answer').startswith('Does not fit')
-    await user.should_see('Suggested fix')
+    assert text(user, 'fit-fix').startswith('Nothing fits 14.40 GiB by one change')  # no fix that fails is offered
+    await user.open('/architecture?lang=zh-CN&size=gpt2-xl&batch=1&ctx=1024&dtype=bfloat16&target=T4&accum=1')
+    assert text(user, 'fit-fix').startswith('建议：') and 'gpt2-medium' in text(user, 'fit-fix')
     await user.open('/architecture?lang=en&size=gpt2&batch=64&ctx=1024&dtype=float32&target=T4&accum=8')
     assert text(user, 'fit-answer').startswith('Does not fit')
     assert 'gradient_accumulation_steps 8 →' in text(user, 'fit-fix')

@@ -102,16 +102,20 @@ async def test_merge_replay_scrubber_shows_each_merge(user: User, until, one) ->
     shown = sequence_after(text, steps[:10], max_bytes=400)  # the sequence itself, as chips: fewer after merges
     assert one(user, 'replay-sequence').content.count('title="id ') == len(shown) < 400
     await user.should_see(f'the first {len(shown)} of {step.length:,}')
+    assert len(steps) < 200  # a short text runs out of repeating pairs, and the page says so
+    assert one(user, 'replay-stopped').text.startswith(f'Stopped after {len(steps)} of the 200 merges asked for')
     one(user, 'replay-merges').value = 50
-    await until(lambda: scrubber.props['max'] == 50)
+    await until(lambda: one(user, 'replay-stopped').text.startswith(f'Stopped after {len(steps)} of the 50'))
 
 
 async def test_a_shared_link_opens_the_same_text(user: User, until, one) -> None:
-    await user.open('/tokenizers?lang=zh-CN&sample=own&text=hello%20world&ws=1&step=2')
+    await user.open('/tokenizers?lang=zh-CN&sample=own&text=hello%20hello&ws=1&step=2')
     await until(lambda: _count(user, one, 'char') == '11')
-    assert one(user, 'text').value == 'hello world'
+    assert one(user, 'text').value == 'hello hello'
     assert one(user, 'show-ws').value is True
-    assert one(user, 'replay-step-label').text.startswith('第 2 /')
+    assert one(user, 'replay-step-label').text == '第 2 / 4 步'
+    # four merges, not the 200 asked for: the page says why (no pair repeats), in the page's language
+    assert one(user, 'replay-stopped').text.startswith('在要求的 200 次合并中做了 4 次就停下了')
 
 
 async def test_a_lane_that_cannot_tokenize_says_why(user: User, until, tmp_path, monkeypatch, one) -> None:

@@ -269,14 +269,18 @@ class FitReport:
         return dataclasses.asdict(self)
 
 
-def _smaller_model(c: ModelConfig) -> tuple[ModelConfig, str] | None:
+def _smaller_models(c: ModelConfig) -> list[tuple[ModelConfig, str]]:
+    """The smaller designs to try, largest first: the GPT-2 presets below this one, else n_layer halved down to 1."""
     names = list(PRESETS)
     for i, name in enumerate(names):
         if i and all(getattr(c, k) == v for k, v in PRESETS[name].items()):
-            return c.model_copy(update=PRESETS[names[i - 1]]), names[i - 1]
-    if c.n_layer > 1:
-        return c.model_copy(update={'n_layer': c.n_layer // 2}), f'n_layer={c.n_layer // 2}'
-    return None
+            return [(c.model_copy(update=PRESETS[n]), n) for n in reversed(names[:i])]
+    layers = []
+    n = c.n_layer // 2
+    while n >= 1:
+        layers.append((c.model_copy(update={'n_layer': n}), f'n_layer={n}'))
+        n //= 2
+    return layers
 
 
 def _levers(c: ModelConfig, batch: int, block: int, dtype: str, accum: int, avail: int, flash: bool) -> list[Lever]:
@@ -304,12 +308,11 @@ def _levers(c: ModelConfig, batch: int, block: int, dtype: str, accum: int, avai
         t //= 2
     if t < block:
         out.append(lever('block_size', {'block_size': t}, need(t=t), f'block_size {block} → {t}: shorter context'))
-    smaller = _smaller_model(c)
+    # the largest smaller model that fits; when none does, the smallest, whose lever says it does not fit either
+    smaller = [(name, need(cfg, t=min(block, cfg.block_size))) for cfg, name in _smaller_models(c)]
     if smaller:
-        cfg, name = smaller
-        out.append(
-            lever('model', {'model': name}, need(cfg, t=min(block, cfg.block_size)), f'a smaller model ({name})')
-        )
+        name, needed = next(((n, b) for n, b in smaller if b <= avail), smaller[-1])
+        out.append(lever('model', {'model': name}, needed, f'a smaller model ({name})'))
     return out
 
 

@@ -208,8 +208,9 @@ class fit_panel(ui.column):  # noqa: N801 - a NiceGUI component
         self.lever = report.lever
         self.fix_row.set_visibility(report.lever is not None)
         if report.lever is not None:
-            self.fix.set_text(tr('architecture.fit.fix', fix=self._lever_text(report.lever)))
-            self.apply.set_visibility(report.lever.key != 'model')
+            key = 'architecture.fit.fix' if report.lever.fits else 'architecture.fit.no_fix'  # never a fix that fails
+            self.fix.set_text(tr(key, fix=self._lever_text(report.lever), available=byte_size(report.available)))
+            self.apply.set_visibility(report.lever.key != 'model' and report.lever.fits)
         self._draw_timing()
 
     def _lever_text(self, lever: sizes.Lever) -> str:

@@ -354,6 +354,9 @@ class TokenizersPage:
             if s.replay_error:
                 note(tr('tokenizers.replay.error', message=s.replay_error), kind='warn', marker='replay-error')
                 return
+            if len(s.steps) < s.merges:  # the engine stopped where no pair repeats: say so, not a silent "68 of 68"
+                stopped = tr('tokenizers.replay.stopped', k=len(s.steps), merges=s.merges)
+                ui.label(stopped).classes(theme.CAPTION).mark('replay-stopped')
             vocab = _vocab(s.steps)
             if not s.step:
                 ui.label(tr('tokenizers.replay.start', n=f'{n_bytes:,}')).classes('text-sm').mark('replay-now')
