@@ -43,5 +43,8 @@ def test_real_mode_reads_the_workspace(shakespeare_txt, workspace_home) -> None:
     found = dataset_stats.stats_for('shakespeare_char', True, TR)
     assert found.stats['vocab_size'] == 65 and found.provenance.kind == 'live'
     assert found.provenance.source == 'this machine · data/shakespeare_char'
-    pair = dataset_stats.shakespeare_pair(True, TR)  # char from here, BPE recorded: labelled as mixed, never as live
-    assert pair is not None and pair[1].kind == 'simulated'
+    pair = dataset_stats.shakespeare_pair(True, TR)  # char from here, BPE recorded: each half labelled as what it is
+    assert pair is not None and pair[1].kind == 'mixed'
+    label = pair[1].text(TR)
+    assert label.startswith('live · this machine · data/shakespeare_char + simulated · recorded: dataset-shakespeare (')
+    assert 'recorded: this machine' not in label  # the walk's "simulated · recorded: this machine"

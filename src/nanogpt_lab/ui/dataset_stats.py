@@ -86,9 +86,11 @@ def shakespeare_pair(real: bool, tr: Translator) -> tuple[tuple[dict, dict], Pro
     if char is None or bpe is None:
         return None
     first, second = char.provenance, bpe.provenance
-    kind = first.kind if first.kind == second.kind else 'simulated'
     detail = ' · '.join(p.detail for p in (first, second) if p.detail)
-    return (char.stats, bpe.stats), Provenance(kind, f'{first.source} + {second.source}', detail)
+    if first.kind == second.kind:
+        return (char.stats, bpe.stats), Provenance(first.kind, f'{first.source} + {second.source}', detail)
+    both = f'{first.text(tr)} + {second.text(tr)}'  # one prepared here, one recorded: each half named as what it is
+    return (char.stats, bpe.stats), Provenance('mixed', both, detail)
 
 
 def own_datasets() -> list[str]:

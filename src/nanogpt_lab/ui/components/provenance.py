@@ -15,7 +15,8 @@ from nanogpt_lab.ui.i18n import Translator
 
 @dataclass(frozen=True)
 class Provenance:
-    """`kind` is live | simulated | formula; `source` names the device and run, the recorded asset or the formula."""
+    """`kind` is live | simulated | formula, or mixed (`source` then holds each part's own label); `source` names
+    the device and run, the recorded asset or the formula."""
 
     kind: str
     source: str
