@@ -117,7 +117,8 @@ def bpe_merge_replay(text: str, num_merges: int, pattern: str | None = GPT2_PATT
     """Learn up to `num_merges` byte-pair merges on `text`, yielding each as it happens.
 
     The most frequent adjacent pair wins; ties go to the smallest pair of ids. It stops early when no pair occurs
-    twice: a pair seen once is no pattern, and merging it only memorises the text. `pattern=None` merges across the whole text as minbpe's BasicTokenizer does (slower on long texts).
+    twice: a pair seen once is no pattern, and merging it only memorises the text. `pattern=None` merges across
+    the whole text as minbpe's BasicTokenizer does (slower on long texts).
     Example: list(bpe_merge_replay('aaab', 1, None))[0] -> pair (97, 97), count 2, new_id 256, length 3.
     """
     _check(text, num_merges)
