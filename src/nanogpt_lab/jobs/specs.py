@@ -46,6 +46,7 @@ BENCH_PROGRAMS = {
     'sample': 'nanogpt_lab.tools.bench.sample',
     'train': 'nanogpt_lab.tools.bench.train',
     'sft': 'nanogpt_lab.tools.bench.sft',
+    'dpo': 'nanogpt_lab.tools.bench.dpo',
 }
 BENCH_SUITES = tuple(BENCH_PROGRAMS)
 BENCH_ARGS = {'sample': BenchSampleArgs, 'train': BenchTrainArgs}  # what a bench job may set through the API

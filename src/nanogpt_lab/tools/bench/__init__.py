@@ -11,6 +11,7 @@ SUITES = {
     'server': 'nanogpt_lab.tools.bench.server',
     'ui': 'nanogpt_lab.tools.bench.ui',
     'sft': 'nanogpt_lab.tools.bench.sft',
+    'dpo': 'nanogpt_lab.tools.bench.dpo',
 }
 
 

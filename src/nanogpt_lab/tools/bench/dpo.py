@@ -1,6 +1,7 @@
 """`nanogpt-lab bench dpo`: what DPO on lab-preferences does to `bench sft`'s assistant, and what it costs.
 
-    nanogpt-lab bench dpo [--from=DIR] [--threads=2] [--keep=DIR]
+    nanogpt-lab bench dpo [--from=DIR] [--threads=2] [--keep=DIR] [--dpo_iters=N] [--prompts=N]
+                          [--max_conversations=1000]
 
 `--from` names a `bench sft --keep=DIR` folder (base/, sft/, data/); without it, bench sft's chain runs first
 (untimed here). Then, each a fresh `nanogpt-lab` process timed as a user runs it: `prepare lab-preferences
@@ -15,46 +16,77 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import DPO_PRESET, ConfigError, parse_overrides
-from nanogpt_lab.tools.bench.sft import chain, run_lab
+from nanogpt_lab.tools.bench import sft as bench_sft
 
-DEFAULTS: dict[str, Any] = {'from': '', 'threads': 2, 'keep': ''}
+DEFAULTS: dict[str, Any] = {
+    'from': '',
+    'threads': 2,
+    'keep': '',
+    'dpo_iters': 0,
+    'prompts': 0,
+    'max_conversations': 1000,
+}  # 0: the DPO preset's iterations, lab-preferences' prompts
 TARGET_MINUTES, TARGET_MEMORY_RATIO = 5.0, 1.5
 WEAKEST = 3  # task kinds compared: the ones SFT answered worst
 
 
-def steps(work: Path, sft: Path, threads: int) -> list[tuple[str, list[str]]]:
-    """The two timed DPO steps and the SFT step measured beside them for memory."""
+def steps(work: Path, sft: Path, opts: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The two timed DPO steps and the SFT step measured beside them for memory (as many iterations as DPO's)."""
     data, dpo = work / 'data', work / 'dpo'
-    common = ['--device=cpu', '--compile=False', f'--threads={threads}']
+    common = ['--device=cpu', '--compile=False', f'--threads={opts["threads"]}']
+    iters = int(opts['dpo_iters']) or DPO_PRESET['max_iters']
+    prompts = [f'--prompts={opts["prompts"]}'] if int(opts['prompts']) else []
     return [
-        ('prepare lab-preferences', ['prepare', 'lab-preferences', f'--from={sft}', f'--data_dir={data}']),
+        ('prepare lab-preferences', ['prepare', 'lab-preferences', f'--from={sft}', f'--data_dir={data}',
+                                     '--device=cpu', *prompts]),
         ('dpo', ['dpo', f'--init_from={sft}', '--dataset=lab-preferences', f'--data_dir={data}', f'--out_dir={dpo}',
-                 *common]),
+                 f'--max_iters={iters}', *common]),
         ('sft (memory baseline)', ['sft', f'--init_from={work / "base"}', '--dataset=lab-tasks', f'--data_dir={data}',
-                                   f'--out_dir={work / "sft-memory"}', f'--max_iters={DPO_PRESET["max_iters"]}',
-                                   *common]),
+                                   f'--out_dir={work / "sft-memory"}', f'--max_iters={iters}', *common]),
     ]  # fmt: skip
 
 
-def scores(run: Path, data: Path) -> dict[str, Any]:
+def run_lab(args: list[str], cwd: Path) -> tuple[float, int, tuple[float, float]]:
+    """Run `nanogpt-lab ARGS` in a fresh process as a user does; (wall seconds, peak RSS bytes, load before / after).
+
+    The peak is the process's own maximum resident set (wait4's rusage), so each step is measured alone.
+    """
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    output = proc.stdout.read() if proc.stdout else ''
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f'nanogpt-lab {" ".join(args)} failed ({proc.returncode}):\n{output[-3000:]}')
+    peak = usage.ru_maxrss * (1 if sys.platform == 'darwin' else 1024)  # bytes on macOS, KiB on Linux
+    return wall, peak, (load0, os.getloadavg()[0])
+
+
+def scores(run: Path, data: Path, limit: int) -> dict[str, Any]:
     """Held-out exact match per language and kind, and the style win rate, as the report card scores them."""
     from nanogpt_lab.alignment.conversations import read_conversations
     from nanogpt_lab.evaluation.card import score_tasks
     from nanogpt_lab.inference.loader import open_model
 
     model, tok, _ = open_model('resume', str(run))
-    return score_tasks(model.eval(), tok, read_conversations(data / 'lab-tasks', 'val'))
+    return score_tasks(model.eval(), tok, read_conversations(data / 'lab-tasks', 'val')[:limit])
 
 
 def _kinds(s: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """(correct, total) per kind over both languages."""
     out: dict[str, tuple[int, int]] = {}
-    for column in s['columns'].values():
+    for column in s['tasks'].values():
         for kind, k in column['kinds'].items():
             c, t = out.get(kind, (0, 0))
             out[kind] = (c + k['correct'], t + k['total'])
@@ -101,9 +133,11 @@ def main(args: list[str]) -> int:
         raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     threads = int(opts['threads'])
+    from nanogpt_lab import cpu_threads
+
+    cpu_threads.configure(threads)  # as `nanogpt-lab chat` does: threads and OpenMP waiting, before torch loads
     import torch
 
-    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix='bench-dpo-') as tmp:
         work = Path(tmp)
         if opts['from']:
@@ -111,17 +145,22 @@ def main(args: list[str]) -> int:
                 shutil.copytree(Path(str(opts['from'])) / name, work / name)
         else:
             print('bench dpo: running bench sft first (not timed here)\n', flush=True)
-            chain({'threads': threads, 'input': '', 'recipe': None, 'sft_iters': 0}, work)
+            print('| step | wall s | load before / after |\n|---|---:|---|', flush=True)
+            bench_sft.chain({**bench_sft.DEFAULTS, 'threads': threads}, work)
         print(f'\nbench dpo: {os.cpu_count()} CPUs, {threads} threads, torch {torch.__version__}\n', flush=True)
-        before = scores(work / 'sft', work / 'data')
+        before = scores(work / 'sft', work / 'data', int(opts['max_conversations']))
         print('| step | wall s | peak MiB | load before / after |\n|---|---:|---:|---|', flush=True)
         rows = []
-        for name, argv in steps(work, work / 'sft', threads):
-            wall, peak, load = run_lab(argv, threads, work)
+        for name, argv in steps(work, work / 'sft', opts):
+            wall, peak, load = run_lab(argv, work)
             rows.append({'step': name, 'wall_s': wall, 'peak_bytes': peak, 'load': load})
             print(f'| {name} | {wall:.1f} | {peak / 2**20:.0f} | {load[0]:.1f} / {load[1]:.1f} |', flush=True)
-        after = scores(work / 'dpo', work / 'data')
+        after = scores(work / 'dpo', work / 'data', int(opts['max_conversations']))
         print('\n'.join(report(rows, before, after)), flush=True)
         if opts['keep']:
             shutil.copytree(work, Path(str(opts['keep'])), dirs_exist_ok=True)
     return 0
+
+
+if __name__ == '__main__':  # how a bench job runs it (jobs.specs.BENCH_PROGRAMS)
+    raise SystemExit(main(sys.argv[1:]))
