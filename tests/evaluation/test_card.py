@@ -61,8 +61,8 @@ def test_base_sft_and_dpo_side_by_side_with_provenance(chain):
         loss = m['text_loss']['shakespeare_char']  # the base's own text, for every model of the chain
         assert loss['bits_per_char'] > 0 and loss['nats_per_token'] > 0
         assert {'run', 'commit', 'device', 'date'} <= set(m['provenance']) and m['provenance']['device'] == 'cpu'
-    assert 'tasks' not in base and base['notes'][0]['code'] == 'dpo.card_no_template'
-    for m in (sft, tuned):
+    assert [n['code'] for n in base['notes']] == ['dpo.card_template_attached']  # scored before SFT
+    for m in (base, sft, tuned):
         assert set(m['tasks']) == {'en', 'zh'}  # English and Chinese prompts in separate columns
         for column in m['tasks'].values():
             for k in column['kinds'].values():

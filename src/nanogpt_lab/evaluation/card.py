@@ -30,10 +30,11 @@ import torch
 
 from nanogpt_lab import revision
 from nanogpt_lab.alignment.conversations import read_conversations
+from nanogpt_lab.alignment.embeddings import attach_template
 from nanogpt_lab.alignment.lab_preferences import script
 from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pairs
 from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split
-from nanogpt_lab.alignment.template import ChatTokenizer
+from nanogpt_lab.alignment.template import ChatTokenizer, load_chat
 from nanogpt_lab.data import dataset_dir
 from nanogpt_lab.evaluation.contamination import find_overlaps
 from nanogpt_lab.evaluation.lineage import Link, lineage
@@ -138,6 +139,16 @@ def held_out(chain: list[Link], data_dir: str | None) -> tuple[Path | None, Path
     return tasks, prefs
 
 
+def chain_template(chain: list[Link]) -> ChatTokenizer | None:
+    """The chat vocabulary of the chain's first model that has one (its SFT run's chat.json)."""
+    for link in chain:
+        if link.stage in ('sft', 'dpo') and link.run is not None:
+            tokenizer = load_chat(link.run)
+            if tokenizer is not None:
+                return tokenizer
+    return None
+
+
 def _provenance(link: Link, device: str) -> dict[str, Any]:
     return {
         'run': link.name,
@@ -156,8 +167,13 @@ def score_link(
     device: str,
     emit: Emit,
     max_conversations: int = MAX_CONVERSATIONS,
+    template: ChatTokenizer | None = None,
 ) -> dict[str, Any]:
-    """One model's entry of the card; figures it cannot have are absent, with a note saying why."""
+    """One model's entry of the card; figures it cannot have are absent, with a note saying why.
+
+    A base without a chat template is scored with `template` (the chain's SFT vocabulary) attached, its new rows at
+    the mean of the others and nothing learned: the "before SFT" of every figure.
+    """
     from nanogpt_lab.inference.loader import open_model
 
     tasks, prefs = held
@@ -170,6 +186,10 @@ def score_link(
     model = model.to(device).eval()
     if base.config.get('dataset'):
         entry['text_loss'] = text_loss(model, base.config, data_root(base, data_dir), emit)
+    if not isinstance(tokenizer, ChatTokenizer) and template is not None:
+        attach_template(model, template, template.base_vocab_size)  # this copy only: nothing is written
+        tokenizer = template
+        entry['notes'].append({'code': 'dpo.card_template_attached', 'params': {}})
     if not isinstance(tokenizer, ChatTokenizer):
         entry['notes'].append({'code': 'dpo.card_no_template', 'params': {}})
     elif tasks is not None:
@@ -244,7 +264,8 @@ def report_card(
     device = resolve_device(device)
     chain = [with_config(link) for link in lineage(out_dir)]
     held = held_out(chain, data_dir)
-    models = [score_link(link, chain[0], held, data_dir, device, emit, max_conversations) for link in chain]
+    template = chain_template(chain)
+    models = [score_link(link, chain[0], held, data_dir, device, emit, max_conversations, template) for link in chain]
     overlaps = contamination(chain, *held, data_dir)
     if overlaps:
         emit_log(emit, 'log.dpo.card_contaminated', 'warning', count=len(overlaps), first=overlaps[0]['prompt'])
