@@ -3,10 +3,10 @@
     nanogpt-lab bench dpo [--from=DIR] [--threads=2] [--keep=DIR] [--dpo_iters=N] [--prompts=N]
                           [--max_conversations=1000]
 
-`--from` names a `bench sft --keep=DIR` folder (base/, sft/, data/); without it, bench sft's chain runs first
-(untimed here). Then, each a fresh `nanogpt-lab` process timed as a user runs it: `prepare lab-preferences
---from=SFT` → `dpo` with the DPO preset. Beside them, for memory: the SFT step again (same preset, as many
-iterations as DPO ran), so the two peaks come from the same machine and the same hour. Before and after, the
+`--from` names a folder holding base/, sft/ and data/ (what `--keep=DIR` of an earlier run kept); without it, bench
+sft's chain runs first (untimed here). Then, each a fresh `nanogpt-lab` process timed as a user runs it: `prepare
+lab-preferences --from=SFT` → `dpo` with the DPO preset. Beside them, for memory: the SFT step again (same preset, as
+many iterations as DPO ran), so the two peaks come from the same machine and the same hour. Before and after, the
 held-out tasks per kind (English and Chinese apart) and the style preference's win rate (answers in the language
 asked), scored with the report card's own functions. Load averages go with every step: on a shared machine they
 say how far to trust a time.
