@@ -17,6 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from nanogpt_lab import workspace
+from nanogpt_lab.alignment.errors import AlignmentError
+from nanogpt_lab.alignment.preferences import load_info
+from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.config import (
     PRETRAINED,
     BenchSampleArgs,
@@ -180,6 +183,7 @@ def _download(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
 
 
 def _train(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
+    """train, finetune, sft, dpo: a run folder the manager names; `init_from` a run, released or bundled weights."""
     checkout = _checkout(values.pop(CHECKOUT_KEY, None), local)
     _folder_name(values, 'dataset')
     run_id = None
@@ -213,7 +217,26 @@ def _dpo(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
         raise ConfigError('config.sft_checkout', key=CHECKOUT_KEY)
     if values.get('init_from', 'scratch') == 'scratch':
         raise ConfigError('dpo.needs_init_from', key='init_from')
-    return _train(kind, values, local)
+    spec = _train(kind, values, local)
+    _dpo_inputs(spec.config)
+    return spec
+
+
+def _dpo_inputs(config: dict[str, Any]) -> None:
+    """A start without a chat template and a dataset without training pairs (0 picks) are refused now, as a 4xx
+    naming the key, not later by a failed job."""
+    init = str(config.get('init_from'))
+    if init not in ('resume', *BUNDLED):  # a bundled model says what it is when it loads
+        start = Path(init)
+        if not ((start.parent if start.suffix == '.pt' else start) / CHAT_FILE).is_file():
+            raise ConfigError('dpo.no_chat_template', key='init_from', init_from=init)
+    folder = workspace.data_root(config.get('data_dir')) / str(config.get('dataset'))
+    try:
+        pairs = (load_info(folder).get('pairs') or {}).get('train')
+    except AlignmentError as e:
+        raise ConfigError(e.code, **{**e.params, 'key': 'dataset'}) from None
+    if not pairs:
+        raise ConfigError('dpo.no_train_pairs', key='dataset', dataset=folder.name)
 
 
 def _prepare_preferences(kind: str, values: dict[str, Any], local: bool) -> JobSpec:
