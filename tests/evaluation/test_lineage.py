@@ -44,3 +44,11 @@ def test_a_loop_of_folders_ends(tmp_path):
     a = _run(tmp_path / 'a', 'sft', str(tmp_path / 'b'))
     _run(tmp_path / 'b', 'sft', str(a))
     assert len(lineage(a)) == 2
+
+
+def test_the_bundled_models_end_a_chain(tmp_path):
+    finetuned = _run(tmp_path / 'ft', 'finetune', 'bundled')
+    assert [(link.name, link.stage, link.run) for link in lineage(finetuned)] == [
+        ('bundled', 'base', None),
+        ('ft', 'base', finetuned),
+    ]

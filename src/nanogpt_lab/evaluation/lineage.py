@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import workspace
+from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.config import PRETRAINED
 from nanogpt_lab.events import read_events
+from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
 
 MAX_DEPTH = 32  # a chain longer than this is a loop of folders pointing at each other, not a history
 STAGES = ('base', 'sft', 'dpo')  # what a model in the chain is, in learning order
@@ -58,6 +60,13 @@ def _stage(run: Path, config: dict[str, Any]) -> str:
     return 'sft' if (run / 'chat.json').is_file() else 'base'
 
 
+def _released_stage(source: str) -> str:
+    """gpt2* and the bundled tiny model are bases; a bundled model with a chat template (bundled-chat) is an SFT."""
+    if source in BUNDLED and (bundled_folder(BUNDLED[source]) / CHAT_FILE).is_file():
+        return 'sft'
+    return 'base'
+
+
 def parent_source(run: Path, config: dict[str, Any] | None = None) -> str | None:
     """Where the run's first weights came from: its init_from, looking past `resume` to the run's first start."""
     config = run_config(run) if config is None else config
@@ -94,8 +103,8 @@ def lineage(run: str | Path) -> list[Link]:
         source = parent_source(here, config)
         if source in (None, 'scratch'):
             break
-        if source in PRETRAINED:
-            chain.append(Link(source, None, 'base'))
+        if source in PRETRAINED or source in BUNDLED:
+            chain.append(Link(source, None, _released_stage(source)))
             break
         here = resolve_source(source, here)
         if here is None:
