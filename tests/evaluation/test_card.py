@@ -34,8 +34,11 @@ def chain(sft_run, char_data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     """(dpo run, sft run, data folder): four DPO steps on 24 pairs from the session's SFT run."""
     root = tmp_path_factory.mktemp('card')
     data = Path(shutil.copytree(sft_run[1], root / 'data'))
-    shutil.copytree(char_data_dir / 'shakespeare_char', data / 'shakespeare_char')  # the baby base's own text
+    text = Path(shutil.copytree(char_data_dir / 'shakespeare_char', data / 'shakespeare_char'))  # the base's own
+    (text / 'val.bin').write_bytes((text / 'val.bin').read_bytes()[: 2 * 4096])  # 4,096 tokens: a lean test
     tasks = data / 'lab-tasks'
+    held = (tasks / 'val.jsonl').read_text(encoding='utf-8').splitlines(keepends=True)
+    (tasks / 'val.jsonl').write_text(''.join(held[:48]), encoding='utf-8')  # both languages, several kinds
     splits = {'train': _pairs(read_conversations(tasks, 'train'), 24)}
     splits['val'] = _pairs(read_conversations(tasks, 'val'), 8)
     write_preferences(data / 'prefs', splits, {'kind': 'test'})
@@ -53,7 +56,7 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_base_sft_and_dpo_side_by_side_with_provenance(chain):
     run, sft_dir, data = chain
     before = _digest(sft_dir)
-    card = report_card(str(run), str(data), 'cpu', max_conversations=20)
+    card = report_card(str(run), str(data), 'cpu', max_conversations=16)
     assert card == json.loads((run / REPORT_FILE).read_text(encoding='utf-8'))['card']
     base, sft, tuned = card['models']
     assert [m['stage'] for m in card['models']] == ['base', 'sft', 'dpo']
