@@ -24,7 +24,7 @@ TINY_RUN = dict(
 
 
 def test_options_are_checked():
-    with pytest.raises(ConfigError, match="suite 'fast' is not one of speed, quality, compile, gpu, all"):
+    with pytest.raises(ConfigError, match="suite 'fast' is not one of speed, quality, recipe, compile, gpu, all"):
         bench.main(['--suite=fast'])
     with pytest.raises(ConfigError, match='unknown option iterations'):
         bench.main(['--iterations=5'])
@@ -59,3 +59,19 @@ def test_both_runners_report_speed_and_quality(char_data_dir, tmp_path, nanogpt_
     assert bench.score(tmp_path / 'ours', val) == pytest.approx(ours.reported_val, abs=0.1)
     assert '| baby, 1 | nanoGPT |' in bench._row('baby, 1', theirs, {**TINY_RUN}, 1)
     assert ours.threads == '1'  # what nanogpt-lab recorded in config.json
+
+
+def test_the_recipe_ladder_scores_every_rung_and_the_recipe(char_data_dir, tmp_path, monkeypatch):
+    """`--suite=recipe`: each rung a fresh `nanogpt-lab train`, scored on the whole val.bin; the recipe file last."""
+    monkeypatch.setattr(bench, 'LADDER', {'baseline': {**TINY_RUN, 'max_iters': 3, 'eval_interval': 3}})
+    monkeypatch.setattr(bench, 'README_CPU', {})
+    recipe = tmp_path / 'recipe.py'
+    recipe.write_text("n_layer = 1\nn_head = 2\nn_embd = 32\nbatch_size = 4\nmax_iters = 3\neval_iters = 2\n"
+                      "optimizer = 'muon'\ndevice = 'cpu'\ncompile = False\nlog_interval = 1\nblock_size = 64\n"
+                      "dataset = 'shakespeare_char'\n")  # fmt: skip
+    opts = {**bench.DEFAULTS, 'recipe': str(recipe), 'recipe_rounds': 1, 'threads': 1}
+    lines = list(bench.recipe_suite(opts, char_data_dir / 'shakespeare_char', tmp_path))
+    rows = [line for line in lines if line.startswith('| 1 |')]
+    assert [row.split(' | ')[1] for row in rows] == ['baseline', f'{bench.RECIPE_RUNG} (recipe.py)']
+    assert all(3.0 < float(row.split(' | ')[5]) < 4.4 for row in rows)  # full val loss after 3 steps
+    assert lines[-1].endswith('× the first rung') and lines[-2].startswith('- baseline: median wall')

@@ -168,3 +168,9 @@ async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, un
     assert 'cuda' in text(user, 'panel-progress-error').lower()
     assert text(user, 'panel-progress-status') == 'Failed.'
     assert one(user, 'start').enabled  # ready for the next try
+
+
+async def test_the_cpu_recipe_is_explained_with_its_command(user: User, one) -> None:
+    await user.open('/pretraining?lang=en')
+    assert one(user, 'recipe-command').text == 'nanogpt-lab train config/train_shakespeare_char_cpu.py'
+    assert 'Muon' in one(user, 'recipe-muon').text and 'warmup-stable-decay' in one(user, 'recipe-schedule').text

@@ -1,8 +1,8 @@
 """`nanogpt-lab bench train`: training speed and time to quality on the CPU, side by side with nanoGPT's train.py.
 
-    nanogpt-lab bench train --vs-nanogpt=PATH [--suite=speed|quality|compile|gpu|all] [--conditions=quiet,busy]
-                            [--pairs=4] [--iters=80] [--iters_large=0] [--quality_pairs=2] [--threads=0]
-                            [--data_dir=DIR] [--recipe=config/train_shakespeare_char_cpu.py]
+    nanogpt-lab bench train --vs-nanogpt=PATH [--suite=speed|quality|recipe|compile|gpu|all] [--conditions=quiet,busy]
+                            [--pairs=4] [--iters=80] [--iters_large=0] [--quality_pairs=3] [--recipe_rounds=2]
+                            [--threads=0] [--data_dir=DIR] [--recipe=config/train_shakespeare_char_cpu.py]
 
 Both programs run as their READMEs run them: fresh processes, the environment left as it is (no OMP_* set by the
 bench; `--threads=N` sets OMP_NUM_THREADS=N for both), the same flags. Pairs alternate who goes first, and every
@@ -14,9 +14,12 @@ speed: ms/iter (median of the iterations after the first 10), tokens/s and MFU o
 command (compile off), `--pairs` alternating pairs, the ratio per pair and their geometric mean (and, with
 `--iters_large`, the 6/6/384 shakespeare-char config, one pair). quality: nanoGPT's README CPU command against the
 lab's CPU recipe, wall time from launch to exit (imports, evaluations and checkpoints included), each checkpoint
-scored with full_val_loss over the whole val.bin in 64-token windows. compile: torch.compile's compile time and
+scored with full_val_loss over the whole val.bin in 64-token windows. recipe: what each change of the recipe buys:
+nanoGPT's README command under nanogpt-lab, then the recipe's changes added one at a time (`LADDER`, each rung with
+the fewest steps measured to reach full val ≤ 1.898), the last rung the recipe itself; rounds alternate the order.
+compile: torch.compile's compile time and
 steady-state speed-up on the baby model (the figures behind `compile=auto`). gpu: GPT-2 124M, block 1024, bf16,
-compiled, on one CUDA GPU (tools/gpu_check.sh runs it with the other CUDA checks). `all` runs the three CPU
+compiled, on one CUDA GPU (tools/gpu_check.sh runs it with the other CUDA checks). `all` runs the four CPU
 suites. The output is the markdown that docs/benchmarks.md holds.
 """
 
@@ -85,6 +88,18 @@ TARGET_VAL = 1.898
 WARMUP_ITERS = 10  # left out of ms/iter: allocator, kernel selection, the first evaluation
 COMPETITOR = [sys.executable, '-c', 'while True: pass']  # what keeps one core busy in the `busy` condition
 CONDITIONS = ('quiet', 'busy')
+# The recipe's changes, one at a time on top of nanoGPT's README CPU command (`--suite=recipe`); each rung keeps the
+# rungs above it and runs the fewest steps measured to reach full val ≤ TARGET_VAL (docs/benchmarks.md).
+LADDER: dict[str, dict[str, Any]] = {
+    "nanoGPT's README CPU command (2000 steps)": {},
+    '+ learning rate 4e-3, warmup 50 (1300 steps)': dict(
+        learning_rate=4e-3, min_lr=4e-4, warmup_iters=50, max_iters=1300, lr_decay_iters=1300
+    ),
+    '+ 2 layers, evaluated at 0, 700, 1400 (1400 steps; the recipe before Muon)': dict(
+        n_layer=2, max_iters=1400, lr_decay_iters=1400, eval_interval=700
+    ),
+}
+RECIPE_RUNG = '+ Muon, batch 24, warmup-stable-decay: the recipe'
 
 
 @dataclass
@@ -368,6 +383,33 @@ def quality_suite(opts: dict[str, Any], data: Path, work: Path, copy: Path | Non
     yield from summary
 
 
+def recipe_suite(opts: dict[str, Any], data: Path, work: Path) -> Iterator[str]:
+    """Each rung of LADDER, then the recipe, in rounds that alternate the order: wall time and full val loss."""
+    threads, recipe, val = int(opts['threads']), Path(opts['recipe']), data / 'val.bin'
+    rungs: list[tuple[str, dict[str, Any], Path | None]] = [
+        (label, {**CHAR_CONFIG, **README_CPU, **values}, None) for label, values in LADDER.items()
+    ]
+    rungs.append((f'{RECIPE_RUNG} ({recipe.name})', {}, recipe))
+    yield '| round | change (cumulative) | wall s | ms/iter | its last eval (val) | full val loss | load before/after |'
+    yield '|---|---|---:|---:|---:|---:|---|'
+    walls: dict[str, list[float]] = {label: [] for label, _, _ in rungs}
+    for i in range(int(opts['recipe_rounds'])):
+        for k, (label, values, config) in enumerate(rungs) if i % 2 == 0 else reversed(list(enumerate(rungs))):
+            out = work / f'rung-{k}-round-{i}'
+            r = run_ours({**values, 'data_dir': data.parent}, config, out, threads)
+            walls[label].append(r.wall_s)
+            reported = '-' if r.reported_val is None else f'{r.reported_val:.4f}'
+            yield (
+                f'| {i + 1} | {label} | {r.wall_s:.1f} | {r.ms_per_iter:.1f} | {reported} | {score(out, val):.4f} | '
+                f'{r.load[0]:.1f} / {r.load[1]:.1f} |'
+            )
+    yield ''
+    base = statistics.median(walls[rungs[0][0]])
+    for label, ts in walls.items():
+        wall = statistics.median(ts)
+        yield f'- {label}: median wall {wall:.1f} s = {wall / base:.2f}× the first rung'
+
+
 def compile_probe(threads: int) -> dict[str, float]:
     """Eager and compiled ms per step of the baby model, and seconds until the first compiled step is done."""
     import torch
@@ -458,13 +500,15 @@ DEFAULTS = {
     'pairs': 4,
     'iters': 80,
     'iters_large': 0,
-    'quality_pairs': 2,
+    'quality_pairs': 3,
+    'recipe_rounds': 2,
     'vs_nanogpt': None,
     'data_dir': None,
     'recipe': str(RECIPE),
     'gpu_iters': 40,
 }
-SUITES = ('speed', 'quality', 'compile', 'gpu')  # `all` runs the first three: the CPU suites
+CPU_SUITES = ('speed', 'quality', 'recipe', 'compile')  # what `all` runs
+SUITES = (*CPU_SUITES, 'gpu')
 
 
 def _header(opts: dict[str, Any], copy: Path | None) -> list[str]:
@@ -501,10 +545,10 @@ def main(args: list[str]) -> int:
     opts = {**DEFAULTS, **flags}
     if opts['suite'] not in (*SUITES, 'all'):
         raise ConfigError('cli.bench_train_suite', key='suite', value=repr(opts['suite']), allowed=', '.join(SUITES))
-    suites = SUITES[:3] if opts['suite'] == 'all' else (opts['suite'],)
+    suites = CPU_SUITES if opts['suite'] == 'all' else (opts['suite'],)
     _conditions(opts), _conditions({'conditions': opts['quality_conditions']})  # refuse a typo before minutes of runs
     data = dataset_dir('shakespeare_char', opts['data_dir'])
-    if {'speed', 'quality'} & set(suites) and not (data / 'val.bin').is_file():
+    if {'speed', 'quality', 'recipe'} & set(suites) and not (data / 'val.bin').is_file():
         raise ConfigError('cli.bench_needs_data', path=data)
     with tempfile.TemporaryDirectory(prefix='bench-train-') as tmp:
         work = Path(tmp)
@@ -515,6 +559,7 @@ def main(args: list[str]) -> int:
             lines = {
                 'speed': lambda: speed_suite(opts, data, work, copy),
                 'quality': lambda: quality_suite(opts, data, work, copy),
+                'recipe': lambda: recipe_suite(opts, data, work),
                 'compile': lambda: compile_suite(opts, work),
                 'gpu': lambda: gpu_suite(opts, work),
             }[suite]()

@@ -1,5 +1,5 @@
 """Stage 4: pretraining — the config (form and command), tokens per iteration, data parallelism, a run to watch,
-why GPT-2 moved the LayerNorm, and GPT-1 beside GPT-2 on the same text.
+why the lab's CPU recipe is faster, why GPT-2 moved the LayerNorm, and GPT-1 beside GPT-2 on the same text.
 
 Simulation mode replays recorded runs as `simulate` jobs; real mode starts `train` jobs. Both stream the same
 events into the same monitor, so a replay and a live run are drawn by one code path. URL parameters: asset (the
@@ -20,6 +20,7 @@ from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
+from nanogpt_lab.ui.components.cpu_recipe import cpu_recipe
 from nanogpt_lab.ui.components.ddp_explainer import ddp_explainer
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.gpt_pair import gpt_pair
@@ -78,6 +79,7 @@ class PretrainingPage:
         self.form.set_processes(gpus)
         self._form_changed()
         self._run_section()
+        cpu_recipe(tr=self.tr)
         LnComparison(view, self.manager)
         with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
             self.export = export_panel(tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real)
