@@ -75,3 +75,4 @@ def test_the_recipe_ladder_scores_every_rung_and_the_recipe(char_data_dir, tmp_p
     assert [row.split(' | ')[1] for row in rows] == ['baseline', f'{bench.RECIPE_RUNG} (recipe.py)']
     assert all(3.0 < float(row.split(' | ')[5]) < 4.4 for row in rows)  # full val loss after 3 steps
     assert lines[-1].endswith('× the first rung') and lines[-2].startswith('- baseline: median wall')
+    assert bench.RECIPE.is_file()  # the default --recipe: config/train_shakespeare_char_cpu.py at the repository root

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import ConfigError, parse_overrides
-from nanogpt_lab.revision import REPO_ROOT, git_state
+from nanogpt_lab.revision import git_state
+from nanogpt_lab.tools.bench.train import RECIPE
 
-RECIPE = REPO_ROOT / 'config' / 'train_shakespeare_char_cpu.py'
 DEFAULTS: dict[str, Any] = {
     'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40, 'max_conversations': 1000,
 }  # fmt: skip

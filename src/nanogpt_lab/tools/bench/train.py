@@ -45,6 +45,7 @@ from typing import Any
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, parse_overrides
+from nanogpt_lab.revision import REPO_ROOT
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
 # nanoGPT's config/train_shakespeare_char.py, then its README's CPU flags ("baby" model)
@@ -83,7 +84,7 @@ README_CPU = dict(
     dropout=0.0,
 )
 SPEED = {'baby': {**CHAR_CONFIG, **README_CPU}, '6/6/384': {**CHAR_CONFIG, 'device': 'cpu', 'compile': False}}
-RECIPE = Path(__file__).resolve().parents[3] / 'config' / 'train_shakespeare_char_cpu.py'
+RECIPE = REPO_ROOT / 'config' / 'train_shakespeare_char_cpu.py'  # the CPU recipe (bench sft's base too)
 TARGET_VAL = 1.898
 WARMUP_ITERS = 10  # left out of ms/iter: allocator, kernel selection, the first evaluation
 COMPETITOR = [sys.executable, '-c', 'while True: pass']  # what keeps one core busy in the `busy` condition
