@@ -126,3 +126,16 @@ def test_bad_starts_are_refused(dpo_cfg, baby_run, sft_dir, data_dir, tmp_path):
         dpo(dpo_cfg(dataset='empty'), Events())
     assert e.value.code == 'dpo.no_train_pairs' and "'empty'" in str(e.value)
     assert not (tmp_path / 'dpo' / 'ckpt.pt').exists()
+
+
+def test_an_exported_chat_model_and_bundled_chat_are_starts(dpo_cfg, sft_dir, tmp_path, monkeypatch):
+    """The page's "Train on my choices" starts from the chat's model: an exported SFT folder, or bundled-chat."""
+    from nanogpt_lab.export import export_run
+    from nanogpt_lab.inference import loader
+
+    folder = export_run(sft_dir, tmp_path / 'exported', 'hf')  # a Hugging Face folder with chat.json
+    assert dpo(dpo_cfg(init_from=str(folder), max_iters=1, eval_interval=1, eval_iters=1))['iter_num'] == 1
+    monkeypatch.setattr(loader, 'bundled_folder', lambda name: folder)  # bundled-chat's asset is such a folder
+    out = tmp_path / 'from-bundled'
+    assert dpo(dpo_cfg(init_from='bundled-chat', out_dir=str(out), max_iters=1, eval_interval=1, eval_iters=1))
+    assert (out / 'chat.json').read_text() == (sft_dir / 'chat.json').read_text()
