@@ -50,7 +50,7 @@ def test_chat_answers_one_line_per_piped_line_and_eval_prints_its_scores(sft_run
     assert done.returncode == 0, done.stderr
     answers = [line for line in done.stdout.splitlines() if not line.startswith('(')]
     assert len(answers) == 2 and all(a.strip() for a in answers)
-    done = _lab('eval', f'--out_dir={run}', '--dataset=lab-tasks', f'--data_dir={data}', '--max_conversations=40')
+    done = _lab('eval', f'--out_dir={run}', '--dataset=lab-tasks', f'--data_dir={data}', '--max_conversations=14')
     assert done.returncode == 0, done.stderr
     assert 'exact-match accuracy' in done.stdout and 'bits per character (bpc)' in done.stdout
     assert '  reverse' in done.stdout and (run / 'report.json').is_file()

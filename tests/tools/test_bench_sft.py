@@ -21,7 +21,7 @@ def test_the_chain_runs_and_reports_against_its_targets(shakespeare_txt, tmp_pat
         'block_size = 64\nbatch_size = 8\nmax_iters = 20\neval_interval = 20\neval_iters = 2\ndropout = 0.0\n'
     )
     code = bench.main([f'--input={shakespeare_txt}', f'--recipe={recipe}', '--threads=1', '--sft_iters=6',
-                       '--chat_prompts=3', '--max_conversations=30'])  # fmt: skip
+                       '--chat_prompts=2', '--max_conversations=14'])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     for step in ('prepare', 'pretrain', 'prepare lab-tasks', 'sft', 'eval'):

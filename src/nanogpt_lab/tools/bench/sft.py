@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40, 'max_conversations': 1000,
 }  # fmt: skip
 TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
+# the environment as the user gave it, before main() lets cpu_threads set OMP_* for this process's own measurements:
+# each step's process then chooses its threads and waiting itself, as it does for a user
+USER_ENV = dict(os.environ)
 THREADS_LINE = re.compile(r'CPU: (\d+ thread\(s\)[^\n]*)')  # the log line of cpu_threads' choice (messages/en.json)
 
 
@@ -42,7 +45,8 @@ def _lab(args: list[str], cwd: Path) -> tuple[float, tuple[float, float], str]:
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     # as a user runs it: no OMP_* variables; the computing steps get --threads, prepare chooses as the CLI does
-    proc = subprocess.run([sys.executable, '-m', 'nanogpt_lab.cli', *args], cwd=cwd, capture_output=True, text=True)
+    cmd = [sys.executable, '-m', 'nanogpt_lab.cli', *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=USER_ENV, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f'nanogpt-lab {" ".join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
