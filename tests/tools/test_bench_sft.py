@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nanogpt_lab.config import ConfigError
@@ -21,7 +23,7 @@ def test_the_chain_runs_and_reports_against_its_targets(shakespeare_txt, tmp_pat
         'block_size = 64\nbatch_size = 8\nmax_iters = 20\neval_interval = 20\neval_iters = 2\ndropout = 0.0\n'
     )
     code = bench.main([f'--input={shakespeare_txt}', f'--recipe={recipe}', '--threads=1', '--sft_iters=6',
-                       '--chat_prompts=2', '--max_conversations=14'])  # fmt: skip
+                       '--chat_prompts=2', '--max_conversations=14', f'--json={tmp_path / "sft.json"}'])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     for step in ('prepare', 'pretrain', 'prepare lab-tasks', 'sft', 'eval'):
@@ -30,3 +32,7 @@ def test_the_chain_runs_and_reports_against_its_targets(shakespeare_txt, tmp_pat
     assert 'pretrained only' in out
     assert '1 thread(s), set by --threads=1' in out  # each computing step's own choice, read from its log
     assert 'bench sft: ' in out and ' commit ' in out and '- conditions: load average' in out
+    found = json.loads((tmp_path / 'sft.json').read_text())  # what tools/gpu_check.sh reads
+    assert [r['step'] for r in found['steps']] == ['prepare', 'pretrain', 'prepare lab-tasks', 'sft', 'eval']
+    assert found['conversations'] == 14 and set(found['kinds']['reverse']) == {'base', 'sft'}
+    assert found['chat']['ttft_ms'] > 0 and found['machine'].startswith('bench sft: ')

@@ -1,7 +1,8 @@
 """`nanogpt-lab bench sft`: from tiny Shakespeare to an assistant on this CPU, timed the way a user runs it.
 
     nanogpt-lab bench sft [--input=input.txt] [--threads=2] [--recipe=config/train_shakespeare_char_cpu.py]
-                          [--sft_iters=N] [--chat_prompts=40] [--max_conversations=1000]
+                          [--sft_iters=N] [--chat_prompts=40] [--max_conversations=1000] [--device=cpu]
+                          [--json=FILE]
 
 The chain, each step a fresh `nanogpt-lab` process: `prepare shakespeare_char` → `train` the CPU recipe →
 `prepare lab-tasks` → `sft` with the SFT preset → `eval`. Wall time counts every step, imports included (the target
@@ -10,7 +11,8 @@ held-out tasks answered by the pretrained model with the template attached and n
 and the chat speed of the fine-tuned model (time to first token, tokens per second, KV cache, `threads` threads).
 The header names the machine, commit and time; every step prints the CPU threads its process chose (its own log
 line) and the load average before and after it; the last line says whether the machine was quiet or by how much it
-was shared, so a time measured under load is never mistaken for a quiet one.
+was shared, so a time measured under load is never mistaken for a quiet one. `--device=cuda` runs the computing
+steps and both side measurements there (tools/gpu_check.sh does); `--json=FILE` writes the figures as well.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.config import ConfigError, parse_overrides
+from nanogpt_lab.fileio import atomic_write_text
 from nanogpt_lab.revision import git_state
 from nanogpt_lab.tools.bench.train import RECIPE
 
 DEFAULTS: dict[str, Any] = {
     'input': '', 'threads': 2, 'recipe': str(RECIPE), 'sft_iters': 0, 'chat_prompts': 40, 'max_conversations': 1000,
+    'device': 'cpu', 'json': '',
 }  # fmt: skip
 TARGET_ACCURACY, TARGET_WALL_S, BASE_CEILING = 0.90, 600.0, 0.05
 # the environment as the user gave it, before main() lets cpu_threads set OMP_* for this process's own measurements:
@@ -64,18 +68,19 @@ def _input(opts: dict[str, Any]) -> list[str]:
 
 def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     """The five timed steps; each row: step, command, wall seconds, load before/after, CPU threads."""
-    threads, data = int(opts['threads']), work / 'data'
+    threads, data, device = int(opts['threads']), work / 'data', str(opts['device'])
     n = opts['sft_iters']
     sft_iters = [f'--max_iters={n}', f'--lr_decay_iters={n}'] if n else []
     steps = [
         ('prepare', ['prepare', 'shakespeare_char', *_input(opts), f'--data_dir={data}']),
         ('pretrain', ['train', opts['recipe'], f'--data_dir={data}', f'--out_dir={work / "base"}',
-                      f'--threads={threads}']),
+                      f'--device={device}', f'--threads={threads}']),
         ('prepare lab-tasks', ['prepare', 'lab-tasks', f'--data_dir={data}']),
         ('sft', ['sft', f'--init_from={work / "base"}', '--dataset=lab-tasks', f'--data_dir={data}',
-                 f'--out_dir={work / "sft"}', '--device=cpu', '--compile=False', f'--threads={threads}', *sft_iters]),
-        ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}', '--device=cpu',
-                  f'--threads={threads}', f'--max_conversations={opts["max_conversations"]}']),
+                 f'--out_dir={work / "sft"}', f'--device={device}', '--compile=False', f'--threads={threads}',
+                 *sft_iters]),
+        ('eval', ['eval', f'--out_dir={work / "sft"}', '--dataset=lab-tasks', f'--data_dir={data}',
+                  f'--device={device}', f'--threads={threads}', f'--max_conversations={opts["max_conversations"]}']),
     ]  # fmt: skip
     rows = []
     for name, args in steps:
@@ -85,7 +90,7 @@ def chain(opts: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def base_accuracy(work: Path, limit: int) -> dict[str, Any]:
+def base_accuracy(work: Path, limit: int, device: str = 'cpu') -> dict[str, Any]:
     """Exact match of the pretrained model, template attached with mean rows, nothing fine-tuned."""
     from nanogpt_lab.alignment.conversations import read_conversations
     from nanogpt_lab.alignment.embeddings import attach_template
@@ -98,10 +103,10 @@ def base_accuracy(work: Path, limit: int) -> dict[str, Any]:
     conversations = work / 'data' / 'lab-tasks'
     tok = chat_tokenizer_for(base, needed_chars(conversations))
     attach_template(model, tok, base.vocab_size)
-    return exact_match(model.eval(), tok, read_conversations(conversations, 'val')[:limit])
+    return exact_match(model.to(device).eval(), tok, read_conversations(conversations, 'val')[:limit])
 
 
-def chat_speed(work: Path, prompts: int) -> dict[str, float]:
+def chat_speed(work: Path, prompts: int, device: str = 'cpu') -> dict[str, float]:
     """Time to first token and tokens per second of the fine-tuned model answering held-out prompts (KV cache)."""
     from nanogpt_lab.alignment.conversations import read_conversations
     from nanogpt_lab.config import ChatConfig
@@ -109,7 +114,7 @@ def chat_speed(work: Path, prompts: int) -> dict[str, float]:
     from nanogpt_lab.inference.loader import open_model
 
     model, tok, _ = open_model('resume', str(work / 'sft'))
-    model.eval()
+    model.to(device).eval()
     settings = ChatConfig().sampling()  # what `nanogpt-lab chat` samples with
     first, rates = [], []
     for conv in read_conversations(work / 'data' / 'lab-tasks', 'val')[:prompts]:
@@ -122,27 +127,33 @@ def chat_speed(work: Path, prompts: int) -> dict[str, float]:
             'tokens_per_s': statistics.median(rates) if rates else 0.0}  # fmt: skip
 
 
-def report(
-    rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: dict[str, float], threads: int
-) -> list[str]:
-    """The markdown docs/benchmarks.md holds: accuracy per kind before and after, wall time against the targets."""
+def figures(rows: list[dict[str, Any]], work: Path, base: dict[str, Any], speed: dict[str, float]) -> dict[str, Any]:
+    """Everything measured, as `--json` writes it: the steps, accuracy per kind before and after, the chat speed."""
     sft = json.loads((work / 'sft' / 'report.json').read_text(encoding='utf-8'))['tasks']['lab-tasks']
-    wall = sum(r['wall_s'] for r in rows)
+    return {'steps': rows, 'wall_s': sum(r['wall_s'] for r in rows), 'conversations': sft['conversations'],
+            'accuracy': sft['accuracy'], 'base_accuracy': base['accuracy'],
+            'kinds': {kind: {'sft': k['accuracy'], 'base': base['kinds'][kind]['accuracy']}
+                      for kind, k in sft['kinds'].items()},
+            'chat': speed}  # fmt: skip
+
+
+def report(f: dict[str, Any], threads: int) -> list[str]:
+    """The markdown docs/benchmarks.md holds: accuracy per kind before and after, wall time against the targets."""
+    wall, speed, accuracy, base = f['wall_s'], f['chat'], f['accuracy'], f['base_accuracy']
     lines = ['', '| task kind | pretrained only | after SFT |', '|---|---:|---:|']
-    for kind, k in sft['kinds'].items():
-        lines.append(f'| {kind} | {100 * base["kinds"][kind]["accuracy"]:.1f}% | {100 * k["accuracy"]:.1f}% |')
+    for kind, k in f['kinds'].items():
+        lines.append(f'| {kind} | {100 * k["base"]:.1f}% | {100 * k["sft"]:.1f}% |')
     lines += [
-        f'| **all ({sft["conversations"]} held-out)** | **{100 * base["accuracy"]:.1f}%** | '
-        f'**{100 * sft["accuracy"]:.1f}%** |',
+        f'| **all ({f["conversations"]} held-out)** | **{100 * base:.1f}%** | **{100 * accuracy:.1f}%** |',
         '',
         f'- wall time, everything included: **{wall:.0f} s** (target ≤ {TARGET_WALL_S:.0f} s: '
-        f'{"met" if wall <= TARGET_WALL_S else "missed"}); held-out exact match **{100 * sft["accuracy"]:.1f}%** '
-        f'(target ≥ {100 * TARGET_ACCURACY:.0f}%: {"met" if sft["accuracy"] >= TARGET_ACCURACY else "missed"}); '
-        f'pretrained only {100 * base["accuracy"]:.1f}% (≤ {100 * BASE_CEILING:.0f}%: '
-        f'{"met" if base["accuracy"] <= BASE_CEILING else "missed"})',
+        f'{"met" if wall <= TARGET_WALL_S else "missed"}); held-out exact match **{100 * accuracy:.1f}%** '
+        f'(target ≥ {100 * TARGET_ACCURACY:.0f}%: {"met" if accuracy >= TARGET_ACCURACY else "missed"}); '
+        f'pretrained only {100 * base:.1f}% (≤ {100 * BASE_CEILING:.0f}%: '
+        f'{"met" if base <= BASE_CEILING else "missed"})',
         f'- chat: time to first token {speed["ttft_ms"]:.1f} ms median ({speed["ttft_ms_max"]:.1f} ms worst), '
         f'{speed["tokens_per_s"]:.0f} tokens/s median (targets ≤ 100 ms, ≥ 200 tokens/s)',
-        conditions(rows, threads),
+        conditions(f['steps'], threads),
     ]
     return lines
 
@@ -156,7 +167,7 @@ def conditions(rows: list[dict[str, Any]], threads: int) -> str:
             f'{threads} is the chain\'s own threads: **{verdict}**')  # fmt: skip
 
 
-def machine(threads: int) -> str:
+def machine(threads: int, device: str = 'cpu') -> str:
     """One line naming where and when this ran, so a figure copied into docs keeps its conditions."""
     import torch
 
@@ -165,7 +176,8 @@ def machine(threads: int) -> str:
     git = git_state()
     commit = (git['commit'] or 'unknown')[:7] + (' with uncommitted changes' if git['dirty'] else '')
     load = ', '.join(f'{x:.2f}' for x in os.getloadavg())
-    return (f'bench sft: {cpu_model()}, {os.cpu_count()} CPUs, {threads} threads, torch {torch.__version__}, '
+    gpu = f'{torch.cuda.get_device_name(device)}, ' if device.startswith('cuda') else ''
+    return (f'bench sft: {gpu}{cpu_model()}, {os.cpu_count()} CPUs, {threads} threads, torch {torch.__version__}, '
             f'commit {commit}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, load average {load}')  # fmt: skip
 
 
@@ -181,12 +193,16 @@ def main(args: list[str]) -> int:
     cpu_threads.configure(int(opts['threads']))  # as `nanogpt-lab chat` does: threads and OpenMP waiting, pre-torch
     with tempfile.TemporaryDirectory(prefix='bench-sft-') as tmp:
         work = Path(tmp)
-        print(machine(int(opts['threads'])) + '\n', flush=True)
+        print((header := machine(int(opts['threads']), str(opts['device']))) + '\n', flush=True)
         print('| step | wall s | load before / after | CPU threads |\n|---|---:|---|---|', flush=True)
         rows = chain(opts, work)
-        base = base_accuracy(work, int(opts['max_conversations']))
-        lines = report(rows, work, base, chat_speed(work, int(opts['chat_prompts'])), int(opts['threads']))
-        print('\n'.join(lines), flush=True)
+        device = str(opts['device'])
+        base = base_accuracy(work, int(opts['max_conversations']), device)
+        found = figures(rows, work, base, chat_speed(work, int(opts['chat_prompts']), device))
+        print('\n'.join(report(found, int(opts['threads']))), flush=True)
+    if opts['json']:
+        found['machine'] = header
+        atomic_write_text(Path(str(opts['json'])), json.dumps(found, indent=2))
     return 0
 
 
