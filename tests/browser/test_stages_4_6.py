@@ -64,6 +64,12 @@ def test_walk_stages_4_to_6_in_both_languages_and_modes(lab: str, watched: Any, 
             body = page.inner_text('body')
             assert all(name in body for name in NAMES[lang])
             assert (f'第 {number} 阶段' if lang == 'zh-CN' else f'Stage {number}') in body
+            labels = page.eval_on_selector_all(
+                '.q-toggle__label',
+                'els => els.filter(e => e.offsetParent).map(e => [e.innerText, e.getBoundingClientRect().height,'
+                ' parseFloat(getComputedStyle(e).fontSize)])',
+            )
+            assert all(h < 2 * size for _, h, size in labels), labels  # each switch's label on one line
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
 
 

@@ -116,7 +116,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(home: str) -> tuple[subprocess.Popen, str]:
+def start_server(home: str) -> tuple[subprocess.Popen, str]:
+    """The lab (and the baseline page) in a subprocess on a free port with workspace `home`; its process and URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     env['NANOGPT_LAB_HOME'] = home
@@ -344,7 +345,7 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as home:
-        proc, url = _start_server(home)
+        proc, url = start_server(home)
         try:
             with sync_playwright() as p:
                 browser = launch_chromium(p)

@@ -45,6 +45,7 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
                     self.provenance = ui.label().classes(f'{theme.CAPTION} font-medium').mark(f'{marker}-provenance')
                 self.table_switch = ui.switch(tr('components.chart.show_table'), on_change=self._toggle_table)
                 self.table_switch.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-table-toggle')
+                self.table_switch.classes('shrink-0 whitespace-nowrap')  # a long title must not squeeze it to a column
             picture = chart() if chart else ui.echart(_with_aria(options, summary)).classes(f'w-full {height}')
             self.chart = picture.mark(f'{marker}-chart')
             self.table = ui.table(columns=_columns(columns), rows=rows, row_key=columns[0][0])

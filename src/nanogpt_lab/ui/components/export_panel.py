@@ -92,7 +92,8 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
             self.result.set_visibility(False)
             self.python_title = ui.label().classes('text-sm font-semibold')
             self.python_box, self.python = self._code('export-python')
-            ui.label(tr('walk.export.api_title')).classes('text-sm font-semibold')
+            api_title = ui.label(tr('walk.export.api_title')).classes('text-sm font-semibold')
+            api_title.set_visibility(real)  # simulation mode's own line above introduces the snippets
             _, self.http = self._code('export-http')
             _, self.openai = self._code('export-openai')
             with ui.row().classes('items-center gap-2'):
