@@ -39,7 +39,7 @@ class Recipe:
     title: str
     args: tuple[str, ...] = ()  # `nanogpt-lab train` arguments (runs, model); data_dir/out_dir/threads are added
     dataset: str = ''  # which prepared dataset the run reads (prepared first)
-    finetune: bool = False  # train with config.FINETUNE_PRESET under the arguments, as `nanogpt-lab finetune`
+    loop: str = 'train'  # train | finetune | sft: the command (its preset under the arguments, config.run_preset)
     init_from_recipe: str = ''  # start from this recorded run's checkpoint (recorded first if missing)
     note: str = ''
 
@@ -219,7 +219,7 @@ RUNS = (
             *SAMPLES,
         ),
         dataset='shakespeare',
-        finetune=True,
+        loop='finetune',
         init_from_recipe='pretrain-sotu-bpe',
         note="Like nanoGPT's finetune_shakespeare.py (GPT-2 → Shakespeare) in miniature; compare with "
         'bpe-shakespeare-1000, the same model trained on Shakespeare from scratch.',
@@ -251,7 +251,24 @@ def _pair_run(side: str) -> Recipe:
 
 
 RUNS = (*RUNS, _pair_run('gpt1'), _pair_run('gpt2'))
-RECIPES: dict[str, Recipe] = {r.name: r for r in (*DATASETS, *RUNS)}
+# Stage 7: the bundled chat model is the bundled tiny model after SFT on lab-tasks with the SFT preset (shorter)
+ALIGNMENT = (
+    Recipe(
+        'chat-lab-tasks',
+        'model',
+        ('bundled-chat', 'sft'),
+        'The bundled chat model: the bundled tiny model after SFT on lab-tasks',
+        ('--init_from=bundled', '--dataset=lab-tasks', '--device=cpu', '--compile=False', '--max_iters=600',
+         '--lr_decay_iters=600', '--eval_interval=200'),
+        dataset='lab-tasks',
+        loop='sft',
+        note='Exported as a Hugging Face folder with chat.json (float16 weights, ~1.2M parameters); its held-out '
+        'exact match per task, before (the base with the template attached, nothing learned) and after SFT, and the '
+        'x-ray of held-out conversations were measured on the exported weights.',
+    ),
+)  # fmt: skip
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (*DATASETS, *RUNS, *ALIGNMENT)}
 # how the recorder prepares a dataset that is not simply `prepare NAME` (it adds the input file or folder)
 DATASET_CONFIGS = {
     'shakespeare_sentencepiece': GPT_PAIR['gpt1']['data'],

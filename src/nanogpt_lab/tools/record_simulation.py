@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab import revision, workspace
+from nanogpt_lab.alignment.lab_tasks import LAB_TASKS
 from nanogpt_lab.config import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_K,
@@ -42,6 +43,7 @@ from nanogpt_lab.hardware import cpu_threads
 from nanogpt_lab.simulation import assets as store
 from nanogpt_lab.simulation import provenance as prov
 from nanogpt_lab.simulation.recipes import DATASET_CONFIGS, RECIPES, Recipe
+from nanogpt_lab.tools import record_alignment
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ def prepare_dataset(rec: Recorder, dataset: str) -> Path:
     folder = rec.data_dir / dataset
     if (folder / 'stats.json').is_file():
         return folder
+    if dataset == LAB_TASKS:
+        return record_alignment.prepare_lab_tasks(rec.data_dir)
     if dataset == 'sotu':
         if rec.inputs['sotu'] is None:
             raise ConfigError('cli.sim_sotu', key='sotu')
@@ -141,7 +145,7 @@ def _data_config_of(stats: dict) -> dict:
 
 def train_config(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str, ...] = ()) -> TrainConfig:
     """The TrainConfig `nanogpt-lab train <recipe args>` builds, pointed at the work folder's data and run."""
-    base = run_preset('finetune') if recipe.finetune else None
+    base = run_preset(recipe.loop) or None
     # recipes name config/*.py relative to the repository, as nanoGPT's README does
     args = [a if a.startswith('--') else str(revision.REPO_ROOT / a) for a in recipe.args]
     args += [f'--data_dir={rec.data_dir}', f'--out_dir={out_dir}', f'--threads={rec.threads}']
@@ -154,24 +158,32 @@ def train_recipe(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str,
     """Train one recipe from scratch into `out_dir`, events through an EventLog as a train job writes them."""
     import torch
 
-    from nanogpt_lab.training import train
-
     prepare_dataset(rec, recipe.dataset)
     cfg = train_config(rec, recipe, out_dir, extra)
     shutil.rmtree(out_dir, ignore_errors=True)  # a recording is one fresh run, never appended to an old one
     torch.set_num_threads(rec.threads)
     events = out_dir / workspace.EVENTS_NAME
     live = {'source': 'live', 'device': cfg.device, 'seed': cfg.seed, 'run_id': recipe.name}
-    kind = 'finetune' if recipe.finetune else 'train'
     with EventLog(events, [_progress_logger(recipe.name)]) as emit:
-        emit('start', kind=kind, run_id=recipe.name, pid=os.getpid(), config=cfg.model_dump(), provenance=live)
+        emit('start', kind=recipe.loop, run_id=recipe.name, pid=os.getpid(), config=cfg.model_dump(), provenance=live)
         try:
-            summary = json.loads(json.dumps(train(cfg, emit=emit), default=str))
+            summary = json.loads(json.dumps(_loop(recipe)(cfg, emit=emit), default=str))
         except Exception as e:
             emit('end', status='failed', error=str(e) or e.__class__.__name__)
             raise
         emit('end', status='succeeded', error=None, summary=summary)
     return events, cfg.model_dump()
+
+
+def _loop(recipe: Recipe) -> Callable[..., dict]:
+    """The engine function a recipe's command runs: `train` (train, finetune) or `sft`."""
+    if recipe.loop == 'sft':
+        from nanogpt_lab.alignment.sft import sft
+
+        return sft
+    from nanogpt_lab.training import train
+
+    return train
 
 
 def _progress_logger(name: str) -> Callable[[dict], None]:
@@ -195,20 +207,24 @@ def record_run(rec: Recorder, recipe: Recipe) -> dict:
     target = _fresh_asset_dir(rec, recipe.name)
     events = list(read_events(events_path))
     atomic_write_bytes(target / store.EVENTS, _gzip_jsonl(events))
-    result = {**_result(events), **_checkpoint_val_loss(out_dir, rec.data_dir / recipe.dataset)}
+    result = _result(events)
+    if recipe.loop != 'sft':  # a chat model is scored on its held-out conversations below, not on val.bin
+        result.update(_checkpoint_val_loss(out_dir, rec.data_dir / recipe.dataset))
     extra: dict[str, Any] = {'config': config, 'train_command': _train_command(recipe), 'result': result}
-    if recipe.kind == 'model':
+    if recipe.loop == 'sft':
+        extra.update(record_alignment.chat_model(out_dir, target, rec.data_dir / recipe.dataset))
+    elif recipe.kind == 'model':
         extra.update(_export_model(out_dir, target))
-    if recipe.finetune:
+    if recipe.loop == 'finetune':
         extra['comparison'] = _compare_finetune(rec, recipe, out_dir, target)
     return _write_provenance(rec, recipe, target, started, device=config['device'], extra=extra)
 
 
 def _train_command(recipe: Recipe) -> str:
-    """The `nanogpt-lab train|finetune` command the recipe is (plus --data_dir, --out_dir, --threads, init_from)."""
+    """The `nanogpt-lab train|finetune|sft` command the recipe is (plus --data_dir, --out_dir, --threads, init_from)."""
     import shlex
 
-    return shlex.join(['nanogpt-lab', 'finetune' if recipe.finetune else 'train', *recipe.args])
+    return shlex.join(['nanogpt-lab', recipe.loop, *recipe.args])
 
 
 def _gzip_jsonl(events: list[dict]) -> bytes:
