@@ -92,8 +92,9 @@ def test_bundled_model_is_small_and_in_hugging_face_char_layout() -> None:
 
 
 def test_assets_stay_small() -> None:
+    # the two bundled models take 7.5 MiB of it: the tiny model (float32) and the chat model (float16, stage 7)
     total = sum(p.stat().st_size for p in assets.ASSETS_DIR.rglob('*') if p.is_file())
-    assert total < 8 * 2**20, f'simulation assets take {total / 2**20:.1f} MiB'
+    assert total < 10 * 2**20, f'simulation assets take {total / 2**20:.1f} MiB'
 
 
 def test_importing_the_loader_does_not_load_torch() -> None:
