@@ -1,1 +1,1 @@
-"""The lab in the browser (NiceGUI): the shell and the six stage pages."""
+"""The lab in the browser (NiceGUI): the shell and the seven stage pages."""

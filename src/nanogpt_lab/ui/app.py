@@ -1,4 +1,4 @@
-"""`nanogpt-lab serve`: the HTTP API and the six stage pages in one NiceGUI/FastAPI app, started by `serve(...)`.
+"""`nanogpt-lab serve`: the HTTP API and the seven stage pages in one NiceGUI/FastAPI app, started by `serve(...)`.
 
 Pages are registered by `build(settings)`, never on import; `main.py` calls the same `build` for the tests.
 """

@@ -1,4 +1,4 @@
-"""The stage stepper: six numbered links with each stage's one-line goal; the current stage stands out."""
+"""The stage stepper: seven numbered links with each stage's one-line goal; the current stage stands out."""
 
 from __future__ import annotations
 

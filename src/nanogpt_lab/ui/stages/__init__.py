@@ -1,4 +1,4 @@
-"""The six stages in learning order: the one list the stepper, the routes and the tests read.
+"""The seven stages in learning order: the one list the stepper, the routes and the tests read.
 
 Each stage is a module `nanogpt_lab.ui.stages.<slug>` exposing `create(view)`, which fills the column that
 `shell.frame(view)` yields. Importing this package registers nothing and imports no stage module.
@@ -45,4 +45,5 @@ STAGES: tuple[Stage, ...] = (
     Stage(4, 'pretraining'),
     Stage(5, 'finetuning'),
     Stage(6, 'inference'),
+    Stage(7, 'alignment'),
 )

@@ -79,6 +79,7 @@ class InferencePage:
         with section(self.tr('inference.samples.title'), self.tr('inference.samples.help'), marker='samples'):
             self.samples = sample_columns(tr=self.tr, host=self)
         with section(self.tr('inference.chat.title'), self.tr('inference.chat.help'), marker='chat'):
+            ui.link(self.tr('alignment.from_stage6'), view.url('alignment')).classes('text-sm').mark('to-stage7')
             self.chat = chat_panel(tr=self.tr, host=self)
         self._set_enabled()
         if torch_allowed(view):

@@ -1,0 +1,48 @@
+"""Stage 7: the recorded x-ray and accuracies with their provenance, a streamed chat with the bundled chat model,
+the x-ray measured again after an edit, and a real SFT run started from the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nicegui.testing import User
+
+
+async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_model(
+    user: User, until, text, one
+) -> None:
+    await user.open('/alignment?lang=en')
+    await user.should_see('Stage 7 · Alignment')
+    tokens = one(user, 'xray-tokens').content
+    assert 'data-trained="1"' in tokens and 'data-trained="0"' in tokens and 'data-special="1"' in tokens
+    assert text(user, 'xray-share').endswith('the others are only read.')
+    assert text(user, 'accuracy-headline').startswith('Held-out exact match over all kinds: before ')
+    assert 'chat-lab-tasks' in text(user, 'accuracy-provenance')
+    one(user, 'chat7-input').value = 'Spell cat.'
+    user.find(marker='chat7-send').click()
+    await until(
+        lambda: user.find(marker='chat7-reply-text').elements and not one(user, 'chat7-send').props.get('disable'),
+        timeout=60,
+    )
+    assert text(user, 'chat7-reply-text').strip()  # streamed by the real bundled chat model
+    box = next(b for role, b in one(user, 'turns').boxes if role == 'assistant')
+    box.value = 'z z z'  # an answer the model would never give: SFT's surprise on it is high
+    await until(lambda: 'measured' not in text(user, 'xray-status') and 'z' in one(user, 'xray-tokens').content)
+    assert text(user, 'xray-status') == ''
+
+
+async def test_real_sft_from_the_page(user: User, workspace_home: Path, until, one, text) -> None:
+    from nanogpt_lab.alignment.lab_tasks import LAB_TASKS, prepare_lab_tasks
+
+    prepare_lab_tasks(workspace_home / 'data' / LAB_TASKS)
+    await user.open('/alignment?lang=en&mode=real')
+    for key, value in {'max_iters': 2, 'eval_interval': 1, 'eval_iters': 1, 'batch_size': 4, 'device': 'cpu'}.items():
+        one(user, f'sft-form-{key}').value = value
+    assert text(user, 'sft-form-error') == ''
+    assert '--init_from=bundled' in text(user, 'sft-form-command')
+    user.find(marker='sft-start').click()
+    monitor = one(user, 'sft-monitor')
+    await until(lambda: monitor.curves.end is not None, timeout=120)
+    assert monitor.curves.end['status'] == 'succeeded', str(monitor.curves.end)
+    assert monitor.curves.val
+    await user.should_see('Chat with ')
