@@ -46,3 +46,26 @@ async def test_real_sft_from_the_page(user: User, workspace_home: Path, until, o
     assert monitor.curves.end['status'] == 'succeeded', str(monitor.curves.end)
     assert monitor.curves.val
     await user.should_see('Chat with ')
+
+
+async def test_train_on_my_choices_starts_dpo_from_the_chat_model(user: User, workspace_home: Path, until, one) -> None:
+    from nanogpt_lab.alignment.preferences import Pair, append_pair
+
+    await user.open('/alignment?lang=en&mode=real')
+    assert not one(user, 'dpo-start').enabled  # no picks yet: nothing to train on, and the page says so
+    await user.should_see('Pick answers first: my-picks holds no pairs yet.')
+    for word in ('cat', 'dog', 'sun'):
+        prompt = (('user', f'Spell {word}.'),)
+        append_pair(workspace_home / 'data' / 'my-picks', Pair(prompt, ' '.join(word), word))
+    await user.open('/alignment?lang=en&mode=real')
+    await user.should_see('Starts a DPO run from the chat model on the 3 pairs in my-picks.')
+    user.find(marker='dpo-start').click()
+    panel = one(user, 'dpo-panel')
+    await until(lambda: panel.visible and one(user, 'dpo-panel-job').text)
+    from nanogpt_lab.ui.components.job_progress import jobs_client
+
+    manager = jobs_client()
+    job = manager.get(one(user, 'dpo-panel-job').text)
+    assert job['kind'] == 'dpo' and job['config']['init_from'] == 'bundled-chat' and job['config']['beta'] == 0.1
+    manager.cancel(job['id'])
+    await until(lambda: manager.get(job['id'])['status'] in ('cancelled', 'failed', 'succeeded'), timeout=60)

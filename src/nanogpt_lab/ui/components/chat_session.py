@@ -17,7 +17,8 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ChatConfig, SampleConfig, SamplingSettings
 from nanogpt_lab.errors import LabError
-from nanogpt_lab.inference.catalog import BUNDLED_CHAT, BUNDLED_NAME
+from nanogpt_lab.inference.catalog import BUNDLED, BUNDLED_CHAT, BUNDLED_NAME
+from nanogpt_lab.ui.components.sampler_session import BUNDLED as BUNDLED_BASE  # the bundled chat model's base
 from nanogpt_lab.ui.components.sampler_session import RUN_PREFIX, model_cache
 
 CHAT_DEFAULTS = ChatConfig()  # what `nanogpt-lab chat` samples with: the page starts from the same settings
@@ -62,11 +63,13 @@ def sample_config(model_id: str) -> SampleConfig:
 def base_source(model_id: str) -> str | None:
     """What a chat model was fine-tuned from (its lineage's base), as `init_from` names it; None when unknown."""
     if model_id == BUNDLED_CHAT:
-        return 'bundled'
+        return BUNDLED_BASE
     from nanogpt_lab.evaluation.lineage import lineage
 
-    folder = Path(sample_config(model_id).out_dir)
-    base = next((link for link in lineage(folder) if link.stage == 'base'), None)
+    chain = lineage(Path(sample_config(model_id).out_dir))
+    if chain[0].run is None and chain[0].source in BUNDLED:  # both bundled models go back to the bundled base
+        return BUNDLED_BASE
+    base = next((link for link in chain if link.stage == 'base'), None)
     if base is None:
         return None
     return str(base.run) if base.run is not None else base.source
@@ -110,7 +113,7 @@ class ChatSession:
                     return None
                 model, _, _ = open_model(source, None, None)
                 self._base = with_template(model, self.tokenizer).to(self.loaded.device).eval()
-                self.base_name = BUNDLED_NAME if source == 'bundled' else Path(source).name
+                self.base_name = BUNDLED_NAME if source == BUNDLED_BASE else Path(source).name
             return self._base
 
     def check(self, text: str) -> None:
