@@ -9,7 +9,7 @@ from nicegui.testing import User
 
 
 async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_model(
-    user: User, until, text, one
+    user: User, until, text, one, found
 ) -> None:
     await user.open('/alignment?lang=en')
     await user.should_see('Stage 7 · Alignment')
@@ -21,13 +21,14 @@ async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_mo
     one(user, 'chat7-input').value = 'Spell cat.'
     user.find(marker='chat7-send').click()
     await until(
-        lambda: user.find(marker='chat7-reply-text').elements and not one(user, 'chat7-send').props.get('disable'),
+        lambda: found(user, marker='chat7-reply-text') and not one(user, 'chat7-send').props.get('disable'),
         timeout=60,
     )
     assert text(user, 'chat7-reply-text').strip()  # streamed by the real bundled chat model
+    share = text(user, 'xray-share')
     box = next(b for role, b in one(user, 'turns').boxes if role == 'assistant')
-    box.value = 'z z z'  # an answer the model would never give: SFT's surprise on it is high
-    await until(lambda: 'measured' not in text(user, 'xray-status') and 'z' in one(user, 'xray-tokens').content)
+    box.value = 'z z z z z z z z z z z z'  # another answer, of another length: the x-ray is measured again here
+    await until(lambda: text(user, 'xray-share') != share, timeout=60)
     assert text(user, 'xray-status') == ''
 
 
@@ -48,7 +49,9 @@ async def test_real_sft_from_the_page(user: User, workspace_home: Path, until, o
     await user.should_see('Chat with ')
 
 
-async def test_train_on_my_choices_starts_dpo_from_the_chat_model(user: User, workspace_home: Path, until, one) -> None:
+async def test_train_on_my_choices_starts_dpo_from_the_chat_model(
+    user: User, workspace_home: Path, until, one, found
+) -> None:
     from nanogpt_lab.alignment.preferences import Pair, append_pair
 
     await user.open('/alignment?lang=en&mode=real')
@@ -60,8 +63,7 @@ async def test_train_on_my_choices_starts_dpo_from_the_chat_model(user: User, wo
     await user.open('/alignment?lang=en&mode=real')
     await user.should_see('Starts a DPO run from the chat model on the 3 pairs in my-picks.')
     user.find(marker='dpo-start').click()
-    panel = one(user, 'dpo-panel')
-    await until(lambda: panel.visible and one(user, 'dpo-panel-job').text)
+    await until(lambda: found(user, marker='dpo-panel-job') and one(user, 'dpo-panel-job').text)
     from nanogpt_lab.ui.components.job_progress import jobs_client
 
     manager = jobs_client()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from nicegui import run, ui
@@ -124,7 +125,7 @@ class chat_box(ui.column):  # noqa: N801 - a NiceGUI component
     @property
     def settings(self) -> SamplingSettings:
         """The chat's sampling settings: `nanogpt-lab chat`'s, at the chosen temperature."""
-        return CHAT_DEFAULTS.sampling().model_copy(update={'temperature': float(self.temperature.value or 0.0)})
+        return replace(CHAT_DEFAULTS.sampling(), temperature=float(self.temperature.value or 0.0))
 
     def messages(self) -> list[dict[str, str]]:
         """The conversation as the model reads it: the system message (if any), then the turns."""
