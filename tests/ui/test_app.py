@@ -24,7 +24,7 @@ def test_ui_modules_import_without_torch() -> None:
         'print("torch" in sys.modules, len(STAGES))\n'
     )
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.split() == ['False', '6']
+    assert out.stdout.split() == ['False', '7']
 
 
 def test_pages_build_without_torch(tmp_path) -> None:

@@ -8,11 +8,11 @@ from nicegui.testing import User
 from nanogpt_lab.ui.i18n import catalog
 from nanogpt_lab.ui.stages import STAGES
 
-EN_NAMES = ['Data', 'Tokeniz', 'Architecture', 'Pretrain', 'Fine-tun', 'Inference']
-ZH_NAMES = ['数据', '分词', '架构', '预训练', '微调', '推理']
+EN_NAMES = ['Data', 'Tokeniz', 'Architecture', 'Pretrain', 'Fine-tun', 'Inference', 'Alignment']
+ZH_NAMES = ['数据', '分词', '架构', '预训练', '微调', '推理', '对齐']
 
 
-async def test_first_page_names_all_six_stages_and_the_mode_switch(user: User) -> None:
+async def test_first_page_names_all_seven_stages_and_the_mode_switch(user: User) -> None:
     await user.open('/?lang=en')
     for name in EN_NAMES:
         await user.should_see(name)
