@@ -146,4 +146,4 @@ def test_cpu_recipe_config(char_data_dir, tmp_path):
     assert cli(['train', str(CONFIG / 'train_shakespeare_char_cpu.py'), *extra]) == 0
     config = json.loads((run / 'config.json').read_text())
     assert (config['n_layer'], config['learning_rate'], config['compile']) == (2, 4e-3, False)
-    assert (config['optimizer'], config['batch_size'], config['cooldown_iters']) == ('muon', 24, 200)
+    assert (config['optimizer'], config['batch_size'], config['cooldown_iters']) == ('muon', 24, 175)
