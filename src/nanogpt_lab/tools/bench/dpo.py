@@ -130,7 +130,7 @@ def main(args: list[str]) -> int:
     files, flags = parse_overrides(args)
     unknown = sorted(set(flags) - set(DEFAULTS)) + files
     if unknown:
-        raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
+        raise ConfigError('cli.bench_option', key=unknown[0], suite='dpo', allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     threads = int(opts['threads'])
     from nanogpt_lab import cpu_threads

@@ -186,7 +186,7 @@ def main(args: list[str]) -> int:
     files, flags = parse_overrides(args)
     unknown = sorted(set(flags) - set(DEFAULTS)) + files
     if unknown:
-        raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
+        raise ConfigError('cli.bench_option', key=unknown[0], suite='sft', allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     from nanogpt_lab import cpu_threads
 

@@ -542,7 +542,7 @@ def main(args: list[str]) -> int:
     files, flags = parse_overrides(a.replace('--vs-nanogpt', '--vs_nanogpt') for a in args)
     unknown = sorted(set(flags) - set(DEFAULTS)) + files
     if unknown:
-        raise ConfigError('cli.bench_option', key=unknown[0], allowed=', '.join(DEFAULTS))
+        raise ConfigError('cli.bench_option', key=unknown[0], suite='train', allowed=', '.join(DEFAULTS))
     opts = {**DEFAULTS, **flags}
     if opts['suite'] not in (*SUITES, 'all'):
         raise ConfigError('cli.bench_train_suite', key='suite', value=repr(opts['suite']), allowed=', '.join(SUITES))
