@@ -263,9 +263,14 @@ def _report(opts: argparse.Namespace, args: list[str]) -> int:
 )
 def _sample(opts: argparse.Namespace, args: list[str]) -> int:
     from nanogpt_lab.config import SampleConfig, from_args
+    from nanogpt_lab.hardware import emulated_dtype, resolve_device
     from nanogpt_lab.inference import sample
+    from nanogpt_lab.messages import render
 
-    for text in sample(from_args(SampleConfig, args)):
+    cfg = from_args(SampleConfig, args)
+    if emulated_dtype(cfg.dtype, resolve_device(cfg.device)):
+        print(f'warning: {render("log.slow_dtype", {"dtype": cfg.dtype})}', file=sys.stderr)
+    for text in sample(cfg):
         print(text)
         print('---------------', flush=True)  # after each sample, as nanoGPT's sample.py prints
     return 0

@@ -74,6 +74,25 @@ def test_out_of_memory_names_the_knobs(tiny, run_train, monkeypatch):
         run_train(tiny(batch_size=4096))
 
 
+def test_float16_on_the_cpu_is_warned_about_and_float32_is_not(tiny, run_train):
+    """float16 on a CPU is emulated (about 15x slower, no better): the run says so once, in its log."""
+    _, events = run_train(tiny(dtype='float16', max_iters=0))
+    slow = [e for e in events.of('log') if e.get('code') == 'log.slow_dtype']
+    assert len(slow) == 1 and slow[0]['level'] == 'warning' and slow[0]['params'] == {'dtype': 'float16'}
+    _, events = run_train(tiny(dtype='float32', max_iters=0))
+    assert not [e for e in events.of('log') if e.get('code') == 'log.slow_dtype']
+
+
+def test_sampling_in_float16_on_the_cpu_is_warned_about(capsys):
+    from nanogpt_lab import cli
+
+    sample = ['sample', '--init_from=bundled', '--device=cpu', '--num_samples=1', '--max_new_tokens=2', '--start=a']
+    assert cli.main([*sample, '--dtype=float16']) == 0
+    err = capsys.readouterr().err
+    assert err.count('warning: dtype float16 on the CPU is emulated') == 1
+    assert cli.main([*sample, '--dtype=float32']) == 0 and 'warning' not in capsys.readouterr().err
+
+
 def test_resume_with_another_shape_is_refused(tiny, run_train):
     run_train(tiny(max_iters=2, eval_interval=2))
     with pytest.raises(
