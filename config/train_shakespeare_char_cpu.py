@@ -21,8 +21,8 @@ dropout = 0.0
 
 # Muon (modded-nanogpt's optimizer) for the blocks' weight matrices, AdamW for embeddings, gains and biases.
 # A Muon step teaches more than an AdamW step but costs a fixed amount of matrix work per step, whatever the
-# batch: 24 sequences per step pay it half as often as 12. 350 steps reach the target (1.850 and 1.868 over two seeds) where
-# AdamW at its best rate needed ~1,300
+# batch: 24 sequences per step pay it half as often as 12. 350 steps reach the target (1.850 and 1.868 over
+# two seeds) where AdamW at its best rate needed ~1,300
 optimizer = 'muon'
 muon_lr = 0.03
 batch_size = 24
