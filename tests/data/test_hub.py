@@ -48,6 +48,9 @@ def online(monkeypatch):
 
 def test_download_unreachable_hub_fails_fast(online):
     online.setenv('HF_ENDPOINT', f'http://127.0.0.1:{_closed_port()}')
+    from huggingface_hub.utils import get_session
+
+    get_session()  # its first HTTP client (imports, CA certificates) is made before the clock: the bound is on tries
     t0 = time.monotonic()
     with pytest.raises(WeightsError, match='cannot reach the Hugging Face Hub for gpt2.*put both in'):
         download_weights('gpt2')
