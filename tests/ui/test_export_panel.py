@@ -46,3 +46,11 @@ async def test_simulation_mode_names_the_bundled_model_in_chinese(user: User, te
     body = json.loads(curl.split("-d '", 1)[1].rstrip("'"))
     assert GenerateIn.model_validate(body).init_from == 'bundled'  # the body the snippet sends is one the API takes
     assert "model='bundled'" in text(user, 'export-openai')
+
+
+async def test_stage_7_exports_its_chat_runs_and_its_snippets_chat(baby_run: str, user: User, text, one) -> None:
+    await user.open('/alignment?lang=en&mode=simulation')
+    assert "client.chat.completions.create(model='bundled-chat'" in text(user, 'export-openai')
+    assert '"init_from": "bundled-chat"' in text(user, 'export-http')
+    await user.open('/alignment?lang=en&mode=real')
+    assert one(user, 'export-run').value is None  # stage 7 offers SFT and DPO runs: the pretraining run is not one

@@ -3,8 +3,9 @@ progress, offered as a download, and how another program uses the model — the 
 (transformers or onnxruntime), or the run itself through the lab's HTTP API and its OpenAI-style API — each with a
 copy button, and a link to the API's reference at /docs.
 
-Stages 4 and 5 show it (stage 7 can too): `export_panel(tr=..., client=..., base_url=...)`, `show(run_id)` to pick
-the run that just finished.
+Stages 4 and 5 show it for training and fine-tuning runs, stage 7 for SFT and DPO runs (`kinds`):
+`export_panel(tr=..., client=..., base_url=..., kinds=..., bundled=...)`, `show(run_id)` to pick the run that just
+finished.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nicegui import ui
 
 from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.export.usage import NEW_TOKENS, PROMPT, folder_snippet
+from nanogpt_lab.inference.catalog import BUNDLED_CHAT
 from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import run_sources
@@ -39,7 +41,7 @@ def page_origin() -> str:
 def api_snippets(base_url: str, run_id: str, chat: bool) -> dict[str, str]:
     """A model through the lab's own server — a run by its id, or `bundled` — : its HTTP API (curl) and its
     OpenAI-style API (the official client)."""
-    model = {'init_from': 'bundled'} if run_id == BUNDLED else {'init_from': 'resume', 'out_dir': run_id}
+    model = {'init_from': run_id} if run_id in (BUNDLED, BUNDLED_CHAT) else {'init_from': 'resume', 'out_dir': run_id}
     body = json.dumps({**model, 'prompt': PROMPT, 'max_new_tokens': NEW_TOKENS})
     curl = f"curl -N {base_url}/api/generate -H 'Content-Type: application/json' -d '{body}'"
     call = (
@@ -61,11 +63,22 @@ def api_snippets(base_url: str, run_id: str, chat: bool) -> dict[str, str]:
 class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
     """The run, the format, Export with its progress, the download, and the snippets."""
 
-    def __init__(self, *, tr: Translator, client: JobsClient | None, base_url: str, real: bool = True) -> None:
-        """`real` False (simulation mode): no runs to export; the API snippets name the bundled model."""
+    def __init__(
+        self,
+        *,
+        tr: Translator,
+        client: JobsClient | None,
+        base_url: str,
+        real: bool = True,
+        kinds: tuple[str, ...] = run_sources.TRAINING_KINDS,
+        bundled: str = BUNDLED,
+    ) -> None:
+        """The runs of `kinds` are offered; `real` False (simulation mode): no runs to export, and the API snippets
+        name the `bundled` model."""
         super().__init__()
         self.tr, self.jobs, self.base_url, self.real = tr, client, base_url.rstrip('/'), real
-        self.runs = [r for r in run_sources.past_runs(client) if r.get('has_checkpoint')] if real else []
+        self.kinds, self.bundled = kinds, bundled
+        self.runs = self._finished() if real else []
         self.fmt = 'hf'
         self.classes('w-full gap-3').mark('export')
         with self:
@@ -103,10 +116,14 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
 
     def show(self, run_id: str) -> None:
         """Offer this run (one that just finished); the list is read again, so a new run is in it."""
-        self.runs = [r for r in run_sources.past_runs(self.jobs) if r.get('has_checkpoint')]
+        self.runs = self._finished()
         options = {r['id']: run_sources.run_label(r, self.tr) for r in self.runs}
         self.run_select.set_options(options, value=run_id if run_id in options else next(iter(options), None))
         self._show_state()
+
+    def _finished(self) -> list[dict[str, Any]]:
+        """This page's kind of runs with a checkpoint, newest first (a stopped run keeps one too)."""
+        return [r for r in run_sources.past_runs(self.jobs, self.kinds) if r.get('has_checkpoint')]
 
     def _code(self, marker: str) -> tuple[ui.row, ui.label]:
         """A dark code box with a copy button; returns the box and the label that holds the code."""
@@ -135,7 +152,7 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
 
     def _show_state(self, folder: str | None = None) -> None:
         """The snippets for the chosen run: the API ones at once, the Python one for the exported folder."""
-        run = self._run() if self.real else {'id': BUNDLED}
+        run = self._run() if self.real else {'id': self.bundled}
         self.none.set_visibility(run is None)
         self.button.set_enabled(run is not None and self.jobs is not None)
         self.python_title.set_text(self.tr(f'walk.export.python_{self.fmt}' if folder else 'walk.export.python_after'))
@@ -148,6 +165,8 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
 
     def _chat(self, run_id: str) -> bool:
         """Whether the run speaks the chat template (stage 7): then the OpenAI snippet chats."""
+        if run_id in (BUNDLED, BUNDLED_CHAT):
+            return run_id == BUNDLED_CHAT
         try:
             return self.jobs is not None and (self.jobs.run_dir(run_id) / CHAT_FILE).is_file()
         except LookupError:

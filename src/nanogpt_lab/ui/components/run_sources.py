@@ -100,16 +100,17 @@ def ghost(name: str, label: str) -> Reference:
     return Reference(label, curves.train, bits=curves.train_bpc or None)
 
 
-def past_runs(manager: JobsClient | None) -> list[dict[str, Any]]:
-    """The learner's own training and fine-tuning runs (not replays), newest first, as the registry lists them;
-    a folder someone copied in with only a ckpt.pt (a nanoGPT out_dir, say) counts too."""
+def past_runs(manager: JobsClient | None, kinds: tuple[str, ...] = TRAINING_KINDS) -> list[dict[str, Any]]:
+    """The learner's own runs of `kinds` (training and fine-tuning; not replays), newest first, as the registry
+    lists them; a folder someone copied in with only a ckpt.pt (a nanoGPT out_dir, say) counts as training."""
     if manager is None:
         return []
+    copied = 'train' in kinds
     return [
         r
         for r in manager.runs()
         if not r.get('simulated')
-        and (r.get('kind') in TRAINING_KINDS or (r.get('kind') is None and r.get('has_checkpoint')))
+        and (r.get('kind') in kinds or (copied and r.get('kind') is None and r.get('has_checkpoint')))
     ]
 
 

@@ -30,6 +30,7 @@ from nanogpt_lab.ui.components.chat_session import (
     dpo_request,
 )
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
+from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
@@ -78,6 +79,11 @@ class AlignmentPage:
         self._accuracy_section()
         self._train_section()
         self._chat_section()
+        with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
+            self.export = export_panel(
+                tr=self.tr, client=self.manager, base_url=page_origin(), real=view.real, kinds=('sft', 'dpo'),
+                bundled=BUNDLED_CHAT,
+            )  # fmt: skip
 
     # --- the chat model ---------------------------------------------------------------------------------------------
 
@@ -301,6 +307,7 @@ class AlignmentPage:
                 self.monitor.chart.redraw()
                 self._buttons()
         if end and not simulated and end.get('status') in ('succeeded', 'cancelled') and not self.panel.is_deleted:
+            self.export.show(job['id'])  # the SFT run just finished is the one to export
             with self.panel:
                 ui.link(
                     self.tr('alignment.train.chat_with', run=job['id']), self.view.url_with(model=RUN + job['id'])
@@ -362,6 +369,7 @@ class AlignmentPage:
             if not self.dpo_button.is_deleted:
                 self.dpo_button.set_enabled(True)
         if end and end.get('status') in ('succeeded', 'cancelled') and not self.dpo_progress.is_deleted:
+            self.export.show(job['id'])
             with self.dpo_progress:
                 ui.link(
                     self.tr('alignment.train.chat_with', run=job['id']), self.view.url_with(model=RUN + job['id'])
