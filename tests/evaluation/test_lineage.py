@@ -52,3 +52,14 @@ def test_the_bundled_models_end_a_chain(tmp_path):
         ('bundled', 'base', None),
         ('ft', 'base', finetuned),
     ]
+
+
+def test_bundled_chat_is_the_sft_of_the_bundled_model_on_lab_tasks(tmp_path):
+    dpo = _run(tmp_path / 'dpo', 'dpo', 'bundled-chat')  # the page's "Train on my choices" from its chat model
+    chain = lineage(dpo)
+    assert [(link.name, link.stage, link.run) for link in chain] == [
+        ('bundled', 'base', None),
+        ('bundled-chat', 'sft', None),
+        ('dpo', 'dpo', dpo),
+    ]
+    assert chain[1].config == {'init_from': 'bundled', 'dataset': 'lab-tasks'}  # from its recording's provenance

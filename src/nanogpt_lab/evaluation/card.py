@@ -51,6 +51,7 @@ from nanogpt_lab.evaluation.report import (
 from nanogpt_lab.evaluation.tasks import exact_match
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
 
 CARD_VERSION = 1
 LANGS = ('en', 'zh')
@@ -132,7 +133,8 @@ def held_out(chain: list[Link], data_dir: str | None) -> tuple[Path | None, Path
     for link in chain:
         root = data_root(link, data_dir)
         if link.stage == 'sft' and link.config.get('dataset'):
-            tasks = conversations_folder(link.config, None, root)
+            folder = conversations_folder(link.config, None, root)
+            tasks = folder if (folder / 'val.jsonl').is_file() else None  # bundled-chat's lab-tasks: if prepared
         elif link.stage == 'dpo' and link.config.get('dataset'):
             folder = dataset_dir(str(link.config['dataset']), root)
             prefs = folder if is_preferences(folder) else None
@@ -142,8 +144,9 @@ def held_out(chain: list[Link], data_dir: str | None) -> tuple[Path | None, Path
 def chain_template(chain: list[Link]) -> ChatTokenizer | None:
     """The chat vocabulary of the chain's first model that has one (its SFT run's chat.json)."""
     for link in chain:
-        if link.stage in ('sft', 'dpo') and link.run is not None:
-            tokenizer = load_chat(link.run)
+        folder = link.run or (bundled_folder(BUNDLED[link.source]) if link.source in BUNDLED else None)
+        if link.stage in ('sft', 'dpo') and folder is not None:
+            tokenizer = load_chat(folder)
             if tokenizer is not None:
                 return tokenizer
     return None

@@ -60,11 +60,17 @@ def _stage(run: Path, config: dict[str, Any]) -> str:
     return 'sft' if (run / 'chat.json').is_file() else 'base'
 
 
-def _released_stage(source: str) -> str:
-    """gpt2* and the bundled tiny model are bases; a bundled model with a chat template (bundled-chat) is an SFT."""
-    if source in BUNDLED and (bundled_folder(BUNDLED[source]) / CHAT_FILE).is_file():
-        return 'sft'
-    return 'base'
+def released(source: str) -> list[Link]:
+    """Where a chain ends in weights the lab did not train here, newest first. gpt2* and the bundled tiny model are
+    bases; bundled-chat is an SFT of the bundled model on lab-tasks, as its recording's provenance.json says, so its
+    base comes with it."""
+    folder = bundled_folder(BUNDLED[source]) if source in BUNDLED else None
+    if folder is None or not (folder / CHAT_FILE).is_file():
+        return [Link(source, None, 'base')]
+    recorded = _read_json(folder / 'provenance.json').get('config') or {}
+    config = {k: recorded[k] for k in ('init_from', 'dataset') if k in recorded}
+    parent = config.get('init_from')
+    return [Link(source, None, 'sft', config)] + ([Link(parent, None, 'base')] if parent in BUNDLED else [])
 
 
 def parent_source(run: Path, config: dict[str, Any] | None = None) -> str | None:
@@ -104,7 +110,7 @@ def lineage(run: str | Path) -> list[Link]:
         if source in (None, 'scratch'):
             break
         if source in PRETRAINED or source in BUNDLED:
-            chain.append(Link(source, None, _released_stage(source)))
+            chain += released(source)
             break
         here = resolve_source(source, here)
         if here is None:
