@@ -32,6 +32,7 @@ from nanogpt_lab.ui.components.chat_session import (
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
+from nanogpt_lab.ui.components.preference_watch import preference_watch
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
 from nanogpt_lab.ui.components.sampler_session import BUNDLED
@@ -334,6 +335,7 @@ class AlignmentPage:
                 self.dpo_button.props('outline no-caps').mark('dpo-start')
                 self.dpo_note = ui.label().classes(theme.CAPTION).mark('dpo-note')
             self.dpo_progress = real_mode_panel(tr=tr, marker='dpo-panel')
+            self.dpo_watch = preference_watch(tr=tr, marker='dpo-watch')
             self.chat = chat_box(tr=tr, session=self.session, ready=self.ready, on_picks=self._picks_changed)
 
     def _pick_model(self, model_id: str) -> None:
@@ -363,8 +365,9 @@ class AlignmentPage:
             self.dpo_note.classes(replace=theme.ERROR_TEXT)
             return
         self.dpo_button.set_enabled(False)
+        self.dpo_watch.reset(Provenance.live((job.get('devices') or ['cpu'])[0], job['id']))
         try:
-            end = await self.dpo_progress.follow(self.manager, job)
+            end = await self.dpo_progress.follow(self.manager, job, self.dpo_watch.add)
         finally:
             if not self.dpo_button.is_deleted:
                 self.dpo_button.set_enabled(True)
