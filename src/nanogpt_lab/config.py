@@ -95,6 +95,8 @@ MAX_SAMPLES = 1000
 MAX_TEMPERATURE = MAX_PENALTY = 100.0
 MAX_NUM_PROC = 256  # tokenizer processes
 MAX_BENCH_REPEATS = 100  # repetitions of a benchmark
+MAX_CONVERSATIONS = 100_000  # held-out conversations scored by an evaluation
+MAX_PROMPTS = 100_000  # prompts lab-preferences asks the SFT model
 
 # Fine-tuning: nanoGPT's config/finetune_shakespeare.py values, plus early stopping. `nanogpt-lab finetune`, the
 # finetune job, the stage 5 form and the recorder build on these, so a config file or `--key=value` still wins.
@@ -385,7 +387,7 @@ class PreferencesConfig(_Config):
     max_rows: int = Field(20_000, gt=0, le=1_000_000)  # of a Hugging Face dataset
     from_run: str | None = None  # lab-preferences (`--from=RUN`): the SFT run whose answers are judged
     tasks: str = 'lab-tasks'  # lab-preferences: the conversations whose prompts it answers
-    prompts: int = Field(700, gt=0, le=100_000)  # lab-preferences: held-in prompts asked (and 30% as many held out)
+    prompts: int = Field(700, gt=0, le=MAX_PROMPTS)  # lab-preferences: held-in prompts asked (and 30% as many held out)
     samples: int = Field(4, ge=2, le=16)  # lab-preferences: answers per prompt, the greedy one among them
     seed: int = Field(1337, ge=0, le=MAX_SEED)
     device: str = 'auto'
@@ -417,7 +419,7 @@ class ReportConfig(_Config):
     out_dir: str
     data_dir: str | None = None
     device: str = 'auto'
-    max_conversations: int = Field(1000, gt=0, le=100_000)  # held-out conversations each model answers
+    max_conversations: int = Field(1000, gt=0, le=MAX_CONVERSATIONS)  # held-out conversations each model answers
 
     @field_validator('device')
     @classmethod
@@ -540,6 +542,26 @@ class BenchTrainArgs(_Config):
     gpu_iters: int | None = Field(None, gt=0, le=MAX_ITERS)
 
 
+class BenchSftArgs(_Config):
+    """What a `bench sft` job may set through the API (None: the suite's default; 0 iterations: the SFT preset's);
+    its input text, recipe and JSON report are files, for the terminal."""
+
+    threads: int | None = Field(None, gt=0, le=MAX_THREADS)
+    sft_iters: int | None = Field(None, ge=0, le=MAX_ITERS)
+    chat_prompts: int | None = Field(None, gt=0, le=MAX_SAMPLES)
+    max_conversations: int | None = Field(None, gt=0, le=MAX_CONVERSATIONS)
+
+
+class BenchDpoArgs(_Config):
+    """What a `bench dpo` job may set through the API (None: the suite's default; 0: the DPO preset's iterations,
+    lab-preferences' prompts); the SFT run it starts from and the folder it keeps are paths, for the terminal."""
+
+    threads: int | None = Field(None, gt=0, le=MAX_THREADS)
+    dpo_iters: int | None = Field(None, ge=0, le=MAX_ITERS)
+    prompts: int | None = Field(None, ge=0, le=MAX_PROMPTS)
+    max_conversations: int | None = Field(None, gt=0, le=MAX_CONVERSATIONS)
+
+
 class ChatConfig(SampleConfig):
     """What `nanogpt-lab chat` reads: a model with a chat template, how to sample, and an optional system message."""
 
@@ -582,7 +604,7 @@ class EvalConfig(_Config):
     dataset: str | None = None  # conversations for a chat model (default: those it was fine-tuned on)
     data_dir: str | None = None
     device: str = 'auto'
-    max_conversations: int = Field(1000, gt=0, le=100_000)  # held-out conversations answered for exact match
+    max_conversations: int = Field(1000, gt=0, le=MAX_CONVERSATIONS)  # held-out conversations answered for exact match
     threads: int = Field(0, ge=0, le=1024)  # CPU threads for torch; 0: as many as are free (nanogpt_lab.cpu_threads)
 
     @field_validator('device')

@@ -22,7 +22,9 @@ from nanogpt_lab.alignment.preferences import load_info
 from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.config import (
     PRETRAINED,
+    BenchDpoArgs,
     BenchSampleArgs,
+    BenchSftArgs,
     BenchTrainArgs,
     ConfigError,
     ConversationsConfig,
@@ -52,7 +54,8 @@ BENCH_PROGRAMS = {
     'dpo': 'nanogpt_lab.tools.bench.dpo',
 }
 BENCH_SUITES = tuple(BENCH_PROGRAMS)
-BENCH_ARGS = {'sample': BenchSampleArgs, 'train': BenchTrainArgs}  # what a bench job may set through the API
+# what a bench job of each suite may set through the API (tests/reliability/test_bounds.py: one per suite)
+BENCH_ARGS = {'sample': BenchSampleArgs, 'train': BenchTrainArgs, 'sft': BenchSftArgs, 'dpo': BenchDpoArgs}
 SIM_SPEEDS = (1, 10, '1x', '10x', 'instant')
 _URL_RE = re.compile(r'^(https://|git@)[\w.@:/~+-]+$')
 
