@@ -36,7 +36,7 @@ async def test_stepper_links_keep_language_and_mode(user: User) -> None:
     links = {el.props['href'] for el in user.find(marker='stage-inference').elements}
     assert links == {'/inference?lang=zh-CN&mode=real'}
     user.find(marker='stage-inference').click()
-    await user.should_see('第 6 阶段 · 推理与生成')
+    await user.should_see('第 6 阶段 · 推理与生成', retries=100)  # the click builds another page: up to 10 s, not 0.3
     await user.should_see('真实模式：任务在本机上运行，图表显示实时测量结果。')
 
 
