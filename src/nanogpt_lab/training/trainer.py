@@ -115,7 +115,7 @@ class Trainer:
         self.data = self._open_data()
         self._enter('training.phase.building')
         start = self._init_model(resume_ckpt)
-        self.cfg = cfg = with_model_shape(cfg, start.model.config)  # recorded as trained, never as asked
+        self.cfg = cfg = with_model_shape(self.cfg, start.model.config)  # recorded as trained, never as asked
         self.raw_model = start.model.to(device)
         self.block_size = self.raw_model.config.block_size  # a resumed or fine-tuned model fixes its context
         self.iter_num = self.start_iter = start.iter_num
