@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 LAB = Path(sys.executable).with_name('nanogpt-lab')  # the console script, as a learner runs it
+TLS = ssl.create_default_context()  # made once: httpx loads the CA store (~56 ms CPU) for each request otherwise
 DEADLINE_S = 180.0  # the longest any single wait may take on a loaded machine before the test fails
 
 # A model small enough that a step costs milliseconds on one thread, big enough (~1.3 MB checkpoint) that writing
@@ -94,7 +96,8 @@ class Lab:
         def up() -> bool:
             assert self.proc.poll() is None, f'the lab exited: {self.log.read_text()[-2000:]}'
             try:
-                return httpx.get(self.base + '/api/jobs', timeout=5).status_code in (200, 401)  # 401: needs a token
+                answer = httpx.get(self.base + '/api/jobs', timeout=5, verify=TLS)
+                return answer.status_code in (200, 401)  # 401: needs a token
             except httpx.TransportError:
                 return False
 
@@ -119,7 +122,7 @@ class Lab:
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One HTTP request to the lab."""
-        return httpx.request(method, self.base + path, timeout=kw.pop('timeout', 60), **kw)
+        return httpx.request(method, self.base + path, timeout=kw.pop('timeout', 60), verify=TLS, **kw)
 
     def job(self, job_id: str) -> dict:
         """GET /api/jobs/{id}."""
