@@ -81,7 +81,14 @@ def test_a_bare_command_line_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nanogpt_lab.ui.app, 'serve', lambda **kw: served.append(kw))
     assert cli.main([]) == 0
     assert cli.main(['--port', '9001', '--no-browser']) == 0
-    assert served[0] == {'host': '127.0.0.1', 'port': 8765, 'open_browser': True, 'mode': 'simulation', 'token': None}
+    assert served[0] == {
+        'host': '127.0.0.1',
+        'port': 8765,
+        'open_browser': True,
+        'mode': 'simulation',
+        'token': None,
+        'token_file': None,
+    }
     assert served[1]['port'] == 9001 and served[1]['open_browser'] is False
 
 

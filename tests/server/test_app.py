@@ -211,3 +211,19 @@ def test_download_weights_offline_fails_with_instructions(workspace_home: Path) 
     ended = wait_job(c, job['id'], timeout=60)  # tests are offline (HF_HUB_OFFLINE=1): it must fail fast and say why
     assert ended['status'] == 'failed' and 'gpt2' in ended['error']
     assert not (workspace_home / 'weights' / 'gpt2' / 'model.safetensors').exists()
+
+
+def test_installing_again_does_not_nest_the_lifespan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NiceGUI's test plugin installs the API on its one app per test: each install used to wrap the lifespan deeper."""
+    from fastapi import FastAPI
+
+    from nanogpt_lab.server.app import install
+
+    monkeypatch.setenv('NANOGPT_LAB_HOME', str(tmp_path))
+    app = FastAPI()
+    lifespan = app.router.lifespan_context
+    for _ in range(3):
+        install(app, manager=JobManager())
+    assert app.router.lifespan_context is lifespan
+    with TestClient(app) as client:  # the lifespan still runs
+        assert client.get('/v1/models').status_code == 200

@@ -24,8 +24,12 @@ def install(app: FastAPI, *, token: str | None = None, manager: JobManager | Non
     manager = manager or JobManager()
     watch_server_exit()
     app.state.jobs = manager
+    lifespan = app.router.lifespan_context
     for router in (jobs.router, runs.router, datasets.router, models.router, openai.router, exports.router):
         app.include_router(router)
+    # include_router wraps the app's lifespan once per router, and NiceGUI's test plugin installs again per test on
+    # its one app: the nesting grew until Python's recursion limit. Our routers have no lifespan of their own.
+    app.router.lifespan_context = lifespan
     install_error_handlers(app)
     app.add_middleware(Guard, token=token)
     if app.openapi_url is None:  # NiceGUI's app starts without docs: the API's schema belongs at /openapi.json
