@@ -154,19 +154,39 @@ async def test_real_training_streams_stops_and_resumes(prepared: Path, user: Use
     await until(lambda: monitor.curves.end is not None, timeout=60)
 
 
-async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, until, text, one, found) -> None:
+async def test_a_device_that_is_not_here_is_refused_at_start(
+    prepared: Path, user: User, until, text, one, found
+) -> None:
+    """Since reliability round 2 (07f9631) the job request is checked against this machine's devices: no job starts,
+    and the refusal is written under the Start button, naming the device."""
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip('this machine has CUDA: asking for it does not fail here')
+        pytest.skip('this machine has CUDA: asking for it is not refused here')
     await user.open('/pretraining?lang=en&mode=real')
     one(user, 'form-device').value = 'cuda'
     one(user, 'form-max_iters').value = 10
+    assert text(user, 'form-error') == ''
+    user.find(marker='start').click()
+    await until(lambda: text(user, 'start-error') != '')
+    refused = text(user, 'start-error')
+    assert refused.startswith('This did not work: ') and "device 'cuda'" in refused and 'no CUDA GPU' in refused
+    assert not found(user, marker='panel')  # no job was started: its panel stays hidden
+    assert one(user, 'start').enabled  # ready for the next try
+
+
+async def test_a_failing_job_says_why_on_the_page(prepared: Path, user: User, until, text, one, found) -> None:
+    """A job that passes every check at Start and fails in its worker: the dataset lost its val.bin after the page
+    checked it (the form looks for train.bin)."""
+    await user.open('/pretraining?lang=en&mode=real')
+    one(user, 'form-max_iters').value = 10
+    (prepared / 'val.bin').unlink()
     user.find(marker='start').click()
     error = 'panel-progress-error'
     await until(lambda: found(user, marker=error) and 'This did not work' in text(user, error), timeout=120)
-    assert 'cuda' in text(user, 'panel-progress-error').lower()
+    assert 'val.bin' in text(user, 'panel-progress-error')
     assert text(user, 'panel-progress-status') == 'Failed.'
+    assert text(user, 'start-error') == ''  # the job started: its failure is in the job's panel
     assert one(user, 'start').enabled  # ready for the next try
 
 
