@@ -173,6 +173,16 @@ def test_the_detector_sees_sentences_not_code() -> None:
     assert {t: english_runs(t) for t in chinese if english_runs(t)} == {}
 
 
+# what a stopped job's status says, in Chinese: where it stopped ("已在 12 步后停止。"), or "已停止。" when it stopped
+# before its first step
+STOPPED = re.compile(
+    '^(?:{}|{})$'.format(
+        re.escape(TR('components.job.cancelled')),
+        re.escape(TR('walk.run.stopped_at', n='{n}')).replace(re.escape('{n}'), r'[\d,]+'),
+    )
+)
+
+
 class ChinesePage:
     """A zh-CN page of the lab: go to a stage, collect what it shows, remember every English run with where."""
 
@@ -200,7 +210,7 @@ class ChinesePage:
         report = '\n'.join(f'{found}  ({", ".join(sorted(where))})' for found, where in sorted(self.found.items()))
         assert not self.found, f'English on zh-CN pages:\n{report}'
 
-    def wait_for_text(self, text: str, timeout: float = 60_000) -> None:
+    def wait_for_text(self, text: str | re.Pattern[str], timeout: float = 60_000) -> None:
         self.page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
 
     def field(self, label: str) -> Any:
@@ -288,7 +298,7 @@ def test_the_errors_a_learner_can_hit_speak_chinese(lab: str, watched: Any, tmp_
     page.get_by_text(TR('pretraining.run.start'), exact=True).click()
     zh.wait_for_text('scratch：', timeout=120_000)  # the log's first line: the model and its size
     page.get_by_text(TR('components.job.cancel'), exact=True).first.click()
-    zh.wait_for_text(TR('components.job.cancelled'), timeout=120_000)
+    zh.wait_for_text(STOPPED, timeout=120_000)
     zh.wait_for_text('在第 ')  # "stopped at iteration N", in Chinese
     zh.check('stage 4 a real run, stopped')
     zh.watch.shot('zh-errors-4-stopped')
@@ -297,7 +307,7 @@ def test_the_errors_a_learner_can_hit_speak_chinese(lab: str, watched: Any, tmp_
     page.get_by_text(TR('pretraining.run.start'), exact=True).click()
     page.wait_for_timeout(1500)
     page.get_by_text(TR('components.job.cancel'), exact=True).first.click()
-    zh.wait_for_text(TR('components.job.cancelled'))
+    zh.wait_for_text(STOPPED)
     zh.check('stage 4 a replay, stopped')
     # stage 5: GPT-2 cannot be downloaded offline
     zh.go('finetuning', 'real')

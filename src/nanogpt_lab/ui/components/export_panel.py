@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
 
 from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.export.usage import NEW_TOKENS, PROMPT, folder_snippet
@@ -125,10 +126,12 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
         """This page's kind of runs with a checkpoint, newest first (a stopped run keeps one too)."""
         return [r for r in run_sources.past_runs(self.jobs, self.kinds) if r.get('has_checkpoint')]
 
-    def _code(self, marker: str) -> tuple[ui.row, ui.label]:
-        """A dark code box with a copy button; returns the box and the label that holds the code."""
+    def _code(self, marker: str) -> tuple[ui.row, TextElement]:
+        """A dark code box with a copy button; returns the box and the `<pre>` that holds the code (code, comments
+        included, is no sentence to translate: a zh-CN page shows it as written)."""
         with ui.row().classes('w-full items-start no-wrap gap-2 rounded-md bg-gray-900 px-3 py-2') as box:
-            text = ui.label().classes('font-mono text-xs text-gray-100 whitespace-pre-wrap break-all flex-1')
+            text = code_block()
+            text.classes('m-0 font-mono text-xs text-gray-100 whitespace-pre-wrap break-all flex-1')
             copy = ui.button(icon='content_copy', on_click=lambda: self._copy(text.text))
             copy.props(f'flat dense round size=sm color=white aria-label="{self.tr("components.config.copy")}"')
             copy.mark(f'{marker}-copy')
@@ -199,6 +202,14 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
         self.download.update()
         self.result.set_visibility(True)
         self._show_state(folder=path)
+
+
+class code_block(TextElement):  # noqa: N801 - a NiceGUI element
+    """Text that is code: a `<pre>` element, marked for no translation (browsers' translators leave it alone)."""
+
+    def __init__(self, text: str = '') -> None:
+        super().__init__(tag='pre', text=text)
+        self.props['translate'] = 'no'
 
 
 def _name(run_id: str, fmt: str) -> str:
