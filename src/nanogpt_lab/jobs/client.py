@@ -8,6 +8,7 @@ A job is its job.json as a dict: `id`, `kind`, `status`, `error`, `error_code`, 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -46,3 +47,11 @@ class JobsClient(Protocol):
     def run_dir(self, run_id: str) -> Path:
         """The folder of an existing run."""
         ...
+
+
+def stop_job(client: JobsClient | None, job: dict[str, Any] | None) -> None:
+    """Ask a page's job to stop (a training saves its checkpoint, ends `cancelled`); one ended meanwhile is fine."""
+    if job is None or client is None:
+        return
+    with contextlib.suppress(ValueError):  # JobConflict: it ended meanwhile
+        client.cancel(job['id'])

@@ -11,7 +11,6 @@ jobs and chats with any run that has a chat template. URL parameter: model (bund
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from nicegui import background_tasks, run, ui
@@ -19,6 +18,7 @@ from nicegui import background_tasks, run, ui
 from nanogpt_lab.config import SFT_PRESET, ConfigError, TrainConfig
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.inference.catalog import BUNDLED_CHAT, BUNDLED_NAME
+from nanogpt_lab.jobs.client import stop_job
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chat_box import chat_box
@@ -315,9 +315,7 @@ class AlignmentPage:
                 ).mark('sft-chat-link')
 
     def _stop(self) -> None:
-        if self.job is not None and self.manager is not None:
-            with contextlib.suppress(ValueError):
-                self.manager.cancel(self.job['id'])
+        stop_job(self.manager, self.job)
 
     # --- chat, Teach it, Train on my choices --------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ jobs and measures the comparison here. URL parameters: base (gpt2…gpt2-xl or r
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from nicegui import run, ui
 
 from nanogpt_lab import workspace
 from nanogpt_lab.config import FINETUNE_PRESET, PRETRAINED, ConfigError, TrainConfig
+from nanogpt_lab.jobs.client import stop_job
 from nanogpt_lab.model.pretrained import CONFIG_FILE
 from nanogpt_lab.model.sizes import preset_sizes
 from nanogpt_lab.ui import dataset_stats, theme
@@ -326,9 +326,7 @@ class FinetuningPage:
             self.export.show(job['id'])  # the fine-tune just finished is the one to export
 
     def _stop(self) -> None:
-        if self.job is not None and self.manager is not None:
-            with contextlib.suppress(ValueError):
-                self.manager.cancel(self.job['id'])
+        stop_job(self.manager, self.job)
 
     # --- before and after -------------------------------------------------------------------------------------------
 

@@ -9,13 +9,12 @@ recorded run to replay), speed (1, 10, instant), gpus (the DDP explainer's N).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from nicegui import ui
 
 from nanogpt_lab.config import ConfigError, TrainConfig
-from nanogpt_lab.jobs.client import JobsClient
+from nanogpt_lab.jobs.client import JobsClient, stop_job
 from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.chart_card import chart_card
@@ -296,11 +295,7 @@ class PretrainingPage:
         )
 
     def _stop(self) -> None:
-        """Graceful stop: a training job saves its checkpoint and ends `cancelled`; a replay just stops."""
-        if self.job is None or self.manager is None:
-            return
-        with contextlib.suppress(ValueError):  # JobConflict: it ended meanwhile
-            self.manager.cancel(self.job['id'])
+        stop_job(self.manager, self.job)
 
 
 def _data_folders() -> list[Any]:
