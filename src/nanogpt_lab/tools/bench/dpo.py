@@ -1,15 +1,15 @@
 """`nanogpt-lab bench dpo`: what DPO on lab-preferences does to `bench sft`'s assistant, and what it costs.
 
-    nanogpt-lab bench dpo [--from=DIR] [--threads=2] [--keep=DIR] [--dpo_iters=N] [--prompts=N]
+    nanogpt-lab bench dpo [--from=DIR] [--input=input.txt] [--threads=2] [--keep=DIR] [--dpo_iters=N] [--prompts=N]
                           [--max_conversations=1000]
 
 `--from` names a folder holding base/, sft/ and data/ (what `--keep=DIR` of an earlier run kept); without it, bench
-sft's chain runs first (untimed here). Then, each a fresh `nanogpt-lab` process timed as a user runs it: `prepare
-lab-preferences --from=SFT` → `dpo` with the DPO preset. Beside them, for memory: the SFT step again (same preset, as
-many iterations as DPO ran), so the two peaks come from the same machine and the same hour. Before and after, the
-held-out tasks per kind (English and Chinese apart) and the style preference's win rate (answers in the language
-asked), scored with the report card's own functions. Load averages go with every step: on a shared machine they
-say how far to trust a time.
+sft's chain runs first (untimed here; `--input` is its tiny Shakespeare file, for an offline machine). Then, each a
+fresh `nanogpt-lab` process timed as a user runs it: `prepare lab-preferences --from=SFT` → `dpo` with the DPO preset.
+Beside them, for memory: the SFT step again (same preset, as many iterations as DPO ran), so the two peaks come from the
+same machine and the same hour. Before and after, the held-out tasks per kind (English and Chinese apart) and the style
+preference's win rate (answers in the language asked), scored with the report card's own functions. Load averages go
+with every step: on a shared machine they say how far to trust a time.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from nanogpt_lab.tools.bench import sft as bench_sft
 
 DEFAULTS: dict[str, Any] = {
     'from': '',
+    'input': '',
     'threads': 2,
     'keep': '',
     'dpo_iters': 0,
@@ -146,7 +147,7 @@ def main(args: list[str]) -> int:
         else:
             print('bench dpo: running bench sft first (not timed here)\n', flush=True)
             print('| step | wall s | load before / after |\n|---|---:|---|', flush=True)
-            bench_sft.chain({**bench_sft.DEFAULTS, 'threads': threads}, work)
+            bench_sft.chain({**bench_sft.DEFAULTS, 'threads': threads, 'input': opts['input']}, work)
         print(f'\nbench dpo: {os.cpu_count()} CPUs, {threads} threads, torch {torch.__version__}\n', flush=True)
         before = scores(work / 'sft', work / 'data', int(opts['max_conversations']))
         print('| step | wall s | peak MiB | load before / after |\n|---|---:|---:|---|', flush=True)
