@@ -135,3 +135,13 @@ def strict_json(text: str | bytes) -> Any:
     value = json.loads(text, parse_constant=_json_constant)
     _check_numbers(value)
     return value
+
+
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """A JSON object from a file, or {} when the file is missing, unreadable or holds something else: for facts a
+    folder may lack, where absence and damage both mean "nothing to show"."""
+    try:
+        value = json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

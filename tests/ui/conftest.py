@@ -8,9 +8,12 @@ import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
-from nicegui import ui
+from nicegui import app, ui
 from nicegui.testing import User
+
+from nanogpt_lab.ui.components.file_upload import UPLOAD_ROUTE
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +86,14 @@ def baby_run(workspace_home: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path)
     (run / 'job.json').write_text(json.dumps({'id': 'baby', 'kind': 'train', 'status': 'succeeded', 'config': config}))
     shutil.copytree(char_data_dir / 'shakespeare_char', workspace_home / 'data' / 'shakespeare_char')
     return 'baby'
+
+
+async def send_upload(user: User, marker: str, filename: str, data: bytes, form: dict[str, str]) -> None:
+    """What the browser's uploader does with a chosen file: the real request to the lab's upload route, and the
+    route's answer handed to the uploader marked `marker` (the user fixture runs no JavaScript)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://127.0.0.1') as client:
+        answer = await client.post(UPLOAD_ROUTE, files={'file': (filename, data, 'text/plain')}, data=form)
+    if answer.is_success:
+        user.find(marker=marker).trigger('uploaded', answer.text)
+    else:
+        user.find(marker=marker).trigger('failed', [answer.status_code, answer.text])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from nicegui import app
 from nicegui.testing import User
 
-from nanogpt_lab.ui.components.file_upload import UPLOAD_ROUTE
 from nanogpt_lab.ui.components.token_view import token_view
+
+from .conftest import send_upload
 
 
 def _error(user: User, found, text, card: str = 'custom') -> str:
@@ -24,20 +24,14 @@ def _error(user: User, found, text, card: str = 'custom') -> str:
 async def _upload(user: User, one, name: str, data: bytes, card: str = 'custom', dataset: str | None = None) -> None:
     """What the browser does: pick a file (the card names the dataset), send it to the lab's upload route, and hand
     the route's answer to the page (the user fixture runs no JavaScript, so the XHR is made here, for real)."""
-    uploader = user.find(marker=f'upload-{card}')
-    uploader.trigger('added', name)
+    user.find(marker=f'upload-{card}').trigger('added', name)
     form = {}
     if card == 'custom':
         if dataset is not None:
             one(user, 'upload-name').value = dataset
         user.find(marker='upload-send').click()
         form = {'name': one(user, 'upload-name').value}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://127.0.0.1') as client:
-        answer = await client.post(UPLOAD_ROUTE, files={'file': (name, data, 'text/plain')}, data=form)
-    if answer.is_success:
-        uploader.trigger('uploaded', answer.text)
-    else:
-        uploader.trigger('failed', [answer.status_code, answer.text])
+    await send_upload(user, f'upload-{card}', name, data, form)
 
 
 async def test_simulation_shows_recorded_shakespeare_stats_at_once(user: User, text, one) -> None:
@@ -164,7 +158,6 @@ async def test_openwebtext_asks_before_a_54_gb_download(user: User) -> None:
     await user.should_see('downloads about 54 GB')
     user.find('Not now').click()
     await user.should_not_see('downloads about 54 GB')
-    from nicegui import app
 
     assert app.state.jobs.list() == []  # nothing started
 

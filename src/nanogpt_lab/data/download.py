@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,6 +13,14 @@ from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.events import Emit, null_emit
 from nanogpt_lab.fileio import atomic_open, sha256_of
 from nanogpt_lab.messages import ref
+
+OFFLINE_VARIABLES = ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE')
+
+
+def datasets_offline() -> bool:
+    """Whether Hugging Face `datasets` is told to stay offline: a download from the Hub would fail, so say so first."""
+    return any(os.environ.get(v, '').strip().lower() in ('1', 'true', 'yes', 'on') for v in OFFLINE_VARIABLES)
+
 
 SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
 SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed'

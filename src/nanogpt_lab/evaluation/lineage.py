@@ -7,7 +7,6 @@ report card compares. Torch-free: it reads JSON only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from nanogpt_lab import workspace
 from nanogpt_lab.alignment.template import CHAT_FILE
 from nanogpt_lab.config import PRETRAINED
 from nanogpt_lab.events import read_events
+from nanogpt_lab.fileio import read_json_object
 from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
 
 MAX_DEPTH = 32  # a chain longer than this is a loop of folders pointing at each other, not a history
@@ -37,22 +37,18 @@ class Link:
         return self.run.name if self.run else self.source
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def run_config(run: Path) -> dict[str, Any]:
     """The run's config: config.json, else the config its job.json recorded."""
-    return _read_json(run / workspace.RUN_CONFIG_NAME) or _read_json(run / workspace.JOB_NAME).get('config') or {}
+    return (
+        read_json_object(run / workspace.RUN_CONFIG_NAME)
+        or read_json_object(run / workspace.JOB_NAME).get('config')
+        or {}
+    )
 
 
 def _stage(run: Path, config: dict[str, Any]) -> str:
     """The job kind says it (sft, dpo); a run of any other kind (train, finetune, imported nanoGPT) is a base."""
-    kind = _read_json(run / workspace.JOB_NAME).get('kind')
+    kind = read_json_object(run / workspace.JOB_NAME).get('kind')
     if kind in STAGES:
         return kind
     if 'beta' in config:  # a DPO run copied without its job.json
@@ -67,7 +63,7 @@ def released(source: str) -> list[Link]:
     folder = bundled_folder(BUNDLED[source]) if source in BUNDLED else None
     if folder is None or not (folder / CHAT_FILE).is_file():
         return [Link(source, None, 'base')]
-    recorded = _read_json(folder / 'provenance.json').get('config') or {}
+    recorded = read_json_object(folder / 'provenance.json').get('config') or {}
     config = {k: recorded[k] for k in ('init_from', 'dataset') if k in recorded}
     parent = config.get('init_from')
     return [Link(source, None, 'sft', config)] + ([Link(parent, None, 'base')] if parent in BUNDLED else [])

@@ -10,14 +10,12 @@ its tokenizer; what it prepares becomes a card of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nicegui import run, ui
 
-from nanogpt_lab import workspace
 from nanogpt_lab.ui import dataset_stats, estimates, theme
-from nanogpt_lab.ui.components.file_upload import file_upload
+from nanogpt_lab.ui.components.file_upload import BAD_NAME, file_upload, named_upload
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.i18n import Translator
 
@@ -176,49 +174,27 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
                     value=self.tokenizer,
                     on_change=lambda e: setattr(self, 'tokenizer', e.value),
                 ).props('dense no-caps').mark('upload-tokenizer')
-            label = tr('data.upload.drop') if custom else tr('walk.upload.choose')
-            self.upload = file_upload(
-                label=label, on_picked=self._picked, on_stored=self._stored, on_failed=self._refused, auto=not custom
-            ).mark(f'upload-{name}')
-            if custom:
-                with ui.row().classes('w-full items-start gap-2 no-wrap') as self.naming:
-                    self.dataset_name = ui.input(tr('walk.upload.name')).props('dense outlined').classes('flex-1')
-                    self.dataset_name.mark('upload-name')
-                    send = ui.button(tr('walk.upload.send'), icon='upload', on_click=self._send)
-                    send.props('unelevated dense no-caps').mark('upload-send')
-                self.naming.set_visibility(False)
+            if custom:  # the dataset is named before it is sent: prefilled from the file's name
+                self.upload = named_upload(
+                    tr=tr, marker='upload-custom', prefix='upload', taken=lambda n: n in dataset_stats.CARDS,
+                    on_picked=lambda: self.result.set_text(''), on_stored=self._stored, on_failed=self._refused,
+                )  # fmt: skip
+            else:
+                self.upload = file_upload(
+                    label=tr('walk.upload.choose'), on_picked=lambda _: self.result.set_text(''),
+                    on_stored=lambda answer: self._stored(answer, self.name), on_failed=self._refused, auto=True,
+                ).mark(f'upload-{name}')  # fmt: skip
 
-    def _picked(self, filename: str) -> None:
-        self.result.set_text('')
-        if self.name == 'custom':  # name the dataset before it is sent: prefilled from the file's name
-            self.dataset_name.set_value(workspace.sanitize_name(Path(filename).stem, fallback='my_text'))
-            self.naming.set_visibility(True)
-
-    def _send(self) -> None:
-        name = workspace.sanitize_name(self.dataset_name.value or '', fallback='')
-        if not name or name in dataset_stats.CARDS:
-            self.result.set_text(self.tr('walk.upload.bad_name'))
-            self.result.classes(replace='text-sm text-red-700')
-            return
-        self.dataset_name.set_value(name)
-        self.upload.start(name)
-
-    async def _stored(self, answer: dict[str, Any]) -> None:
-        """The route kept the file in uploads/: prepare it."""
+    async def _stored(self, answer: dict[str, Any], name: str) -> None:
+        """The route kept the file in uploads/: prepare it (as `name`, for the learner's own text)."""
+        params = {'dataset': self.name, 'input': answer['name']}
         if self.name == 'custom':
-            name = workspace.sanitize_name(self.dataset_name.value or '', fallback=answer['suggested_dataset_name'])
-            params = {'dataset': 'custom', 'input': answer['name'], 'name': name, 'tokenizer': self.tokenizer}
-        else:
-            name, params = self.name, {'dataset': self.name, 'input': answer['name']}
+            params |= {'name': name, 'tokenizer': self.tokenizer}
         await self._prepare(params, name)
 
     def _refused(self, code: str, params: dict[str, Any], message: str) -> None:
         """The upload route (or the browser, for a file too large) refused the file: say why, in the page's words."""
-        if code in TOO_LARGE:
-            text = self.tr('data.upload.too_large', mb=f'{self.upload.limit / 1e6:,.3g}', types='.txt, .md, .jsonl')
-        else:
-            text = self._headline(code, self.tr.coded(code, params, message))
-        self._failed(text)
+        self._failed(refusal(self.tr, code, params, message, self.upload.limit))
 
     async def _download(self) -> None:
         await self._prepare({'dataset': self.name, **self.options}, self.name)
@@ -259,11 +235,22 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
 
     def _explain(self, event: dict) -> str:
         """A failed preparation, in the page's language: what to do about this kind of problem, then the details."""
-        return self._headline(event.get('error_code') or event.get('code') or '', self.tr.event_message(event))
+        return headline(self.tr, event.get('error_code') or event.get('code') or '', self.tr.event_message(event))
 
-    def _headline(self, code: str, details: str) -> str:
-        kind = HEADLINES.get(code, 'other')
-        return self.tr('data.errors.detail', headline=self.tr(f'data.errors.{kind}'), message=details)
+
+def headline(tr: Translator, code: str, details: str) -> str:
+    """What to do about this kind of problem (by its code), then the details."""
+    kind = HEADLINES.get(code, 'other')
+    return tr('data.errors.detail', headline=tr(f'data.errors.{kind}'), message=details)
+
+
+def refusal(tr: Translator, code: str, params: dict[str, Any], message: str, limit: int) -> str:
+    """An upload refused (by the route, the browser, or for its name), in the page's words."""
+    if code == BAD_NAME:
+        return tr(BAD_NAME)
+    if code in TOO_LARGE:
+        return tr('data.upload.too_large', mb=f'{limit / 1e6:,.3g}', types='.txt, .md, .jsonl')
+    return headline(tr, code, tr.coded(code, params, message))
 
 
 def _kind(name: str) -> str:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import PurePath
 from typing import Any
 
 from nicegui import ui
 
+from nanogpt_lab import workspace
+
 UPLOAD_ROUTE = '/api/datasets/upload'
 TOO_LARGE = 'api.upload_too_large'  # the route's code for a file over the limit (the browser checks it first)
+BAD_NAME = 'walk.upload.bad_name'  # named_upload's own refusal: a name that is empty or taken, before sending
 ACCEPT = '.txt,.md,.jsonl,.json,.csv,.text'  # server/uploads.py's ALLOWED_SUFFIXES
 _FAILED_JS = '(e) => emit(e.xhr ? e.xhr.status : 0, e.xhr ? e.xhr.responseText : "")'
 
@@ -82,3 +86,63 @@ class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
             error = {}
         code = error.get('code') or (TOO_LARGE if status == 413 else '')
         self.on_failed(code, error.get('params') or {}, error.get('message') or body or f'HTTP {status}')
+
+
+class named_upload(ui.column):  # noqa: N801 - a NiceGUI component
+    """A file picker that asks for the new dataset's name (prefilled from the file's name) before it sends the file:
+    stage 1's "your own text" and stage 7's "your own conversations" take a learner's file the same way.
+
+    `taken(name)` says whether a name is not available (a card's own name); `on_stored(answer, name)` hears the
+    route's answer and the name to prepare it under; `on_failed(code, params, message)` a refusal, as `file_upload`.
+    Markers: `marker` on the uploader, `<prefix>-name` on the name, `<prefix>-send` on the button.
+    """
+
+    def __init__(
+        self,
+        *,
+        tr: Any,
+        marker: str,
+        prefix: str,
+        taken: Callable[[str], bool],
+        on_stored: Callable[[dict[str, Any], str], Awaitable[None] | None],
+        on_failed: Callable[[str, dict[str, Any], str], None],
+        on_picked: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__()
+        self.tr, self.taken, self.picked, self.stored = tr, taken, on_picked, on_stored
+        self.classes('w-full gap-1 p-0')
+        with self:
+            self.upload = file_upload(
+                label=tr('data.upload.drop'),
+                on_picked=self._picked,
+                on_stored=self._stored,
+                on_failed=on_failed,
+            ).mark(marker)
+            with ui.row().classes('w-full items-start gap-2 no-wrap') as self.naming:
+                self.dataset_name = ui.input(tr('walk.upload.name')).props('dense outlined').classes('flex-1')
+                self.dataset_name.mark(f'{prefix}-name')
+                send = ui.button(tr('walk.upload.send'), icon='upload', on_click=self._send)
+                send.props('unelevated dense no-caps').mark(f'{prefix}-send')
+            self.naming.set_visibility(False)
+
+    @property
+    def limit(self) -> int:
+        return self.upload.limit
+
+    def _picked(self, filename: str) -> None:
+        self.picked()
+        self.dataset_name.set_value(workspace.sanitize_name(PurePath(filename).stem, fallback='my_text'))
+        self.naming.set_visibility(True)
+
+    def _send(self) -> None:
+        """Send the file under the name asked for; a name that is empty or taken is refused before anything is sent."""
+        name = workspace.sanitize_name(self.dataset_name.value or '', fallback='')
+        if not name or self.taken(name):
+            self.upload.on_failed(BAD_NAME, {}, '')
+            return
+        self.dataset_name.set_value(name)
+        self.upload.start(name)
+
+    def _stored(self, answer: dict[str, Any]) -> Awaitable[None] | None:
+        name = workspace.sanitize_name(self.dataset_name.value or '', fallback=answer['suggested_dataset_name'])
+        return self.stored(answer, name)
