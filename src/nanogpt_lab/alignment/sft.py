@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,9 +196,24 @@ def _fresh_data(cfg: TrainConfig, folder: Path) -> SFTData:
         raise AlignmentError('alignment_engine.unknown_base', key='init_from', init_from=cfg.init_from,
                              reason=reason) from None  # fmt: skip
     tokenizer = chat_tokenizer_for(base_tok, needed_chars(folder))
-    block = min(model.config.block_size, cfg.block_size) if 'block_size' in cfg.model_fields_set else None
-    packed = pack(folder, tokenizer, block or model.config.block_size)
+    packed = pack(folder, tokenizer, _block_size(cfg, model))
     return SFTData(packed, tokenizer, model, base_tok.vocab_size)
+
+
+def _block_size(cfg: TrainConfig, model: torch.nn.Module) -> int:
+    """The context SFT trains in: the base's, or a shorter one the config sets."""
+    if 'block_size' in cfg.model_fields_set:
+        return min(model.config.block_size, cfg.block_size)
+    return model.config.block_size
+
+
+def data_stats(cfg: TrainConfig) -> dict[str, Any]:
+    """What an SFT run of `cfg.init_from` on `cfg.dataset` would train on, shown before it starts: per split the
+    conversations, tokens, trained share and how many are too long, and the characters the base lacked. It packs
+    the folder the run will reuse, and refuses a set in which nothing fits exactly as the run would."""
+    data = _fresh_data(cfg, _conversations_folder(cfg))
+    splits = data.packed.stats(_block_size(cfg, data.base_model))
+    return {'splits': splits, 'added_chars': ''.join(data.tokenizer.added_chars)}
 
 
 def _resume_data(cfg: TrainConfig, folder: Path) -> SFTData:

@@ -51,6 +51,7 @@ class _FilePart:
         self.filename: str | None = None
         self.name_field = b''
         self.size = 0
+        self.lines = 0  # newlines in the chunks already checked: where a bad byte is, as a line number
         self.fd, self.tmp = tempfile.mkstemp(prefix='.upload.', suffix='.tmp', dir=folder)
         self.decoder = codecs.getincrementaldecoder('utf-8')()
         self.head = b''  # the file's first bytes, for `sniff`
@@ -107,7 +108,10 @@ class _FilePart:
             self.decoder.decode(chunk)
         except UnicodeDecodeError as e:
             offset = self.size - len(chunk) + e.start
-            self.problem = self._not_text(ApiError(422, 'api.not_utf8', 'file', offset=offset))
+            line = self.lines + chunk[: max(e.start, 0)].count(b'\n') + 1
+            self.problem = self._not_text(ApiError(422, 'api.not_utf8', 'file', offset=offset, line=line))
+            return
+        self.lines += chunk.count(b'\n')
 
     def _not_text(self, problem: ApiError) -> ApiError:
         """The refusal, explained by the classifier the CLI uses when it can name the format (a PNG, UTF-16)."""

@@ -232,6 +232,14 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
         if self.on_change is not None:
             self.on_change()
 
+    def offer_dataset(self, name: str) -> None:
+        """A dataset prepared while the page is open becomes one of the choices, and the one chosen."""
+        self.datasets = tuple(dict.fromkeys([*self.datasets, name]))
+        control = self.controls.get('dataset')
+        if control is not None:
+            control.set_options({o: self._option_label('dataset', o) for o in self.datasets})
+        self.set_value('dataset', name)
+
     def set_processes(self, nproc: int) -> None:
         """How many processes the torchrun form shows (the DDP explainer's N)."""
         self.nproc = max(1, int(nproc))

@@ -5,7 +5,8 @@ learner's preference pairs and "Train on my choices" starts a DPO run on them.
 
 Simulation mode shows the recorded SFT of the bundled tiny model on lab-tasks (`chat-lab-tasks`: curves, x-ray,
 accuracies) and chats with that bundled chat model; real mode runs `prepare-conversations`, `sft`, `eval` and `dpo`
-jobs and chats with any run that has a chat template. URL parameter: model (bundled-chat or run:<id>).
+jobs (its dataset cards prepare lab-tasks, an uploaded JSONL or a named Hugging Face dataset) and chats with any
+run that has a chat template. URL parameters: model (bundled-chat or run:<id>), dataset (real mode's SFT data).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nanogpt_lab.ui.components.chat_session import (
     dpo_request,
 )
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
+from nanogpt_lab.ui.components.conversation_cards import conversation_cards, conversation_facts
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.preference_watch import preference_watch
@@ -226,15 +228,15 @@ class AlignmentPage:
         bases = {BUNDLED: tr('inference.model.bundled')}
         bases |= {r['id']: run_sources.run_label(r, tr) for r in self.all_runs if r.get('has_checkpoint')}
         datasets = conversation_datasets()
+        ui.label(tr('alignment.data.title')).classes(theme.CARD_TITLE)
+        conversation_cards(tr=tr, manager=self.manager, on_prepared=self._prepared)
         with ui.row().classes('w-full items-center gap-3'):
             self.base = ui.select(bases, value=BUNDLED, label=tr('alignment.train.base'))
             self.base.classes('min-w-[20rem]').mark('sft-base')
             self.base.on_value_change(lambda e: self.form.set_value('init_from', e.value))
-            if LAB_TASKS not in datasets:
-                prepare = ui.button(tr('alignment.train.prepare_tasks'), icon='auto_awesome', on_click=self._prepare)
-                prepare.props('outline no-caps').mark('prepare-lab-tasks')
-        self.prepare_progress = job_progress(tr=tr, marker='prepare-lab-tasks-job')
-        values = {**defaults(SFT_PRESET), 'init_from': BUNDLED, 'dataset': LAB_TASKS}
+        self.facts = conversation_facts(tr=tr, on_measured=self._measured)
+        dataset = self.view.param('dataset', LAB_TASKS, datasets)
+        values = {**defaults(SFT_PRESET), 'init_from': BUNDLED, 'dataset': dataset}
         self.form = config_form(
             FIELDS,
             values,
@@ -244,26 +246,34 @@ class AlignmentPage:
             base=SFT_PRESET,
             datasets=datasets,
             extra_check=self._check,
-            on_change=self._buttons,
+            on_change=self._changed,
         )
+        background_tasks.create(self.facts.show(dataset, BUNDLED))
 
     def _check(self, cfg: TrainConfig) -> ConfigError | None:
+        """A dataset not prepared here, or one in which nothing fits the base (measured by the facts above)."""
         if cfg.dataset not in conversation_datasets():
             return ConfigError('config.dataset_not_prepared', key='dataset', dataset=cfg.dataset)
-        return None
+        refused = self.facts.refused.get((cfg.dataset, str(self.base.value)))
+        return ConfigError(refused.code, **{'key': 'dataset', **refused.params}) if refused else None
 
-    async def _prepare(self) -> None:
-        """Generate lab-tasks here (seeded: the same set as everyone's), then rebuild the page to train on it."""
-        if self.manager is None:
-            return
-        try:
-            job = self.manager.submit('prepare-conversations', {'source': LAB_TASKS})
-        except ValueError as e:
-            self.start_error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
-            return
-        end = await self.prepare_progress.follow(self.manager, job)
-        if end and end.get('status') == 'succeeded':
-            ui.navigate.to(self.view.url())
+    def _changed(self) -> None:
+        """A value of the form changed: the buttons, and the facts of the dataset and base now chosen."""
+        self._buttons()
+        dataset, base = str(self.form.values.get('dataset')), str(self.base.value)
+        if (dataset, base) != self.facts.key:
+            self.view.share(dataset=dataset)
+            background_tasks.create(self.facts.show(dataset, base))
+
+    def _prepared(self, name: str) -> None:
+        """A card prepared `name` (perhaps again, from another file): the form takes it and its facts are redrawn."""
+        self.facts.reset()
+        self.form.offer_dataset(name)
+
+    def _measured(self) -> None:
+        """The facts measured the tokens: a set in which nothing fits is refused by the form now."""
+        self.form.validate()
+        self._buttons()
 
     def _buttons(self) -> None:
         if not hasattr(self, 'start'):
