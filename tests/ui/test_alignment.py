@@ -18,6 +18,10 @@ async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_mo
     assert text(user, 'xray-share').endswith('the others are only read.')
     assert text(user, 'accuracy-headline').startswith('Held-out exact match over all kinds: before ')
     assert 'chat-lab-tasks' in text(user, 'accuracy-provenance')
+    one(user, 'chat7-input').value = 'x' * 4001  # over the limit: refused, and it stays in the box
+    user.find(marker='chat7-send').click()
+    await user.should_see('This message cannot be sent: the message has 4,001 characters; the limit is 4,000')
+    assert one(user, 'chat7-input').value == 'x' * 4001
     one(user, 'chat7-input').value = 'Spell cat.'
     user.find(marker='chat7-send').click()
     await until(

@@ -158,8 +158,8 @@ class chat_box(ui.column):  # noqa: N801 - a NiceGUI component
             self._busy(False)
             return None
         try:
-            self.session.check(text)
-        except ValueError as e:  # a character the model never saw: say which, keep the message in the box
+            self.session.check([*self.messages(), {'role': 'user', 'content': text}])
+        except ValueError as e:  # a character it never saw, a message too long: say why, keep it in the box
             self._say(self.tr('alignment.chat.unreadable', message=self.tr.error(e)), error=True)
             self._busy(False)
             return None

@@ -116,9 +116,12 @@ class ChatSession:
                 self.base_name = BUNDLED_NAME if source == BUNDLED_BASE else Path(source).name
             return self._base
 
-    def check(self, text: str) -> None:
-        """Refuse, by code, a message with a character the model cannot read, before anything is generated."""
-        self.tokenizer.encode(text)
+    def check(self, messages: list[dict[str, str]]) -> None:
+        """Refuse, by code, a next message the model cannot answer (a character it cannot read, a message over the
+        limit or too long for its context) before it joins the conversation: a refused message stays in the box."""
+        from nanogpt_lab.inference.chat import build_prompt
+
+        build_prompt(messages, self.tokenizer, self.loaded.model.config.block_size)
 
     def answer(
         self,
