@@ -49,7 +49,7 @@ async def test_an_uploaded_jsonl_is_prepared_its_bad_lines_listed_and_it_becomes
 ) -> None:
     await user.open('/alignment?lang=en&mode=real')
     assert text(user, 'conv-card-databricks-databricks-dolly-15k-licence') == 'CC BY-SA 3.0'
-    assert text(user, 'conv-card-huggingfacetb-everyday-conversations-llama3_1-2k-licence') == 'Apache-2.0'
+    assert text(user, 'conv-card-huggingfacetb-everyday-conversations-llama3-1-2k-licence') == 'Apache-2.0'
     assert 'set offline' in text(user, f'{DOLLY}-offline')  # tests run with HF_DATASETS_OFFLINE=1
     data = '\n'.join([_good('cat'), _good('dog'), *BAD_LINES, _good('sun'), _good('moon')]) + '\n'
     await _upload(user, one, 'my chats.jsonl', data.encode())

@@ -12,6 +12,7 @@ worker: it packs the folder the SFT run reuses, and refuses a set in which nothi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -262,7 +263,8 @@ class conversation_facts(ui.column):  # noqa: N801 - a NiceGUI component
 
 
 def _slug(key: str) -> str:
-    return workspace.sanitize_name(key.replace('/', '-'), fallback='card').lower()
+    """A card's marker from its key: HuggingFaceTB/everyday-conversations-llama3.1-2k → huggingfacetb-everyday-…."""
+    return re.sub(r'[^a-z0-9]+', '-', key.lower()).strip('-')
 
 
 def _taken(name: str) -> bool:
