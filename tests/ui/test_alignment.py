@@ -20,7 +20,10 @@ async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_mo
     assert 'chat-lab-tasks' in text(user, 'accuracy-provenance')
     one(user, 'chat7-input').value = 'x' * 4001  # over the limit: refused, and it stays in the box
     user.find(marker='chat7-send').click()
-    await user.should_see('This message cannot be sent: the message has 4,001 characters; the limit is 4,000')
+    await until(lambda: text(user, 'chat7-status') != '', timeout=60)  # once the chat model is loaded
+    assert text(user, 'chat7-status') == (
+        'This message cannot be sent: the message has 4,001 characters; the limit is 4,000'
+    )
     assert one(user, 'chat7-input').value == 'x' * 4001
     one(user, 'chat7-input').value = 'Spell cat.'
     user.find(marker='chat7-send').click()
