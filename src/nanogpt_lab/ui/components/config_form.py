@@ -170,7 +170,7 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
             control = self._input(f)
             control.classes('w-full').props('dense outlined').mark(f'{self.marker}-{f.key}')
             control.props['aria-label'] = f'{tr(f"components.config.{f.key}.label")} ({f.key})'
-            ui.label(tr(f'components.config.{f.key}.help')).classes(f'{theme.CAPTION} leading-snug')
+            ui.label(self._help(f.key)).classes(f'{theme.CAPTION} leading-snug')
         self.controls[f.key] = control
         if f.key in SHAPE_KEYS:
             self.shape_boxes.append(box)
@@ -188,6 +188,11 @@ class config_form(ui.column):  # noqa: N801 - a NiceGUI component
         step = 1 if f.kind == 'int' else None
         # the whole config is checked on each change (validate): NiceGUI's own per-field check would clear its mark
         return ui.number(value=value, step=step, on_change=update).without_auto_validation()
+
+    def _help(self, key: str) -> str:
+        """A field's help, in this form's own words where its kind has them (an SFT dataset is conversations)."""
+        own = f'components.config.{key}.help_{self.kind}'
+        return self.tr(own if self.tr.has(own) else f'components.config.{key}.help')
 
     def _option_label(self, key: str, option: Any) -> str:
         name = f'components.config.{key}.options.{str(option).lower()}'
