@@ -34,6 +34,14 @@ def test_every_command_has_help_that_exits_zero(name: str, capsys: pytest.Captur
     assert cli.main(['help', name]) == 0 and capsys.readouterr().out == out
 
 
+def test_bench_help_lists_every_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    from nanogpt_lab.tools.bench import SUITES
+
+    assert cli.main(['bench', '--help']) == 0
+    usage = capsys.readouterr().out.split('\n\n')[0]
+    assert f'{"|".join(SUITES)} [--key=value ...]' in usage and 'dpo' in SUITES  # the table, never a copy of it
+
+
 def test_serve_help_starts_nothing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import nanogpt_lab.ui.app
 

@@ -26,6 +26,7 @@ from nanogpt_lab.config import (
     SampleConfig,
     TrainConfig,
 )
+from nanogpt_lab.tools import bench
 
 NANOGPT_ARGS = '[CONFIG.py ...] [--key=value ...]'
 CONVERSATION_SOURCES = ('conversations', 'lab-tasks')  # `prepare` these for SFT (alignment/), not for pretraining
@@ -291,11 +292,9 @@ def _export(opts: argparse.Namespace, args: list[str]) -> int:
     return 0
 
 
-@command('bench', 'benchmarks against a baseline in the same run', args='sample|train|server|ui|sft [--key=value ...]')
+@command('bench', 'benchmarks against a baseline in the same run', args=bench.USAGE)
 def _bench(opts: argparse.Namespace, args: list[str]) -> int:
-    from nanogpt_lab.tools.bench import main as bench_main
-
-    return bench_main(args)
+    return bench.main(args)
 
 
 @command('sim', 'record or list the simulation assets', args='record|list|verify [NAME ...] [--key=value ...]')

@@ -13,11 +13,12 @@ SUITES = {
     'sft': 'nanogpt_lab.tools.bench.sft',
     'dpo': 'nanogpt_lab.tools.bench.dpo',
 }
+USAGE = f'{"|".join(SUITES)} [--key=value ...]'  # `nanogpt-lab bench --help` and a bad suite name say the same
 
 
 def main(args: list[str]) -> int:
     """`nanogpt-lab bench SUITE [--key=value ...]`: run one suite and print its table."""
     if not args or args[0] not in SUITES:
-        print(f'usage: nanogpt-lab bench {{{"|".join(SUITES)}}} [--key=value ...]')
+        print(f'usage: nanogpt-lab bench {USAGE}')
         return 2
     return importlib.import_module(SUITES[args[0]]).main(args[1:])
