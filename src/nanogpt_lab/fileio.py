@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,6 +78,23 @@ def atomic_write_with(path: str | Path, writer: Callable[[BinaryIO], object]) ->
     """Replace `path` with whatever `writer(fileobj)` writes (torch.save, np.save, pickle.dump...)."""
     with atomic_open(path) as f:
         writer(f)
+
+
+def write_folder(folder: Path, fill: Callable[[Path], object], done: str) -> Path:
+    """Write a whole folder at once: `fill(tmp)` writes every file into a temporary folder beside `folder`, which is
+    then renamed into place, so the folder is either complete or absent. If another process renamed the same folder
+    first, its copy stands (its `done` file says it is complete)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
+    try:
+        fill(tmp)
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / done).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def remove_stale_temp_files(path: str | Path) -> list[Path]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +40,19 @@ def sft_cfg(baby_run: Path, data_dir: Path, tmp_path: Path):
         return build(TrainConfig, values)
 
     return make
+
+
+def nanogpt_sample(nanogpt_ref: Path, run: Path, data_dir: Path, work: Path) -> str:
+    """Sample `run` with nanoGPT's own sample.py (copied into `work`, `data_dir` as its data/, no tiktoken cache, so
+    it must find data/<the checkpoint's dataset>/meta.pkl); its stdout, after asserting it succeeded."""
+    checkout = work / 'nanogpt'
+    checkout.mkdir()
+    for name in ('sample.py', 'model.py', 'configurator.py'):
+        shutil.copyfile(nanogpt_ref / name, checkout / name)
+    shutil.copytree(data_dir, checkout / 'data')
+    cmd = [sys.executable, 'sample.py', f'--out_dir={run}', '--device=cpu', '--num_samples=1', '--max_new_tokens=40',
+           '--start=ROMEO:', '--temperature=2.0', '--compile=False']  # fmt: skip
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'TIKTOKEN_CACHE_DIR': str(work / 'empty')}
+    result = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout

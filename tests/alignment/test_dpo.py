@@ -18,7 +18,7 @@ from nanogpt_lab.events import Cancelled
 from nanogpt_lab.model.checkpoint import load_checkpoint
 
 from ..conftest import Events
-from .conftest import QUICK
+from .conftest import QUICK, nanogpt_sample
 
 
 def _pairs(conversations: list[dict], n: int) -> list[Pair]:
@@ -81,15 +81,21 @@ def test_preference_accuracy_rises_on_its_own_pairs(dpo_cfg, sft_dir, tmp_path):
     assert {p.name: _sha(p) for p in sft_dir.iterdir() if p.is_file()} == before  # the SFT run is only read
 
 
-def test_a_stop_keeps_the_checkpoint_and_resume_goes_on(dpo_cfg, tmp_path):
+def test_a_stop_keeps_the_checkpoint_and_resume_goes_on(dpo_cfg, prefs, data_dir, nanogpt_ref, tmp_path):
     steps = iter(range(100))
     with pytest.raises(Cancelled):
         dpo(dpo_cfg(max_iters=8, eval_interval=4), Events(), should_stop=lambda: next(steps) >= 5)
     run = tmp_path / 'dpo'
     assert load_checkpoint(run)['iter_num'] == 5
+    # the checkpoint names a folder beside the pairs with the chat vocabulary (nanoGPT's meta.pkl) that names them
+    named = load_checkpoint(run)['config']['dataset']
+    assert [p.name for p in data_dir.glob(f'{prefs.name}.char-*')] == [named] and not (prefs / 'meta.pkl').exists()
     events = Events()
-    summary = dpo(dpo_cfg(init_from='resume', max_iters=8, eval_interval=4), events)
-    assert summary['iter_num'] == 8 and events.of('train')[0]['iter'] == 5
+    summary = dpo(dpo_cfg(init_from='resume', dataset=named, max_iters=8, eval_interval=4), events)
+    assert summary['iter_num'] == 8 and events.of('train')[0]['iter'] == 5  # resumed on the pairs it names
+    assert load_checkpoint(run)['config']['dataset'] == named
+    out = nanogpt_sample(nanogpt_ref, run, data_dir, tmp_path)  # nanoGPT's own sample.py decodes the DPO model
+    assert f'Loading meta from data/{named}/meta.pkl' in out and 'ROMEO:' in out
     (run / REFERENCE_FILE).unlink()  # without π_ref's scores a resumed model cannot stand in for π_ref
     with pytest.raises(AlignmentError) as e:
         dpo(dpo_cfg(init_from='resume', max_iters=10), Events())

@@ -10,6 +10,7 @@ from nanogpt_lab.alignment.preferences import (
     at_line,
     load_info,
     load_split,
+    pairs_folder,
     parse_pair,
     read_pairs,
     split_pairs,
@@ -143,3 +144,15 @@ def test_picks_are_appended_one_by_one(tmp_path):
     with pytest.raises(AlignmentError) as e:
         append_pair(tmp_path / 'lab-tasks', parse_pair({'prompt': 'Q', 'chosen': 'a', 'rejected': 'b'}))
     assert e.value.code == 'dpo.name_taken'
+
+
+@pytest.mark.parametrize('named', ['../elsewhere', '', 7, None])
+def test_a_vocabulary_folder_names_only_a_sibling(tmp_path, named):
+    folder = tmp_path / 'prefs.char-0123abcd'
+    folder.mkdir()
+    (folder / 'vocabulary.json').write_text(json.dumps({'preferences': 'prefs'}))
+    assert pairs_folder(folder) == tmp_path / 'prefs' and pairs_folder(tmp_path / 'prefs') == tmp_path / 'prefs'
+    (folder / 'vocabulary.json').write_text(json.dumps({'preferences': named}))
+    with pytest.raises(AlignmentError) as e:
+        pairs_folder(folder)
+    assert e.value.code == 'dpo.bad_info'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -19,6 +18,7 @@ from nanogpt_lab.model.checkpoint import CKPT_KEYS, load_checkpoint
 from nanogpt_lab.tokenizers import CharTokenizer, read_meta
 
 from ..conftest import Events
+from .conftest import nanogpt_sample
 
 
 def test_sft_writes_a_chat_run_with_nanogpts_keys(sft_cfg, data_dir, tmp_path):
@@ -81,19 +81,10 @@ def test_a_stop_saves_a_checkpoint_to_resume_from(sft_cfg, tmp_path):
     assert load_checkpoint(tmp_path / 'sft')['iter_num'] == 3
 
 
-def test_nanogpts_sample_py_samples_the_sft_checkpoint(sft_cfg, data_dir, shared_data, tmp_path):
+def test_nanogpts_sample_py_samples_the_sft_checkpoint(sft_cfg, data_dir, nanogpt_ref, tmp_path):
     sft(sft_cfg(max_iters=2, eval_interval=2))
-    checkout = tmp_path / 'nanogpt'
-    checkout.mkdir()
-    for name in ('sample.py', 'model.py', 'configurator.py'):
-        shutil.copyfile(shared_data / 'nanogpt-ref' / name, checkout / name)
-    shutil.copytree(data_dir, checkout / 'data')  # no tiktoken cache needed: data/<dataset>/meta.pkl is found
-    cmd = [sys.executable, 'sample.py', f'--out_dir={tmp_path / "sft"}', '--device=cpu', '--num_samples=2',
-           '--max_new_tokens=200', '--start=ROMEO:', '--temperature=2.0', '--compile=False']  # fmt: skip
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'TIKTOKEN_CACHE_DIR': str(tmp_path / 'empty')}
-    result = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert 'Loading meta from data/lab-tasks.char-' in result.stdout and 'ROMEO:' in result.stdout
+    out = nanogpt_sample(nanogpt_ref, tmp_path / 'sft', data_dir, tmp_path)
+    assert 'Loading meta from data/lab-tasks.char-' in out and 'ROMEO:' in out
 
 
 def test_a_base_whose_tokenizer_cannot_be_identified_is_refused(sft_cfg, tmp_path):

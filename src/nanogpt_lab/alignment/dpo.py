@@ -1,7 +1,10 @@
 """Direct Preference Optimization: the training loop of `training/trainer.py` on preference pairs.
 
 Only what differs is here, as `Trainer` hooks, the way SFT does it:
-- the data is a preference dataset rendered through the starting model's chat template (`_open_data`);
+- the data is a preference dataset rendered through the starting model's chat template (`_open_data`); the
+  checkpoint names a folder beside the pairs that holds that vocabulary and names the pairs
+  (`preferences.with_vocabulary`), as an SFT checkpoint names its packed folder, so nanoGPT's sample.py can decode
+  a DPO model too (a resume follows it back to the pairs);
 - the reference π_ref is the starting model itself, scored once on every pair before the first step and kept in
   `dpo_reference.pt` beside the checkpoint (`_score_reference`), so training holds a single model;
 - a micro-step's loss is eq. 7's over a batch of pairs (`_batch_loss`), and the `train`/`eval` events carry the
@@ -29,7 +32,7 @@ from nanogpt_lab.alignment.pair_batches import (
     reference_logps,
     render_pairs,
 )
-from nanogpt_lab.alignment.preferences import load_info, load_split
+from nanogpt_lab.alignment.preferences import load_info, load_split, pairs_folder, with_vocabulary
 from nanogpt_lab.alignment.template import ChatTokenizer, load_chat, save_chat
 from nanogpt_lab.config import DpoConfig
 from nanogpt_lab.data import dataset_dir
@@ -96,6 +99,9 @@ class DpoTrainer(Trainer):
         rendered = {s: render_pairs(load_split(folder, s), tokenizer, block_size, s) for s in SPLITS}
         if not rendered['train'].pairs:
             raise AlignmentError('dpo.no_train_pairs', key='dataset', dataset=folder.name)
+        vocabulary = with_vocabulary(folder, tokenizer)  # every rank: the same name, written once (write_folder)
+        # the checkpoint names the folder with the chat vocabulary: nanoGPT's sample.py reads data/<dataset>/meta.pkl
+        self.cfg = cfg.model_copy(update={'dataset': vocabulary.name, 'data_dir': str(vocabulary.parent)})
         return DpoData(folder, tokenizer, rendered, model)
 
     def _init_model(self, resume_ckpt: dict | None) -> Start:
@@ -228,7 +234,7 @@ def _mean_metrics(terms: list[DpoTerms]) -> dict[str, float]:
 
 
 def _preferences_folder(cfg: DpoConfig) -> Path:
-    folder = dataset_dir(cfg.dataset, cfg.data_dir)  # a DataError names a bad name
+    folder = pairs_folder(dataset_dir(cfg.dataset, cfg.data_dir))  # a DataError names a bad name
     load_info(folder)  # refuses a folder that holds no preference pairs, saying how to make them
     return folder
 

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,8 +32,8 @@ import numpy as np
 
 from nanogpt_lab.alignment.conversations import SPLITS, read_conversations, read_manifest
 from nanogpt_lab.alignment.errors import AlignmentError
-from nanogpt_lab.alignment.template import ChatTokenizer, load_chat, render_conversation, save_chat
-from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
+from nanogpt_lab.alignment.template import ChatTokenizer, load_chat, render_conversation, save_vocabulary
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, write_folder
 
 PACKED_FORMAT = 'nanogpt-lab-packed'
 PACKED_VERSION = 1
@@ -95,8 +92,8 @@ def _write(
     """Write every file into a temporary folder beside `folder`, then rename it into place in one step."""
     dtype = np.uint16 if tokenizer.vocab_size <= 65536 else np.uint32
     names = sorted({k for ks in kinds.values() for k in ks})[:256]
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         splits = {}
         for split, convs in rendered.items():
             lengths = np.array([len(ids) for ids, _ in convs], dtype=np.int64)
@@ -107,13 +104,7 @@ def _write(
             for suffix, arr in (('ids', ids), ('mask', mask), ('offsets', offsets), ('kind', kind)):
                 atomic_write_bytes(tmp / f'{split}.{suffix}.bin', arr.tobytes())
             splits[split] = {'conversations': len(convs), 'tokens': int(len(ids)), 'trained_tokens': int(mask.sum())}
-        save_chat(tmp, tokenizer)
-        if tokenizer.kind == 'char':
-            import pickle
-
-            from nanogpt_lab.tokenizers.char import META_PICKLE_PROTOCOL
-
-            atomic_write_bytes(tmp / 'meta.pkl', pickle.dumps(tokenizer.nanogpt_meta(), protocol=META_PICKLE_PROTOCOL))
+        save_vocabulary(tmp, tokenizer)
         doc = {
             'format': PACKED_FORMAT,
             'version': PACKED_VERSION,
@@ -123,14 +114,8 @@ def _write(
             'splits': splits,
         }
         atomic_write_text(tmp / PACKED_FILE, json.dumps(doc, indent=2) + '\n')
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / PACKED_FILE).is_file():  # another rank or process packed the same folder first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return write_folder(folder, fill, PACKED_FILE)  # another rank or process may have packed the same folder first
 
 
 @dataclass

@@ -10,7 +10,9 @@ with no usable pair is refused.
 On disk a preference dataset is `data/<name>/`: `train.jsonl` and `val.jsonl` (one normalised pair per line:
 `prompt` as messages, `chosen` and `rejected` as text, the source `line`, and optional labels such as the task
 `kind`), and `preferences.json` (format, version, source, counts), written last so its presence means complete.
-Pairs stay text: the run's own chat template turns them into tokens, so one dataset serves any model.
+Pairs stay text: the run's own chat template turns them into tokens, so one dataset serves any model. A DPO
+checkpoint names, as its dataset, a folder beside the pairs that holds its vocabulary and names the pairs
+(`with_vocabulary`: `<name>.<kind>-<digest>/` with chat.json, nanoGPT's meta.pkl for a char model, vocabulary.json).
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nanogpt_lab.alignment.errors import AlignmentError
-from nanogpt_lab.alignment.template import check_messages
+from nanogpt_lab.alignment.template import ChatTokenizer, check_messages, save_vocabulary
 from nanogpt_lab.events import Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_text, write_folder
 from nanogpt_lab.messages import ref
 
 FORMAT = 'nanogpt-lab/preferences'
 LAB_PREFERENCES = 'lab-preferences'  # the dataset `prepare lab-preferences` writes (alignment.lab_preferences)
 VERSION = 1
 INFO_FILE = 'preferences.json'
+VOCABULARY_FILE = 'vocabulary.json'  # in a DPO checkpoint's dataset folder: the pairs it names (`with_vocabulary`)
+VOCABULARY_FORMAT = 'nanogpt-lab/preferences-vocabulary'
 SPLITS = ('train', 'val')
 MAX_LINE_BYTES = 4_000_000  # one pair of a million characters is far past any block_size a lab model has
 MAX_REPORTED = 3  # problems named in a refusal; the count says how many there were
@@ -287,6 +291,38 @@ def load_split(folder: Path, split: str) -> list[Pair]:
     pairs = read.pairs
     # keep the line each pair had in the file the learner gave, which messages about it should name
     return [replace(p, line=obj.get('line', p.line)) for p, (_, obj) in zip(pairs, stored, strict=True)]
+
+
+def with_vocabulary(folder: Path, tokenizer: ChatTokenizer) -> Path:
+    """The folder a DPO checkpoint names as its dataset: `<pairs>.<kind>-<digest>/` beside the pairs, holding the
+    model's chat vocabulary (`save_vocabulary`: chat.json, and meta.pkl for a char one) and VOCABULARY_FILE, which
+    names the pairs. nanoGPT's sample.py decodes a checkpoint with data/<its dataset>/meta.pkl, and pairs stay text
+    that fits any model, so the vocabulary lives beside them (one folder per model vocabulary, made once)."""
+    digest = hashlib.sha256(json.dumps(tokenizer.to_json(), sort_keys=True).encode()).hexdigest()[:8]
+    target = folder.parent / f'{folder.name}.{tokenizer.kind}-{digest}'
+    if (target / VOCABULARY_FILE).is_file():
+        return target
+
+    def fill(tmp: Path) -> None:
+        save_vocabulary(tmp, tokenizer)
+        doc = {'format': VOCABULARY_FORMAT, 'version': VERSION, 'preferences': folder.name}
+        atomic_write_text(tmp / VOCABULARY_FILE, json.dumps(doc, indent=2) + '\n')
+
+    return write_folder(target, fill, VOCABULARY_FILE)
+
+
+def pairs_folder(folder: Path) -> Path:
+    """The preference dataset `folder` is, or names when it is a DPO checkpoint's vocabulary folder (its sibling)."""
+    path = folder / VOCABULARY_FILE
+    if not path.is_file():
+        return folder
+    try:
+        name = json.loads(path.read_text(encoding='utf-8'))['preferences']
+    except (OSError, ValueError, KeyError, TypeError):
+        raise AlignmentError('dpo.bad_info', path=path) from None
+    if not isinstance(name, str) or not name or Path(name).name != name or name in ('.', '..'):
+        raise AlignmentError('dpo.bad_info', path=path)
+    return folder.parent / name
 
 
 # --- preparing a dataset --------------------------------------------------------------------------------------------

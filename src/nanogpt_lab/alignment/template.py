@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nanogpt_lab.alignment.errors import AlignmentError
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text
 from nanogpt_lab.tokenizers.base import Tokenizer, TokenizerError
 from nanogpt_lab.tokenizers.char import CharTokenizer
 
@@ -264,6 +264,19 @@ def save_chat(folder: str | Path, tokenizer: ChatTokenizer) -> Path:
     path = Path(folder) / CHAT_FILE
     atomic_write_text(path, json.dumps(tokenizer.to_json(), indent=2, ensure_ascii=False) + '\n')
     return path
+
+
+def save_vocabulary(folder: str | Path, tokenizer: ChatTokenizer) -> None:
+    """A data folder's copy of the chat vocabulary its checkpoints name: chat.json, and for a char vocabulary
+    nanoGPT's meta.pkl, which nanoGPT's sample.py reads from data/<the checkpoint's dataset>/ to decode."""
+    save_chat(folder, tokenizer)
+    if tokenizer.kind == 'char':
+        import pickle
+
+        from nanogpt_lab.tokenizers.char import META_PICKLE_PROTOCOL
+
+        meta = pickle.dumps(tokenizer.nanogpt_meta(), protocol=META_PICKLE_PROTOCOL)
+        atomic_write_bytes(Path(folder) / 'meta.pkl', meta)
 
 
 def load_chat(folder: str | Path) -> ChatTokenizer | None:

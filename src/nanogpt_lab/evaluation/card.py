@@ -33,7 +33,7 @@ from nanogpt_lab.alignment.conversations import read_conversations
 from nanogpt_lab.alignment.embeddings import attach_template
 from nanogpt_lab.alignment.lab_preferences import script
 from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pairs
-from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split
+from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split, pairs_folder
 from nanogpt_lab.alignment.template import ChatTokenizer, load_chat
 from nanogpt_lab.data import dataset_dir
 from nanogpt_lab.evaluation.contamination import find_overlaps
@@ -136,7 +136,7 @@ def held_out(chain: list[Link], data_dir: str | None) -> tuple[Path | None, Path
             folder = conversations_folder(link.config, None, root)
             tasks = folder if (folder / 'val.jsonl').is_file() else None  # bundled-chat's lab-tasks: if prepared
         elif link.stage == 'dpo' and link.config.get('dataset'):
-            folder = dataset_dir(str(link.config['dataset']), root)
+            folder = pairs_folder(dataset_dir(str(link.config['dataset']), root))  # past its vocabulary folder
             prefs = folder if is_preferences(folder) else None
     return tasks, prefs
 
