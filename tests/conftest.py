@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -213,3 +214,61 @@ def sft_run(lab_data: Path, nanogpt_baby_ckpt: Path, char_data_dir: Path, tmp_pa
               'eval_iters': 2}  # fmt: skip
     sft(build(TrainConfig, values))
     return root / 'sft', data
+
+
+def _swapped_pairs(conversations: list[dict], n: int) -> list[Any]:
+    """The task's own answer chosen over another prompt's answer."""
+    from nanogpt_lab.alignment.preferences import Pair
+
+    out = []
+    for conv, other in zip(conversations[:n], conversations[n : 2 * n], strict=True):
+        if conv['messages'][-1]['content'].strip() != other['messages'][-1]['content'].strip():
+            prompt = tuple((m['role'], m['content']) for m in conv['messages'][:-1])
+            out.append(Pair(prompt, conv['messages'][-1]['content'], other['messages'][-1]['content']))
+    return out
+
+
+@pytest.fixture(scope='session')
+def dpo_chain(sft_run, char_data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(dpo run, sft run, data folder): four DPO steps on 24 pairs from the session's SFT run (its data trimmed:
+    4,096 val tokens of the base's text, 48 held-out conversations), made once per session."""
+    from nanogpt_lab.alignment.conversations import read_conversations
+    from nanogpt_lab.alignment.dpo import dpo
+    from nanogpt_lab.alignment.preferences import write_preferences
+    from nanogpt_lab.config import DPO_PRESET, DpoConfig
+
+    root = tmp_path_factory.mktemp('card')
+    data = Path(shutil.copytree(sft_run[1], root / 'data'))
+    text = Path(shutil.copytree(char_data_dir / 'shakespeare_char', data / 'shakespeare_char'))  # the base's own
+    (text / 'val.bin').write_bytes((text / 'val.bin').read_bytes()[: 2 * 4096])  # 4,096 tokens: a lean test
+    tasks = data / 'lab-tasks'
+    held = (tasks / 'val.jsonl').read_text(encoding='utf-8').splitlines(keepends=True)
+    (tasks / 'val.jsonl').write_text(''.join(held[:48]), encoding='utf-8')  # both languages, several kinds
+    splits = {'train': _swapped_pairs(read_conversations(tasks, 'train'), 24)}
+    splits['val'] = _swapped_pairs(read_conversations(tasks, 'val'), 8)
+    write_preferences(data / 'prefs', splits, {'kind': 'test'})
+    values = {**DPO_PRESET, 'init_from': str(sft_run[0]), 'dataset': 'prefs', 'data_dir': str(data),
+              'out_dir': str(root / 'dpo'), 'device': 'cpu', 'compile': False, 'threads': 1, 'batch_size': 4,
+              'max_iters': 4, 'eval_interval': 4, 'eval_iters': 1}  # fmt: skip
+    dpo(build(DpoConfig, values))
+    return root / 'dpo', sft_run[0], data
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture(scope='session')
+def file_digests():
+    """`file_digests(folder)`: each file's sha256, to prove a folder was only read."""
+    return _digests
+
+
+@pytest.fixture(scope='session')
+def dpo_card(dpo_chain) -> tuple[dict, dict[str, str]]:
+    """dpo_chain's report card, written into its run's report.json once, and the SFT run's file hashes before it."""
+    from nanogpt_lab.evaluation.card import report_card
+
+    run, sft_dir, data = dpo_chain
+    before = _digests(sft_dir)
+    return report_card(str(run), str(data), 'cpu', max_conversations=16), before

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from nanogpt_lab.alignment.lab_preferences import Sample, pairs_for, pick_prompts, sample_answers, script
+from nanogpt_lab.alignment.lab_preferences import Sample, pairs_for, pick_prompts, sample_answers
 from nanogpt_lab.alignment.template import chat_tokenizer_for
 from nanogpt_lab.config import ModelConfig
+from nanogpt_lab.evaluation.tasks import script
 from nanogpt_lab.model.gpt import GPT
 from nanogpt_lab.tokenizers.char import CharTokenizer
 

@@ -3,60 +3,20 @@ each figure with its provenance, the older runs only read, and evaluation prompt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from nanogpt_lab.alignment.conversations import read_conversations
-from nanogpt_lab.alignment.dpo import dpo
 from nanogpt_lab.alignment.preferences import Pair, write_preferences
-from nanogpt_lab.config import DPO_PRESET, DpoConfig, build
-from nanogpt_lab.evaluation.card import chance_level, contamination, held_out, report_card, with_config
+from nanogpt_lab.evaluation.card import chance_level, contamination, held_out, with_config
 from nanogpt_lab.evaluation.lineage import lineage
 from nanogpt_lab.evaluation.report import REPORT_FILE
 
 
-def _pairs(conversations: list[dict], n: int) -> list[Pair]:
-    """The task's own answer chosen over another prompt's answer."""
-    out = []
-    for conv, other in zip(conversations[:n], conversations[n : 2 * n], strict=True):
-        if conv['messages'][-1]['content'].strip() != other['messages'][-1]['content'].strip():
-            prompt = tuple((m['role'], m['content']) for m in conv['messages'][:-1])
-            out.append(Pair(prompt, conv['messages'][-1]['content'], other['messages'][-1]['content']))
-    return out
-
-
-@pytest.fixture(scope='module')
-def chain(sft_run, char_data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
-    """(dpo run, sft run, data folder): four DPO steps on 24 pairs from the session's SFT run."""
-    root = tmp_path_factory.mktemp('card')
-    data = Path(shutil.copytree(sft_run[1], root / 'data'))
-    text = Path(shutil.copytree(char_data_dir / 'shakespeare_char', data / 'shakespeare_char'))  # the base's own
-    (text / 'val.bin').write_bytes((text / 'val.bin').read_bytes()[: 2 * 4096])  # 4,096 tokens: a lean test
-    tasks = data / 'lab-tasks'
-    held = (tasks / 'val.jsonl').read_text(encoding='utf-8').splitlines(keepends=True)
-    (tasks / 'val.jsonl').write_text(''.join(held[:48]), encoding='utf-8')  # both languages, several kinds
-    splits = {'train': _pairs(read_conversations(tasks, 'train'), 24)}
-    splits['val'] = _pairs(read_conversations(tasks, 'val'), 8)
-    write_preferences(data / 'prefs', splits, {'kind': 'test'})
-    values = {**DPO_PRESET, 'init_from': str(sft_run[0]), 'dataset': 'prefs', 'data_dir': str(data),
-              'out_dir': str(root / 'dpo'), 'device': 'cpu', 'compile': False, 'threads': 1, 'batch_size': 4,
-              'max_iters': 4, 'eval_interval': 4, 'eval_iters': 1}  # fmt: skip
-    dpo(build(DpoConfig, values))
-    return root / 'dpo', sft_run[0], data
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
-
-
-def test_base_sft_and_dpo_side_by_side_with_provenance(chain):
-    run, sft_dir, data = chain
-    before = _digest(sft_dir)
-    card = report_card(str(run), str(data), 'cpu', max_conversations=16)
+def test_base_sft_and_dpo_side_by_side_with_provenance(dpo_chain, dpo_card, file_digests):
+    run, sft_dir, _ = dpo_chain
+    card, before = dpo_card
     assert card == json.loads((run / REPORT_FILE).read_text(encoding='utf-8'))['card']
     base, sft, tuned = card['models']
     assert [m['stage'] for m in card['models']] == ['base', 'sft', 'dpo']
@@ -74,13 +34,21 @@ def test_base_sft_and_dpo_side_by_side_with_provenance(chain):
         assert 0 <= m['style']['win_rate'] <= 1 and 0 <= m['preferences']['accuracy'] <= 1
         assert m['preferences']['dataset'] == 'prefs'
     assert card['contamination'] == [] and card['warnings'] == []
-    assert _digest(sft_dir) == before  # the SFT run is only read
+    assert file_digests(sft_dir) == before  # the SFT run is only read
+    pairs = card['before_after']  # the DPO run and its SFT parent on the same held-out prompts
+    assert (pairs['before'], pairs['after'], pairs['tasks']) == (sft_dir.name, run.name, 'lab-tasks')
+    assert len({(r['lang'], r['kind']) for r in pairs['rows']}) == len(pairs['rows']) == pairs['total'] > 7
+    for side in ('before', 'after'):
+        assert pairs['correct'][side] == sum(r[side]['correct'] for r in pairs['rows'])
+        assert all(r[side]['correct'] == (r[side]['answer'].strip() == r['expected'].strip()) for r in pairs['rows'])
 
 
-def test_an_evaluation_prompt_in_the_dpo_pairs_is_reported(chain, tmp_path):
-    run, _, data = chain
+def test_an_evaluation_prompt_in_the_dpo_pairs_is_reported(dpo_chain, tmp_path):
+    run, _, shared = dpo_chain
+    data = Path(shutil.copytree(shared, tmp_path / 'data'))  # the session's chain stays as it was
     held = read_conversations(data / 'lab-tasks', 'val')[:2]
-    leaked = _pairs(held, 1)  # a held-out prompt, trained on
+    prompt = tuple((m['role'], m['content']) for m in held[0]['messages'][:-1])
+    leaked = [Pair(prompt, held[0]['messages'][-1]['content'], 'a wrong answer')]  # a held-out prompt, trained on
     write_preferences(data / 'prefs', {'train': leaked * 2, 'val': []}, {'kind': 'test'})
     links = [with_config(link) for link in lineage(run)]
     found = contamination(links, *held_out(links, str(data)), str(data))

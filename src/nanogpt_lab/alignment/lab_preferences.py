@@ -27,20 +27,13 @@ from nanogpt_lab.alignment.preferences import Pair, write_preferences
 from nanogpt_lab.alignment.template import ChatTokenizer, render_prompt
 from nanogpt_lab.config import PreferencesConfig
 from nanogpt_lab.data.progress import Progress
-from nanogpt_lab.evaluation.tasks import answer_limit
+from nanogpt_lab.evaluation.tasks import answer_limit, is_correct, script
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.inference.sampler import generate_ids
 from nanogpt_lab.messages import ref
 
 TEMPERATURE = 1.0  # sample the model's own distribution, as DPO's pairs should come from the policy
 VAL_SHARE = 0.3  # held-out prompts asked, as a share of the held-in ones
-
-
-def script(text: str) -> str | None:
-    """'zh' for text with Chinese characters, 'en' for Latin letters without them, None for neither (digits)."""
-    if any('\u4e00' <= c <= '\u9fff' for c in text):
-        return 'zh'
-    return 'en' if any(c.isascii() and c.isalpha() for c in text) else None
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class Sample:
 
     def correct(self, expected: str) -> bool:
         """The task's checker, as `nanogpt-lab eval` scores: exactly the expected answer (a run-on one is longer)."""
-        return self.text.strip() == expected.strip()
+        return is_correct(self.text, expected)
 
     def in_script(self, want: str | None) -> bool:
         """The style checker: written in the script the expected answer is in."""

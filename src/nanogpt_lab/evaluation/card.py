@@ -13,6 +13,8 @@ For each model of the chain that ends at a run (evaluation.lineage), side by sid
   the model finds likelier than the rejected one, log π(y_w|x) > log π(y_l|x);
 - `provenance`: the run, the commit of the code that scored it, the device and the date.
 `card.contamination` lists every evaluation prompt found in some model's training data, and `card.warnings` says so.
+`card.before_after` holds the newest model's and its parent's greedy answers to the same held-out prompts, each
+judged by the task's checker (evaluation.answers), so a page can show them side by side without a model.
 The card is written into the newest run's report.json as its section `card`; the older runs are only read.
 """
 
@@ -31,11 +33,11 @@ import torch
 from nanogpt_lab import revision
 from nanogpt_lab.alignment.conversations import read_conversations
 from nanogpt_lab.alignment.embeddings import attach_template
-from nanogpt_lab.alignment.lab_preferences import script
 from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pairs
 from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split, pairs_folder
 from nanogpt_lab.alignment.template import ChatTokenizer, load_chat
 from nanogpt_lab.data import dataset_dir
+from nanogpt_lab.evaluation.answers import before_and_after
 from nanogpt_lab.evaluation.contamination import find_overlaps
 from nanogpt_lab.evaluation.lineage import Link, lineage
 from nanogpt_lab.evaluation.report import (
@@ -48,7 +50,7 @@ from nanogpt_lab.evaluation.report import (
     read_report,
     text_loss,
 )
-from nanogpt_lab.evaluation.tasks import exact_match
+from nanogpt_lab.evaluation.tasks import exact_match, lang_of, prompt_of, script
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text
 from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
@@ -58,16 +60,6 @@ LANGS = ('en', 'zh')
 MAX_PAIRS = 1000  # held-out pairs scored for preference accuracy
 MAX_CONVERSATIONS = 1000  # held-out conversations answered for exact match
 MAX_TEXT_BYTES = 50_000_000  # a pretraining text larger than this is not searched for evaluation prompts
-
-
-def prompt_of(messages: Sequence[dict[str, str]]) -> str:
-    """The last user message before the answer: what the contamination guard looks for."""
-    return next(m['content'] for m in reversed(messages) if m['role'] == 'user')
-
-
-def lang_of(conv: dict[str, Any]) -> str:
-    """'zh' for a conversation asked in Chinese, else 'en'."""
-    return 'zh' if script(prompt_of(conv['messages'][:-1])) == 'zh' else 'en'
 
 
 def chance_level(conversations: Sequence[dict[str, Any]]) -> float:
@@ -162,6 +154,28 @@ def _provenance(link: Link, device: str) -> dict[str, Any]:
     }
 
 
+def open_scored(
+    link: Link, data_dir: str | None, device: str, template: ChatTokenizer | None
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """The link's model in eval mode, its tokenizer, and notes on how it is scored.
+
+    A base without a chat template is scored with `template` (the chain's SFT vocabulary) attached, its new rows at
+    the mean of the others and nothing learned: the "before SFT" of every figure.
+    """
+    from nanogpt_lab.inference.loader import open_model
+
+    model, tokenizer, _ = open_model(str(link.run) if link.run else link.source, None, data_dir)
+    model = model.to(device).eval()
+    notes = []
+    if not isinstance(tokenizer, ChatTokenizer) and template is not None:
+        attach_template(model, template, template.base_vocab_size)  # this copy only: nothing is written
+        tokenizer = template
+        notes.append({'code': 'dpo.card_template_attached', 'params': {}})
+    if not isinstance(tokenizer, ChatTokenizer):
+        notes.append({'code': 'dpo.card_no_template', 'params': {}})
+    return model, tokenizer, notes
+
+
 def score_link(
     link: Link,
     base: Link,
@@ -172,30 +186,17 @@ def score_link(
     max_conversations: int = MAX_CONVERSATIONS,
     template: ChatTokenizer | None = None,
 ) -> dict[str, Any]:
-    """One model's entry of the card; figures it cannot have are absent, with a note saying why.
-
-    A base without a chat template is scored with `template` (the chain's SFT vocabulary) attached, its new rows at
-    the mean of the others and nothing learned: the "before SFT" of every figure.
-    """
-    from nanogpt_lab.inference.loader import open_model
-
+    """One model's entry of the card; figures it cannot have are absent, with a note saying why."""
     tasks, prefs = held
     entry: dict[str, Any] = {'stage': link.stage, 'name': link.name, 'source': link.source, 'notes': []}
     if link.stage == 'unknown':
         entry['notes'].append({'code': 'dpo.card_missing', 'params': {'source': link.source}})
         return entry
     emit_log(emit, 'log.dpo.card_model', stage=link.stage, run=link.name)
-    model, tokenizer, _ = open_model(str(link.run) if link.run else link.source, None, data_dir)
-    model = model.to(device).eval()
+    model, tokenizer, entry['notes'] = open_scored(link, data_dir, device, template)
     if base.config.get('dataset'):
         entry['text_loss'] = text_loss(model, base.config, data_root(base, data_dir), emit)
-    if not isinstance(tokenizer, ChatTokenizer) and template is not None:
-        attach_template(model, template, template.base_vocab_size)  # this copy only: nothing is written
-        tokenizer = template
-        entry['notes'].append({'code': 'dpo.card_template_attached', 'params': {}})
-    if not isinstance(tokenizer, ChatTokenizer):
-        entry['notes'].append({'code': 'dpo.card_no_template', 'params': {}})
-    elif tasks is not None:
+    if isinstance(tokenizer, ChatTokenizer) and tasks is not None:
         val = fitting(read_conversations(tasks, 'val'), tokenizer, model.config.block_size)
         entry['chat_loss'] = chat_loss(model, tokenizer, val, tasks.name)
         entry.update(score_tasks(model, tokenizer, val[:max_conversations], emit))
@@ -206,6 +207,29 @@ def score_link(
         }
     entry['provenance'] = _provenance(link, device)
     return entry
+
+
+def side_by_side(
+    chain: list[Link],
+    tasks: Path | None,
+    data_dir: str | None,
+    device: str,
+    template: ChatTokenizer | None,
+    emit: Emit = null_emit,
+) -> dict[str, Any] | None:
+    """The newest model and its parent answering the same held-out prompts (evaluation.answers); None when the
+    chain has no parent, no held-out conversations, or a model without a chat template."""
+    if len(chain) < 2 or tasks is None or 'unknown' in (chain[-2].stage, chain[-1].stage):
+        return None
+    before, before_tok, _ = open_scored(chain[-2], data_dir, device, template)
+    after, tokenizer, _ = open_scored(chain[-1], data_dir, device, template)
+    if not (isinstance(before_tok, ChatTokenizer) and isinstance(tokenizer, ChatTokenizer)):
+        return None
+    val = fitting(read_conversations(tasks, 'val'), tokenizer, after.config.block_size)
+    pairs = before_and_after(before, after, tokenizer, val)
+    emit_log(emit, 'log.dpo.card_answers', before=chain[-2].name, after=chain[-1].name, total=pairs['total'],
+             right_before=pairs['correct']['before'], right_after=pairs['correct']['after'])  # fmt: skip
+    return {'before': chain[-2].name, 'after': chain[-1].name, 'tasks': tasks.name, **pairs}
 
 
 def _train_text(link: Link, data_dir: str | None) -> str | None:
@@ -278,6 +302,7 @@ def report_card(
         'models': models,
         'held_out': {'tasks': held[0].name if held[0] else None, 'preferences': held[1].name if held[1] else None},
         'contamination': overlaps,
+        'before_after': side_by_side(chain, held[0], data_dir, device, template, emit),
         'warnings': [{'code': 'dpo.card_contaminated', 'params': {'count': len(overlaps)}}] if overlaps else [],
     }
     report = read_report(Path(out_dir)) or {'format': REPORT_FORMAT, 'version': REPORT_VERSION}

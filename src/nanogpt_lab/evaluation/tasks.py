@@ -18,6 +18,28 @@ from nanogpt_lab.inference.chat import answer
 MAX_EXAMPLES = 5  # wrong answers kept per kind, to show beside the score
 
 
+def script(text: str) -> str | None:
+    """'zh' for text with Chinese characters, 'en' for Latin letters without them, None for neither (digits)."""
+    if any('\u4e00' <= c <= '\u9fff' for c in text):
+        return 'zh'
+    return 'en' if any(c.isascii() and c.isalpha() for c in text) else None
+
+
+def prompt_of(messages: Sequence[dict[str, str]]) -> str:
+    """The last user message before the answer: what the contamination guard looks for and a table shows."""
+    return next(m['content'] for m in reversed(messages) if m['role'] == 'user')
+
+
+def lang_of(conv: dict[str, Any]) -> str:
+    """'zh' for a conversation asked in Chinese, else 'en'."""
+    return 'zh' if script(prompt_of(conv['messages'][:-1])) == 'zh' else 'en'
+
+
+def is_correct(got: str, expected: str) -> bool:
+    """The task's checker: exactly the expected answer, surrounding whitespace aside (a run-on answer is longer)."""
+    return got.strip() == expected.strip()
+
+
 def answer_limit(tokenizer: ChatTokenizer, expected: str) -> int:
     """Room for the answer: twice the expected length and some, so a run-on answer is seen running on."""
     return 2 * len(tokenizer.encode(expected)) + 8
@@ -42,7 +64,7 @@ def exact_match(
         got = answer(model, tokenizer, conv['messages'][:-1], answer_limit(tokenizer, expected))
         answers.append(got)
         total[kind] += 1
-        if got.strip() == expected.strip():
+        if is_correct(got, expected):
             right[kind] += 1
         elif len(wrong[kind]) < MAX_EXAMPLES:
             wrong[kind].append({'prompt': conv['messages'][-2]['content'], 'expected': expected, 'got': got})
