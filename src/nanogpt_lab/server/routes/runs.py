@@ -1,14 +1,17 @@
-"""GET /api/runs, one run, its events, DELETE, and two runs' curves aligned by iteration and by tokens."""
+"""GET /api/runs, one run, its events and report.json, DELETE, and two runs' curves aligned by iteration and tokens."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from nanogpt_lab import workspace
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import read_events
 from nanogpt_lab.jobs import registry
 from nanogpt_lab.server import schemas
+from nanogpt_lab.server.errors import ApiError
 
 router = APIRouter(prefix='/api/runs', tags=['runs'])
 ERRORS = {code: {'model': schemas.ErrorOut} for code in (404, 409, 422)}
@@ -53,6 +56,25 @@ async def run_events(
         return out
 
     return {'events': await run_in_threadpool(read)}
+
+
+@router.get(
+    '/{run_id}/report.json',
+    responses={404: {'model': schemas.ErrorOut}, 200: {'content': {'application/json': {}}}},
+    summary="A run's report.json (its scores and report card), as a download",
+)
+async def run_report(run_id: str, request: Request) -> FileResponse:
+    """Only the run folder's report.json, and only when it resolves inside the workspace (a link out is refused)."""
+    from nanogpt_lab.evaluation.report import REPORT_FILE  # here: the server starts without importing torch
+
+    run_dir = request.app.state.jobs.run_dir(run_id)
+    try:
+        path = workspace.inside(run_dir, REPORT_FILE)
+    except LabError:
+        raise ApiError(404, 'api.report_not_found', run=run_id) from None
+    if not path.is_file():
+        raise ApiError(404, 'api.report_not_found', run=run_id)
+    return FileResponse(path, media_type='application/json', filename=f'{run_dir.name}-{REPORT_FILE}')
 
 
 @router.delete(

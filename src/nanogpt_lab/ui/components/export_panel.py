@@ -188,12 +188,7 @@ class export_panel(ui.column):  # noqa: N801 - a NiceGUI component
             self.job.set_visibility(True)
             self.job.error.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
-        self.button.set_enabled(False)
-        try:
-            end = await self.job.follow(self.jobs, job)
-        finally:
-            if not self.button.is_deleted:
-                self.button.set_enabled(True)
+        end = await self.job.follow_from(self.button, self.jobs, job)
         if end is None or end.get('status') != 'succeeded' or self.is_deleted:
             return
         path = str((end.get('summary') or {}).get('path') or '')

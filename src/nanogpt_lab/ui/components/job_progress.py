@@ -75,6 +75,15 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
         self.cancel_button.set_visibility(False)
         return end
 
+    async def follow_from(self, button: ui.element, manager: JobsClient, job: dict) -> dict | None:
+        """`follow`, with the `button` that started the job disabled until it ends (one job per button)."""
+        button.set_enabled(False)
+        try:
+            return await self.follow(manager, job)
+        finally:
+            if not button.is_deleted:
+                button.set_enabled(True)
+
     def _event(self, event: dict) -> dict | None:
         kind = event.get('type')
         if kind == 'status':

@@ -1,12 +1,14 @@
 """Stage 7: alignment — from a text predictor to an assistant. What SFT trains (the x-ray of a conversation: trained
 and masked tokens, each token's surprise before and after), how well it answers (exact match per task kind, before
 and after), SFT itself (live or replayed), and a real chat with a chat model, where "Teach it" collects the
-learner's preference pairs and "Train on my choices" starts a DPO run on them.
+learner's preference pairs and "Train on my choices" starts a DPO run on them; then the report card of the chosen
+model's lineage (base → SFT → DPO) with its before-and-after answers (components/report_card.py).
 
 Simulation mode shows the recorded SFT of the bundled tiny model on lab-tasks (`chat-lab-tasks`: curves, x-ray,
-accuracies) and chats with that bundled chat model; real mode runs `prepare-conversations`, `sft`, `eval` and `dpo`
-jobs (its dataset cards prepare lab-tasks, an uploaded JSONL or a named Hugging Face dataset) and chats with any
-run that has a chat template. URL parameters: model (bundled-chat or run:<id>), dataset (real mode's SFT data).
+accuracies), chats with that bundled chat model and shows the recorded DPO run's report card; real mode runs
+`prepare-conversations`, `sft`, `eval`, `dpo` and `report` jobs (its dataset cards prepare lab-tasks, an uploaded
+JSONL or a named Hugging Face dataset) and chats with any run that has a chat template. URL parameters: model
+(bundled-chat or run:<id>), dataset (real mode's SFT data).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.preference_watch import preference_watch
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
+from nanogpt_lab.ui.components.report_card import report_card
 from nanogpt_lab.ui.components.sampler_session import BUNDLED
 from nanogpt_lab.ui.components.section import note, section
 from nanogpt_lab.ui.components.task_accuracy import kind_label, task_accuracy
@@ -82,6 +85,7 @@ class AlignmentPage:
         self._accuracy_section()
         self._train_section()
         self._chat_section()
+        self._report_section()
         with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
             self.export = export_panel(
                 tr=self.tr, client=self.manager, base_url=page_origin(), real=view.real, kinds=('sft', 'dpo'),
@@ -187,12 +191,7 @@ class AlignmentPage:
         except ValueError as e:
             ui.notify(self.tr('components.job.error', message=self.tr.error(e)), type='negative')
             return
-        self.measure.set_enabled(False)
-        try:
-            end = await self.eval_progress.follow(self.manager, job)
-        finally:
-            if not self.measure.is_deleted:
-                self.measure.set_enabled(True)
+        end = await self.eval_progress.follow_from(self.measure, self.manager, job)
         if end and end.get('status') == 'succeeded' and not self.accuracy.is_deleted:
             self._show_report()
 
@@ -385,6 +384,15 @@ class AlignmentPage:
                 ui.link(
                     self.tr('alignment.train.chat_with', run=job['id']), self.view.url_with(model=RUN + job['id'])
                 ).mark('dpo-chat-link')
+
+    # --- the report card ------------------------------------------------------------------------------------------
+
+    def _report_section(self) -> None:
+        """The chosen run's report card (real mode) or the recorded DPO run's (simulation), with before and after."""
+        tr = self.tr
+        with section(tr('alignment.report.title'), tr('alignment.report.help'), marker='report-section'):
+            run = self.model_id.removeprefix(RUN) if self.model_id.startswith(RUN) else None
+            self.report = report_card(tr=tr, client=self.manager, real=self.view.real, run=run)
 
 
 def _recording(tr: Any) -> dict[str, Any] | None:
