@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +101,24 @@ def nanogpt_baby_ckpt(shared_data: Path, tmp_path_factory: pytest.TempPathFactor
     return run
 
 
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for the test, restored afterwards: on a shared 2-core machine spinning OpenMP threads make
     small-model tests ~10x slower (folders whose tests all want it request it from an autouse fixture)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with _torch_threads(1):
+        yield
 
 
 # 2 layers, 32 wide, 32 positions: ~30k parameters, a step in a few milliseconds on one thread
@@ -271,4 +281,5 @@ def dpo_card(dpo_chain) -> tuple[dict, dict[str, str]]:
 
     run, sft_dir, data = dpo_chain
     before = _digests(sft_dir)
-    return report_card(str(run), str(data), 'cpu', max_conversations=16), before
+    with _torch_threads(1):  # a session fixture runs before the tests' one-thread fixtures
+        return report_card(str(run), str(data), 'cpu', max_conversations=16), before

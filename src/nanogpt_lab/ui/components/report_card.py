@@ -145,7 +145,7 @@ class report_card(ui.column):  # noqa: N801 - a NiceGUI component
         self, *, tr: Translator, client: JobsClient | None, real: bool, run: str | None, marker: str = 'report'
     ) -> None:
         super().__init__()
-        self.tr, self.client, self.run = tr, client, run
+        self.tr, self.jobs, self.run = tr, client, run
         self.marker = marker
         self.classes('w-full gap-3').mark(marker)
         with self:
@@ -162,7 +162,7 @@ class report_card(ui.column):  # noqa: N801 - a NiceGUI component
         with ui.row().classes('items-center gap-3'):
             self.make = ui.button(tr('alignment.report.make'), icon='grading', on_click=self._make)
             self.make.props('outline no-caps').mark(f'{marker}-make')
-            self.make.set_enabled(self.run is not None and self.client is not None)
+            self.make.set_enabled(self.run is not None and self.jobs is not None)
             ui.label(tr('alignment.report.make_help')).classes(theme.CAPTION)
         self.progress = job_progress(tr=tr, marker=f'{marker}-job')
 
@@ -176,12 +176,12 @@ class report_card(ui.column):  # noqa: N801 - a NiceGUI component
             else:
                 self.show(*recorded)
             return
-        if self.run is None or self.client is None:
+        if self.run is None or self.jobs is None:
             self.headline.set_text(tr('alignment.report.pick_run'))
             return
         from nanogpt_lab.evaluation.report import read_report  # here, not at import: evaluation imports torch
 
-        card = read_report(self.client.run_dir(self.run)).get('card')
+        card = read_report(self.jobs.run_dir(self.run)).get('card')
         if card is None:
             self.headline.set_text(tr('alignment.report.not_made'))
             return
@@ -236,13 +236,13 @@ class report_card(ui.column):  # noqa: N801 - a NiceGUI component
 
     async def _make(self) -> None:
         """The `report` job on the chosen run, its progress live; the card when it ends."""
-        assert self.client is not None and self.run is not None
+        assert self.jobs is not None and self.run is not None
         try:
-            job = self.client.submit('report', {'out_dir': self.run})
+            job = self.jobs.submit('report', {'out_dir': self.run})
         except ValueError as e:
             self.headline.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             return
-        end = await self.progress.follow_from(self.make, self.client, job)
+        end = await self.progress.follow_from(self.make, self.jobs, job)
         if end and end.get('status') == 'succeeded' and not self.is_deleted:
             self.load(real=True)
 
