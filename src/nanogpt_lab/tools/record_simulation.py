@@ -43,12 +43,11 @@ from nanogpt_lab.hardware import cpu_threads
 from nanogpt_lab.simulation import assets as store
 from nanogpt_lab.simulation import provenance as prov
 from nanogpt_lab.simulation.recipes import DATASET_CONFIGS, RECIPES, Recipe
-from nanogpt_lab.tools import record_alignment
+from nanogpt_lab.tools import record_alignment, shared_data
 
 log = logging.getLogger(__name__)
 
 USAGE = __doc__.split('\n\n')[1]
-SHARED_DATA = revision.REPO_ROOT.parent / 'shared' / 'data'  # this project's offline copies, when present
 PER_RUN_KEYS = ('out_dir', 'data_dir', 'init_from', 'max_iters')  # differ between machines or on verify
 SAMPLE = {'start': 'ROMEO:', 'num_samples': 1, 'max_new_tokens': 200, 'temperature': SAMPLE_TEMPERATURE,
           'top_k': SAMPLE_TOP_K, 'seed': 1337}  # fmt: skip
@@ -63,7 +62,7 @@ class Recorder:
             raise ConfigError('config.pydantic.greater_than_equal', key='threads', value=self.threads, ge=1)
         self.work = Path(opts.pop('work', workspace.home() / 'sim-record')).expanduser().resolve()
         self.assets = Path(assets_dir or store.ASSETS_DIR)
-        shared = Path(os.environ.get('NANOGPT_LAB_SHARED_DATA', SHARED_DATA))
+        shared = shared_data()
         self.inputs = {
             'shakespeare': _existing(opts.pop('shakespeare', shared / 'tinyshakespeare' / 'input.txt')),
             'sotu': _existing(opts.pop('sotu', shared / 'sotu_corpus' / 'sotu_1946_2026.jsonl')),
