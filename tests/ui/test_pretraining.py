@@ -171,6 +171,7 @@ async def test_a_device_that_is_not_here_is_refused_at_start(
     await until(lambda: text(user, 'start-error') != '')
     refused = text(user, 'start-error')
     assert refused.startswith('This did not work: ') and f"device '{device}'" in refused and says in refused
+    assert 'choose the device cpu' in refused and '--device' not in refused  # page terms, not a CLI flag
     assert not found(user, marker='panel')  # no job was started: its panel stays hidden
     assert one(user, 'start').enabled  # ready for the next try
 
