@@ -137,6 +137,21 @@ def test_datasets_tokenize_sizes_and_device(fast_client: TestClient, char_data_d
     assert device['cpu']['threads'] >= 1 and 'torch' in device
 
 
+def test_generate_warns_of_float16_on_a_cpu_as_the_cli_does() -> None:
+    """float16 on a CPU is emulated, many times slower: the answer says so by code and in the caller's language (as
+    `nanogpt-lab sample` does on stderr), first in a stream; float32 gets no warning."""
+    c = local_client(create_app(manager=JobManager(poll_s=0.05)))
+    body = {'init_from': 'bundled', 'prompt': 'ROMEO:', 'max_new_tokens': 2, 'device': 'cpu', 'stream': False}
+    slow = c.post('/api/generate', json={**body, 'dtype': 'float16'}, headers={'Accept-Language': 'zh-CN'}).json()
+    (warning,) = slow['warnings']
+    assert warning['code'] == 'log.slow_dtype' and warning['params'] == {'dtype': 'float16'}
+    assert '模拟' in warning['message'] and len(slow['samples']) == 1
+    assert c.post('/api/generate', json={**body, 'dtype': 'float32'}).json()['warnings'] == []
+    with c.stream('POST', '/api/generate', json={**body, 'dtype': 'float16', 'stream': True}) as r:
+        first = next(json.loads(line[5:]) for line in r.iter_lines() if line.startswith('data:'))
+    assert first['type'] == 'warning' and 'emulated' in first['message']
+
+
 def test_prepare_train_sample_export_generate(shakespeare_txt: Path, workspace_home: Path) -> None:
     c = local_client(create_app(manager=JobManager(poll_s=0.05)))
     up = c.post('/api/datasets/upload', files={'file': ('input.txt', shakespeare_txt.read_bytes(), 'text/plain')})

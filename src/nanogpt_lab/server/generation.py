@@ -15,8 +15,10 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ConfigError, SampleConfig, build
 from nanogpt_lab.errors import describe
+from nanogpt_lab.hardware import emulated_dtype
 from nanogpt_lab.inference.model_cache import ModelCache
 from nanogpt_lab.jobs.specs import readable
+from nanogpt_lab.messages import render
 from nanogpt_lab.server.errors import ApiError
 from nanogpt_lab.server.http import sse_message
 from nanogpt_lab.server.schemas import GenerateIn
@@ -80,8 +82,22 @@ def _produce(loaded: Any, req: GenerateIn, ids: list[int], put: Any, stop: threa
             put({'type': 'sample', 'sample': index, 'text': ''.join(pieces)})
 
 
-async def token_events(loaded: Any, req: GenerateIn, ids: list[int]) -> AsyncIterator[dict]:
-    """Token, sample and done (or error) events of /api/generate, produced in a worker thread."""
+def warnings(cfg: SampleConfig, loaded: Any, lang: str) -> list[dict[str, Any]]:
+    """What `nanogpt-lab sample` warns about, told to an API caller too: float16 on a CPU is emulated, many times
+    slower than float32 (code, params, and the message in the request's language)."""
+    if not emulated_dtype(cfg.dtype, str(loaded.device)):
+        return []
+    params = {'dtype': cfg.dtype}
+    return [{'code': 'log.slow_dtype', 'message': render('log.slow_dtype', params, lang), 'params': params}]
+
+
+async def token_events(
+    loaded: Any, req: GenerateIn, ids: list[int], notes: list[dict[str, Any]]
+) -> AsyncIterator[dict]:
+    """Warning events (`notes`) first, then the token, sample and done (or error) events of /api/generate, produced
+    in a worker thread."""
+    for note in notes:
+        yield {'type': 'warning', **note}
 
     def work(put: Put, stop: threading.Event) -> dict:
         _produce(loaded, req, ids, put, stop, CACHE.run_lock)
