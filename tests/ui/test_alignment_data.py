@@ -73,7 +73,7 @@ async def test_an_uploaded_jsonl_is_prepared_its_bad_lines_listed_and_it_becomes
     assert text(user, 'sft-form-error') == ''
 
 
-async def test_bad_files_are_refused_with_their_lines_in_chinese(
+async def test_bad_files_and_a_set_too_long_for_the_base_are_refused_in_chinese(
     user: User, workspace_home: Path, until, one, text, found
 ) -> None:
     await user.open('/alignment?lang=zh-CN&mode=real')
@@ -88,17 +88,11 @@ async def test_bad_files_are_refused_with_their_lines_in_chinese(
     await until(lambda: text(user, f'{CARD}-result') != '')
     assert text(user, f'{CARD}-result').startswith('这个文件不是 UTF-8 文本')
     assert '第 2 行' in text(user, f'{CARD}-result')
-
-
-async def test_a_set_in_which_nothing_fits_the_base_is_refused_before_training(
-    user: User, workspace_home: Path, until, one, text, found
-) -> None:
     long = [_line([('user', f'Tell story {i}.'), ('assistant', 'once upon a time ' * 300)]) for i in range(4)]
-    await user.open('/alignment?lang=en&mode=real')
-    await _upload(user, one, 'stories.jsonl', ('\n'.join(long) + '\n').encode())
+    await _upload(user, one, 'stories.jsonl', ('\n'.join(long) + '\n').encode())  # nothing fits the base's context
     await until(lambda: found(user, marker='conv-facts-error'), timeout=120)
-    assert 'training conversations of stories is longer than this model' in text(user, 'conv-facts-error')
-    assert 'every one of' in text(user, 'sft-form-error') and not one(user, 'sft-start').enabled
+    assert '段训练对话都比这个模型的上下文长' in text(user, 'conv-facts-error')
+    assert '都比这个模型的上下文长' in text(user, 'sft-form-error') and not one(user, 'sft-start').enabled
     assert [p.name for p in (workspace_home / 'data').iterdir() if p.name.startswith('stories')] == ['stories']
 
 
