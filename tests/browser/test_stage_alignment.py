@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -27,23 +29,25 @@ def test_xray_streamed_chat_and_a_pick_saved(lab: tuple[str, Path], watched: Any
     page = watch.page
     page.goto(f'{url}/alignment?lang=en', wait_until='networkidle')
     assert page.locator('[data-trained="1"]').count() > 0 and page.locator('[data-trained="0"]').count() > 0
-    box = page.get_by_role('textbox').last  # the chat's input is the page's last text field
+    box = page.get_by_role('textbox', name='Your message')  # the chat's own field, by its label
+    two = page.get_by_role('button', name='Two answers')
     box.fill('Spell cat.')
     box.press('Enter')
-    reply = page.locator('.q-message-text').last
-    reply.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.q-message-text')].pop().innerText.trim().length > 0", timeout=60_000
-    )
+    answer = page.locator('.q-message-received .q-message-text').last  # the model's bubble, not the learner's
+    expect(answer).not_to_have_text('', timeout=60_000)  # streaming: its first tokens are there
+    expect(two).to_be_enabled(timeout=60_000)  # the answer has ended: the chat takes the next message
     watch.shot('en-simulation-7-alignment-chat')
     box.fill('Reverse dog.')
-    page.get_by_role('button', name='Two answers').click()
-    page.get_by_role('button', name='Skip').wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('A is better'))"
-    )
-    if page.get_by_role('button', name='A is better').is_enabled():
-        page.get_by_role('button', name='A is better').click()
+    expect(box).to_have_value('Reverse dog.')
+    two.click()
+    try:
+        page.get_by_role('button', name='Skip').wait_for(timeout=60_000)
+    except PlaywrightTimeoutError as e:  # say what the chat's status line said: why it did not take the message
+        said = page.locator('[role=status]').all_inner_texts()
+        raise AssertionError(f'no pick after "Two answers"; the page says {said}') from e
+    pick = page.get_by_role('button', name='A is better')
+    if pick.is_enabled():
+        pick.click()
         page.get_by_text('Pairs collected in my-picks: 1').wait_for(timeout=10_000)
         info = json.loads((home / 'data' / 'my-picks' / 'preferences.json').read_text())
         assert sum(info['pairs'].values()) == 1

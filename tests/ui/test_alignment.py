@@ -25,6 +25,9 @@ async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_mo
         'This message cannot be sent: the message has 4,001 characters; the limit is 4,000'
     )
     assert one(user, 'chat7-input').value == 'x' * 4001
+    one(user, 'chat7-input').value = ''
+    user.find(marker='chat7-two').click()  # nothing typed: said in the chat's status line, not ignored
+    await until(lambda: text(user, 'chat7-status').startswith('Type a message first'))
     one(user, 'chat7-input').value = 'Spell cat.'
     user.find(marker='chat7-send').click()
     await until(

@@ -151,7 +151,10 @@ class chat_box(ui.column):  # noqa: N801 - a NiceGUI component
     async def _take_message(self) -> str | None:
         """The typed message, once the model is ready and can read it; None (with the reason shown) otherwise."""
         text = (self.input.value or '').strip()
-        if not text or self.busy or self.choice.visible:
+        if self.busy or self.choice.visible:
+            return None  # the buttons say it: disabled until the answer (or the pick) is done
+        if not text:  # a click on an empty box is answered, not ignored
+            self._say(self.tr('alignment.chat.empty'), error=True)
             return None
         self._busy(True)
         if not await self.ready():
