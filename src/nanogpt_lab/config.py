@@ -97,6 +97,7 @@ MAX_NUM_PROC = 256  # tokenizer processes
 MAX_BENCH_REPEATS = 100  # repetitions of a benchmark
 MAX_CONVERSATIONS = 100_000  # held-out conversations scored by an evaluation
 MAX_PROMPTS = 100_000  # prompts lab-preferences asks the SFT model
+MAX_UPLOAD_FILES = 1000  # files in one upload: a zip's entries, or files sent together (the Tang poems: 58)
 
 # Fine-tuning: nanoGPT's config/finetune_shakespeare.py values, plus early stopping. `nanogpt-lab finetune`, the
 # finetune job, the stage 5 form and the recorder build on these, so a config file or `--key=value` still wins.

@@ -86,6 +86,16 @@ class Watched:
         option = self.chart(index) or {}
         return next((s.get('data') or [] for s in option.get('series', []) if s.get('name') == name), [])
 
+    def wrapped_switches(self) -> list:
+        """The visible switch labels that wrap (taller than two lines of their font): '以表格显示' one character a
+        line was a bug of the walk; [] when every label sits on one line."""
+        labels = self.page.eval_on_selector_all(
+            '.q-toggle__label',
+            'els => els.filter(e => e.offsetParent).map(e => [e.innerText, e.getBoundingClientRect().height,'
+            ' parseFloat(getComputedStyle(e).fontSize)])',
+        )
+        return [label for label in labels if label[1] >= 2 * label[2]]
+
     def close(self) -> None:
         self.context.close()
         assert self.errors == [], 'console errors'

@@ -8,6 +8,7 @@ loopback port with its own workspace, as a learner starts it.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ def _settle(page: Any, slug: str) -> None:
     """Wait for what each stage computes after load (tokenizers run in a worker thread)."""
     if slug == 'tokenizers':
         page.wait_for_function("() => !document.body.innerText.includes('…\\n')", timeout=20_000)
-    page.wait_for_timeout(600)  # chart animations
 
 
 @pytest.mark.parametrize('lang', ['en', 'zh-CN'])
@@ -49,6 +49,7 @@ def test_walk_the_shell_and_stages_in_both_modes(lab: str, watched: Any, lang: s
             assert all(n in body for n in names), f'stage names missing on /{slug}'
             assert ('第 ' if lang == 'zh-CN' else 'Stage ') + str(number) in body
             assert ('模拟' if lang == 'zh-CN' else 'Simulation') in body
+            assert watch.wrapped_switches() == []  # '以表格显示' on one line, not one character a line
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
     page.get_by_text(names[-1], exact=False).first.click()  # the stepper's last stage, as a learner would
     page.wait_for_url(re.compile(r'/inference\?'))
@@ -78,9 +79,23 @@ def test_language_mode_and_size_live_in_the_url(lab: str, watched: Any) -> None:
 def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, watched: Any) -> None:
     watch = watched()
     page = watch.page
+    page.goto(f'{lab}/architecture?lang=en&size=custom&n_layer=2&n_head=3&n_embd=100', wait_until='networkidle')
+    page.get_by_text('Not a valid model').first.wait_for()  # a shared invalid shape: its error, no other model
+    expect(page.locator('#part-c_fc')).to_be_hidden()
+    error = page.get_by_role('alert').filter(has_text='Not a valid model').bounding_box()
+    fields = [f.bounding_box() for f in page.locator('.q-field--error').all()]
+    assert fields and all(f['y'] + f['height'] <= error['y'] + 1 for f in fields)  # under the red lines, not on
     page.goto(f'{lab}/architecture?lang=en', wait_until='networkidle')
+    attention = page.locator('.attention-map').first  # the bundled model's real attention pattern
+    attention.locator('[data-token="3"]').wait_for(timeout=60_000)
+    box = attention.locator('canvas').bounding_box()
+    page.mouse.move(box['x'] + 21, box['y'] + 21)  # the first cell: the first token attends only to itself
+    expect(attention).to_contain_text(re.compile(r'→ .+: 1\.000'))
+    attention.locator('[data-token="3"]').hover()
+    expect(attention).to_contain_text('attends to:')
     page.locator('#part-c_fc').click()  # an SVG shape, clicked where it is drawn
     page.get_by_text('transformer.h[i].mlp.c_fc').wait_for()
+    page.get_by_text(re.compile(r'activations are ≤ 0')).first.wait_for()  # and the part's real numbers open
     page.get_by_text('Post-LN (GPT-1)', exact=True).click()
     page.wait_for_function("() => !document.querySelector('#part-ln_f')")
     breakdown = page.locator('.q-card', has_text='Where the parameters are')  # stage 3 has other charts above it
@@ -121,8 +136,11 @@ def test_real_mode_upload_prepare_statistics(lab: str, watched: Any, shakespeare
     assert '✓ notes' not in page.inner_text('body')  # no ✓ for a preparation that failed
 
 
-def test_an_offline_card_takes_its_own_file_in_chinese(lab: str, watched: Any, shakespeare_txt: Path) -> None:
-    """tiny Shakespeare without the network: its card takes input.txt, shows the upload, prepares, ticks."""
+def test_offline_cards_take_their_own_files_in_chinese(
+    lab: str, watched: Any, shakespeare_txt: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """Without the network: tiny Shakespeare's card takes input.txt; the Tang poems' card refuses a hostile .zip
+    with the reason and takes the poems' JSON files, several at once; each shows the upload, prepares, ticks."""
     watch = watched(locale='zh-CN')
     page = watch.page
     page.goto(f'{lab}/data?lang=zh-CN&mode=real', wait_until='networkidle')
@@ -131,3 +149,16 @@ def test_an_offline_card_takes_its_own_file_in_chinese(lab: str, watched: Any, s
     page.get_by_text('✓ shakespeare_char 已准备好。').wait_for(timeout=120_000)
     assert '1,003,854' in page.inner_text('body') or '1,115,394' in page.inner_text('body')
     watch.shot('zh-offline-card-prepared')
+    hostile = tmp_path / 'poems.zip'
+    with zipfile.ZipFile(hostile, 'w') as zf:
+        zf.writestr('../../evil.json', '[]')
+    tang = page.locator('.q-card', has_text='没有网络？选择你手头的唐诗文件').first
+    tang.locator('input[type=file]').set_input_files(str(hostile))
+    expect(tang).to_contain_text('这个 .zip 被拒绝了，没有解压任何文件。（这个 .zip 里有一项名为「../../evil.json」')
+    watch.errors[:] = [e for e in watch.errors if 'status of 422' not in e]  # the route's refusal, as intended
+    poems = shared_data / 'chinese-poetry' / 'quantangshi'
+    tang.locator('input[type=file]').set_input_files(
+        [str(poems / 'poet.tang.0.json'), str(poems / 'poet.tang.1000.json')]
+    )
+    page.get_by_text('✓ tang_poems 已准备好。').wait_for(timeout=120_000)
+    watch.shot('zh-offline-tang-prepared')

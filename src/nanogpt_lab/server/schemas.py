@@ -158,10 +158,11 @@ class DatasetList(BaseModel):
 
 
 class UploadOut(BaseModel):
-    """Where an upload went: `name` is what `input` takes in a prepare-data job (dataset `custom`)."""
+    """Where an upload went: `name` is what `input` takes in a prepare-data job (a file, or a folder of `files`)."""
 
     name: str
     bytes: int
+    files: int
     suggested_dataset_name: str
 
 

@@ -6,6 +6,10 @@ limit's worth of bytes, not after it has all been received. The stored name come
 `uploads/pwned.txt` and nowhere else, and `诗经.txt` as `uploads/诗经.txt`; a different file of the same name gets
 `-2`, `-3`… and never replaces the first. The text must be UTF-8 without NUL bytes: a binary file is refused with
 the reason (the CLI's classifier: "looks like a PNG image", "looks like UTF-16") before it is ever prepared.
+
+A dataset that comes as many files (the Tang poems' 58 `poet.tang.N.json`) arrives as several `file` parts in one
+body, or as one .zip (`archive.py` bounds it); either becomes a folder `uploads/<name>/`, which is what `input`
+then names, renamed into place whole.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import codecs
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from nanogpt_lab import fileio, workspace
+from nanogpt_lab.config import MAX_UPLOAD_FILES
 from nanogpt_lab.data.sources import SNIFF_BYTES, sniff
 from nanogpt_lab.jobs.specs import uploads_root
 from nanogpt_lab.messages import ref
+from nanogpt_lab.server.archive import is_archive, unpack_zip
 from nanogpt_lab.server.errors import ApiError
 
 ENV_UPLOAD_LIMIT = 'NANOGPT_LAB_UPLOAD_LIMIT_MB'
@@ -40,16 +48,12 @@ def upload_limit() -> int:
         return DEFAULT_LIMIT_MB * 1_000_000
 
 
-class _FilePart:
-    """Collects one multipart body: the `file` part to a temp file (checked as it streams), `name` into memory."""
+class _File:
+    """One `file` part of the body, streamed to a temp file in uploads/ and checked as it streams."""
 
-    def __init__(self, folder: Path, limit: int):
-        self.limit, self.folder = limit, folder
-        self.headers: dict[bytes, bytes] = {}
-        self._field, self._value = b'', b''
-        self.current: str | None = None
-        self.filename: str | None = None
-        self.name_field = b''
+    def __init__(self, folder: Path, filename: str):
+        self.filename = filename
+        self.archive = is_archive(filename)  # a zip: binary, unpacked after the body ends
         self.size = 0
         self.lines = 0  # newlines in the chunks already checked: where a bad byte is, as a line number
         self.fd, self.tmp = tempfile.mkstemp(prefix='.upload.', suffix='.tmp', dir=folder)
@@ -58,46 +62,31 @@ class _FilePart:
         self.digest = hashlib.sha256()
         self.problem: ApiError | None = None
 
-    def callbacks(self) -> dict:
-        """python-multipart's callbacks, bound to this upload."""
-        return {
-            'on_part_begin': self._begin,
-            'on_header_field': lambda d, s, e: setattr(self, '_field', self._field + d[s:e]),
-            'on_header_value': lambda d, s, e: setattr(self, '_value', self._value + d[s:e]),
-            'on_header_end': self._header_end,
-            'on_headers_finished': self._headers_done,
-            'on_part_data': self._data,
-        }
-
-    def _begin(self) -> None:
-        self.headers, self.current = {}, None
-
-    def _header_end(self) -> None:
-        self.headers[self._field.lower()] = self._value
-        self._field, self._value = b'', b''
-
-    def _headers_done(self) -> None:
-        _, opts = parse_options_header(self.headers.get(b'content-disposition', b''))
-        field = opts.get(b'name', b'').decode('utf-8', 'replace')
-        if field == 'file' and self.filename is None:
-            self.current = 'file'
-            self.filename = opts.get(b'filename', b'upload.txt').decode('utf-8', 'replace')
-        elif field == 'name':
-            self.current = 'name'
-
-    def _data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if self.current == 'name':
-            self.name_field = (self.name_field + chunk)[:200]
-        elif self.current == 'file' and self.problem is None:
-            self.size += len(chunk)
-            if self.size > self.limit:
-                raise ApiError(413, 'api.upload_too_large', limit=self.limit)
-            if len(self.head) < SNIFF_BYTES:
-                self.head += chunk[: SNIFF_BYTES - len(self.head)]
+    def write(self, chunk: bytes) -> None:
+        """Keep a chunk; note the first reason it is not text (a zip is not checked: it is unpacked)."""
+        self.size += len(chunk)
+        if len(self.head) < SNIFF_BYTES:
+            self.head += chunk[: SNIFF_BYTES - len(self.head)]
+        if not self.archive and self.problem is None:
             self._check_text(chunk)
-            self.digest.update(chunk)
-            os.write(self.fd, chunk)
+        self.digest.update(chunk)
+        os.write(self.fd, chunk)
+
+    def check(self) -> None:
+        """After the body: the refusal this file earned, if any."""
+        if self.problem:
+            raise self.problem
+        if self.size == 0:
+            raise ApiError(422, 'api.empty_file', 'file')
+        try:
+            self.decoder.decode(b'', final=True)
+        except UnicodeDecodeError:
+            raise ApiError(422, 'api.utf8_cut', 'file') from None
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
     def _check_text(self, chunk: bytes) -> None:
         nul = chunk.find(b'\x00')
@@ -122,6 +111,64 @@ class _FilePart:
         return ApiError(422, code, 'file', kind=ref(f'data.filetype.{kind}'))
 
 
+class _Body:
+    """Collects one multipart body: each `file` part to a temp file (all of them within the size limit together),
+    `name` into memory."""
+
+    def __init__(self, folder: Path, limit: int):
+        self.limit, self.folder = limit, folder
+        self.headers: dict[bytes, bytes] = {}
+        self._field, self._value = b'', b''
+        self.current: str | None = None
+        self.files: list[_File] = []
+        self.name_field = b''
+        self.size = 0
+
+    def callbacks(self) -> dict:
+        """python-multipart's callbacks, bound to this upload."""
+        return {
+            'on_part_begin': self._begin,
+            'on_header_field': lambda d, s, e: setattr(self, '_field', self._field + d[s:e]),
+            'on_header_value': lambda d, s, e: setattr(self, '_value', self._value + d[s:e]),
+            'on_header_end': self._header_end,
+            'on_headers_finished': self._headers_done,
+            'on_part_data': self._data,
+        }
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
+
+    def _begin(self) -> None:
+        self.headers, self.current = {}, None
+
+    def _header_end(self) -> None:
+        self.headers[self._field.lower()] = self._value
+        self._field, self._value = b'', b''
+
+    def _headers_done(self) -> None:
+        _, opts = parse_options_header(self.headers.get(b'content-disposition', b''))
+        field = opts.get(b'name', b'').decode('utf-8', 'replace')
+        if field == 'file':
+            if len(self.files) >= MAX_UPLOAD_FILES:
+                raise ApiError(413, 'api.too_many_files', 'file', max=MAX_UPLOAD_FILES)
+            filename = opts.get(b'filename', b'upload.txt').decode('utf-8', 'replace')
+            self.files.append(_File(self.folder, filename))
+            self.current = 'file'
+        elif field == 'name':
+            self.current = 'name'
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self.current == 'name':
+            self.name_field = (self.name_field + chunk)[:200]
+        elif self.current == 'file':
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise ApiError(413, 'api.upload_too_large', limit=self.limit)
+            self.files[-1].write(chunk)
+
+
 def _target_name(raw_filename: str, requested: str) -> str:
     stem = workspace.sanitize_name(requested or raw_filename, fallback='upload')
     suffix = Path(raw_filename.replace('\\', '/').split('/')[-1]).suffix.lower()
@@ -141,41 +188,89 @@ async def receive_upload(request: Request) -> dict:
         raise ApiError(413, 'api.upload_too_large_declared', size=int(declared), limit=limit)
     folder = uploads_root()
     folder.mkdir(parents=True, exist_ok=True)
-    part = _FilePart(folder, limit)
+    body = _Body(folder, limit)
     try:
-        parser = MultipartParser(opts[b'boundary'], part.callbacks())
+        parser = MultipartParser(opts[b'boundary'], body.callbacks())
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-        return _store(part)
+        return await run_in_threadpool(_store, body)
     except ApiError:
         raise
     except ValueError as e:  # python-multipart's parse errors
         raise ApiError(400, 'api.malformed_multipart', detail=str(e)) from None
     finally:
-        os.close(part.fd)
-        if os.path.exists(part.tmp):
-            os.unlink(part.tmp)
+        body.close()
 
 
-def _store(part: _FilePart) -> dict:
-    if part.filename is None:
+def _store(body: _Body) -> dict:
+    """One text file stays a file; several files, or one zip, become a folder (what `input` takes either way)."""
+    if not body.files:
         raise ApiError(422, 'api.missing_file', 'file')
-    if part.problem:
-        raise part.problem
-    if part.size == 0:
-        raise ApiError(422, 'api.empty_file', 'file')
+    requested = body.name_field.decode('utf-8', 'replace').strip()
+    if len(body.files) == 1 and not body.files[0].archive:
+        part = body.files[0]
+        part.check()
+        name = _target_name(part.filename, requested)
+        os.fsync(part.fd)
+        name = _place(part, name)
+        return {'name': name, 'bytes': part.size, 'files': 1, 'suggested_dataset_name': Path(name).stem}
+    return _store_folder(body, requested)
+
+
+def _store_folder(body: _Body, requested: str) -> dict:
+    """Several files or one zip, gathered in a temp folder and renamed into uploads/ only once all of it is there."""
+    if any(f.archive for f in body.files) and len(body.files) > 1:
+        raise ApiError(422, 'api.archive_alone', 'file')
+    tmp = Path(tempfile.mkdtemp(prefix='.upload.', suffix='.tmp', dir=body.folder))
     try:
-        part.decoder.decode(b'', final=True)
-    except UnicodeDecodeError:
-        raise ApiError(422, 'api.utf8_cut', 'file') from None
-    name = _target_name(part.filename, part.name_field.decode('utf-8', 'replace').strip())
-    os.fsync(part.fd)
-    name = _place(part, name)
-    return {'name': name, 'bytes': part.size, 'suggested_dataset_name': Path(name).stem}
+        if body.files[0].archive:
+            files, size = unpack_zip(Path(body.files[0].tmp), tmp, body.limit)
+        else:
+            files, size = _gather(body.files, tmp)
+        if not files:
+            raise ApiError(422, 'api.empty_file', 'file')
+        fileio.fsync_dir(tmp)
+        name = _place_folder(_content(tmp), workspace.sanitize_name(requested or body.files[0].filename, 'upload'))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {'name': name, 'bytes': size, 'files': files, 'suggested_dataset_name': name}
 
 
-def _place(part: _FilePart, name: str) -> str:
+def _gather(files: list[_File], folder: Path) -> tuple[int, int]:
+    """Link each checked text file into `folder` under its sanitised name (`-2` for a second of the same name)."""
+    for file in files:
+        file.check()
+        os.fsync(file.fd)
+        name = _target_name(file.filename, '')
+        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+        while (folder / name).exists():
+            n += 1
+            name = f'{stem}-{n}{suffix}'
+        os.link(file.tmp, workspace.inside(folder, name))
+    return len(files), sum(f.size for f in files)
+
+
+def _content(folder: Path) -> Path:
+    """A zip of one folder (what zipping a folder makes) stands for that folder's content, not a folder in a folder."""
+    inner = list(folder.iterdir())
+    return inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
+
+
+def _place_folder(tmp: Path, stem: str) -> str:
+    """Rename the finished folder to uploads/<stem>, or `stem-2`… when that name is taken (never over another)."""
+    for n in range(1, MAX_SAME_NAME + 1):
+        candidate = stem if n == 1 else f'{stem}-{n}'
+        target = workspace.inside(uploads_root(), candidate)
+        if target.exists():
+            continue
+        os.rename(tmp, target)  # atomic: the folder appears whole or not at all
+        fileio.fsync_dir(target.parent)
+        return candidate
+    raise ApiError(409, 'api.name_taken', 'name', count=MAX_SAME_NAME, name=stem)
+
+
+def _place(part: _File, name: str) -> str:
     """Move the upload into uploads/ under `name`, or `stem-2.txt`, `stem-3.txt`… when another file has that
     name: a different file never replaces one already there (the same file again keeps its name)."""
     stem, suffix = Path(name).stem, Path(name).suffix

@@ -63,12 +63,14 @@ async def list_datasets() -> dict:
             },
         },
         'description': f'UTF-8 text ({", ".join(ALLOWED_SUFFIXES)}), at most {upload_limit():,} bytes by default '
-        '($NANOGPT_LAB_UPLOAD_LIMIT_MB). Then prepare it: POST /api/jobs/prepare-data '
-        '{"dataset": "custom", "input": <name>, "name": <dataset name>}.',
+        '($NANOGPT_LAB_UPLOAD_LIMIT_MB). Several `file` parts, or one .zip (unpacked, its entries bounded in count '
+        'and size, names checked), become one folder. Then prepare it: POST /api/jobs/prepare-data '
+        '{"dataset": "custom", "input": <name>, "name": <dataset name>} '
+        '(or {"dataset": "tang_poems", "input": <name>}).',
     },
 )
 async def upload(request: Request) -> dict:
-    """Store one text file under the workspace's uploads/ (streamed, size-checked)."""
+    """Store a text file, several, or a .zip's content under the workspace's uploads/ (streamed, size-checked)."""
     return await receive_upload(request)
 
 

@@ -19,6 +19,8 @@ from nanogpt_lab.ui.components.file_upload import BAD_NAME, file_upload, named_u
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.i18n import Translator
 
+ARCHIVE_CODES = ('api.archive_unreadable', 'api.archive_entries', 'api.archive_too_large', 'api.archive_name',
+                 'api.archive_link', 'api.archive_alone', 'api.too_many_files')  # fmt: skip
 # An error's code -> the data.errors.<kind> line that says what to do about it on this page (the upload route's
 # refusals and the preparation's own errors alike); the details follow in the page's language.
 HEADLINES = {
@@ -37,9 +39,13 @@ HEADLINES = {
     'data.char_vocab': 'char_vocab',
     'data.jsonl_invalid': 'jsonl',
     'data.jsonl_no_text': 'jsonl',
+    **dict.fromkeys(('data.tang.no_files', 'data.tang.not_json', 'data.tang.not_list', 'data.tang.no_poems'), 'tang'),
+    **dict.fromkeys(ARCHIVE_CODES, 'archive'),
 }
 TOO_LARGE = ('api.upload_too_large', 'api.too_large_declared')
 PACKAGED = ('tang_poems', 'dialogue')  # read from a downloaded or installed corpus with a licence of its own
+FOLDER_ACCEPT = {'tang_poems': '.json,.zip'}  # datasets that come as many files: several at once, or one .zip
+TEXT_TYPES = '.txt,.md,.jsonl'  # what the other cards say they take
 
 
 class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
@@ -160,14 +166,12 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         tr, name = self.tr, self.name
         if name not in dataset_stats.CARDS:
             return  # an uploaded dataset is already prepared; another upload makes another card
-        if name in PACKAGED:  # a folder of JSON files, or an installed package: nothing to upload
+        if name in PACKAGED and name not in FOLDER_ACCEPT:  # an installed package: nothing to upload
             ui.label(tr(f'data.cards.{name}.offline')).classes(f'{theme.CAPTION} mt-auto').mark(f'card-{name}-offline')
             return
         custom = name == 'custom'
         with ui.column().classes('w-full gap-1 mt-auto'):
-            ui.label(tr('data.upload.always_real') if custom else tr(f'walk.upload.offline_{_kind(name)}')).classes(
-                theme.CAPTION
-            )
+            ui.label(_offline_hint(name, tr)).classes(theme.CAPTION).mark(f'card-{name}-offline')
             if custom:
                 ui.toggle(
                     {'char': tr('data.upload.char'), 'gpt2': tr('data.upload.gpt2')},
@@ -180,21 +184,24 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
                     on_picked=lambda: self.result.set_text(''), on_stored=self._stored, on_failed=self._refused,
                 )  # fmt: skip
             else:
+                many = {'accept': FOLDER_ACCEPT[name], 'multiple': True, 'name': name} if name in FOLDER_ACCEPT else {}
                 self.upload = file_upload(
                     label=tr('walk.upload.choose'), on_picked=lambda _: self.result.set_text(''),
                     on_stored=lambda answer: self._stored(answer, self.name), on_failed=self._refused, auto=True,
+                    **many,
                 ).mark(f'upload-{name}')  # fmt: skip
 
     async def _stored(self, answer: dict[str, Any], name: str) -> None:
         """The route kept the file in uploads/: prepare it (as `name`, for the learner's own text)."""
-        params = {'dataset': self.name, 'input': answer['name']}
+        params = {'dataset': self.name, 'input': answer['name'], **self.options}
         if self.name == 'custom':
             params |= {'name': name, 'tokenizer': self.tokenizer}
         await self._prepare(params, name)
 
     def _refused(self, code: str, params: dict[str, Any], message: str) -> None:
         """The upload route (or the browser, for a file too large) refused the file: say why, in the page's words."""
-        self._failed(refusal(self.tr, code, params, message, self.upload.limit))
+        types = FOLDER_ACCEPT.get(self.name, TEXT_TYPES)
+        self._failed(refusal(self.tr, code, params, message, self.upload.limit, types))
 
     async def _download(self) -> None:
         await self._prepare({'dataset': self.name, **self.options}, self.name)
@@ -244,15 +251,23 @@ def headline(tr: Translator, code: str, details: str) -> str:
     return tr('data.errors.detail', headline=tr(f'data.errors.{kind}'), message=details)
 
 
-def refusal(tr: Translator, code: str, params: dict[str, Any], message: str, limit: int) -> str:
-    """An upload refused (by the route, the browser, or for its name), in the page's words."""
+def refusal(
+    tr: Translator, code: str, params: dict[str, Any], message: str, limit: int, types: str = TEXT_TYPES
+) -> str:
+    """An upload refused (by the route, the browser, or for its name), in the page's words; `types`: what the
+    picker takes ('.txt,.md,.jsonl')."""
     if code == BAD_NAME:
         return tr(BAD_NAME)
     if code in TOO_LARGE:
-        return tr('data.upload.too_large', mb=f'{limit / 1e6:,.3g}', types='.txt, .md, .jsonl')
+        return tr('data.upload.too_large', mb=f'{limit / 1e6:,.3g}', types=types.replace(',', ', '))
     return headline(tr, code, tr.coded(code, params, message))
 
 
-def _kind(name: str) -> str:
-    """Which offline hint a card gives: tiny Shakespeare's input.txt, or a corpus of documents."""
-    return 'documents' if name == 'openwebtext' else 'shakespeare'
+def _offline_hint(name: str, tr: Translator) -> str:
+    """What a card's file input takes: tiny Shakespeare's input.txt, a corpus of documents, the Tang poems' files,
+    or (the last card) any text, always prepared for real."""
+    if name == 'custom':
+        return tr('data.upload.always_real')
+    if name in PACKAGED:
+        return tr(f'data.cards.{name}.offline')
+    return tr('walk.upload.offline_documents' if name == 'openwebtext' else 'walk.upload.offline_shakespeare')

@@ -4,8 +4,10 @@ The page does not receive the file itself: the browser streams it to the same ro
 (`server/uploads.py`: size limit while streaming, UTF-8 check, a sanitised name in the workspace's uploads/), so
 the page and the API cannot disagree about what an acceptable upload is. Quasar's uploader shows the real
 progress of that request. `on_picked(filename)` hears a choice, `on_stored(answer)` the route's JSON answer
-(`name`, `bytes`, `suggested_dataset_name`), `on_failed(code, params, message)` its refusal (an ApiError's
+(`name`, `bytes`, `files`, `suggested_dataset_name`), `on_failed(code, params, message)` its refusal (an ApiError's
 coded JSON, or the browser's own refusal of a file too large or of the wrong type: `api.upload_too_large`).
+With `multiple`, the files chosen together go in one request (Quasar's `batch`), and the route keeps them as one
+folder, as it does a .zip.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from nicegui import ui
 
 from nanogpt_lab import workspace
+from nanogpt_lab.config import MAX_UPLOAD_FILES
 
 UPLOAD_ROUTE = '/api/datasets/upload'
 TOO_LARGE = 'api.upload_too_large'  # the route's code for a file over the limit (the browser checks it first)
@@ -34,7 +37,8 @@ def upload_limit() -> int:
 
 
 class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
-    """Quasar's uploader, pointed at the lab's upload route; `start(name)` sends the chosen file."""
+    """Quasar's uploader, pointed at the lab's upload route; `start(name)` sends the chosen file (`name`: what the
+    route stores it as, when it uploads as soon as it is chosen)."""
 
     def __init__(
         self,
@@ -44,6 +48,9 @@ class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
         on_stored: Callable[[dict[str, Any]], Awaitable[None] | None],
         on_failed: Callable[[str, dict[str, Any], str], None],
         auto: bool = False,
+        accept: str = ACCEPT,
+        multiple: bool = False,
+        name: str = '',
     ) -> None:
         super().__init__('q-uploader')
         self.limit = upload_limit()
@@ -52,13 +59,17 @@ class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
                 'url': UPLOAD_ROUTE,
                 'field-name': 'file',
                 'label': label,
-                'accept': ACCEPT,
+                'accept': accept,
+                'multiple': multiple,
+                'batch': multiple,
+                'max-files': MAX_UPLOAD_FILES if multiple else 1,
                 'max-file-size': self.limit,
+                'max-total-size': self.limit,
                 'auto-upload': auto,
                 'hide-upload-btn': True,
                 'flat': True,
                 'bordered': True,
-                'form-fields': [],
+                'form-fields': _fields(name),
             }
         )
         self.classes('w-full')
@@ -70,7 +81,7 @@ class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
 
     def start(self, name: str = '') -> None:
         """Upload the chosen file, stored under `name` (sanitised by the route; '' keeps the file's own name)."""
-        self._props['form-fields'] = [{'name': 'name', 'value': name}] if name else []
+        self._props['form-fields'] = _fields(name)
         self.update()
         self.run_method('upload')
 
@@ -85,7 +96,13 @@ class file_upload(ui.element):  # noqa: N801 - a NiceGUI component
         except (ValueError, AttributeError):
             error = {}
         code = error.get('code') or (TOO_LARGE if status == 413 else '')
+        self.forget()  # else Quasar sends the refused files again with the next ones chosen
         self.on_failed(code, error.get('params') or {}, error.get('message') or body or f'HTTP {status}')
+
+
+def _fields(name: str) -> list[dict[str, str]]:
+    """The form's `name` field: what the route stores the upload as ('' keeps the file's own name)."""
+    return [{'name': 'name', 'value': name}] if name else []
 
 
 class named_upload(ui.column):  # noqa: N801 - a NiceGUI component
