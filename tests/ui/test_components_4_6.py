@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components import config_form, loss_chart, prob_pipeline, real_mode_panel
 from nanogpt_lab.ui.components.ddp_explainer import ddp_svg
@@ -59,6 +61,19 @@ def test_loss_options_always_carry_their_marks() -> None:
     assert (
         full['series'][0]['lineStyle']['color'] == theme.TRAIN and full['series'][1]['lineStyle']['color'] == theme.VAL
     )
+
+
+@pytest.mark.parametrize(
+    ('lang', 'legend'), [('en', 'baby (first 200 of 2,000 iterations)'), ('zh-CN', 'baby（2,000 步中的前 200 步）')]
+)
+def test_a_longer_ghost_is_clipped_to_the_run_and_the_legend_says_so(lang: str, legend: str) -> None:
+    """A 200-iteration run is not squashed into a tenth of a 2,000-iteration reference's width."""
+    tr = Translator(lang)
+    labels = loss_chart.Labels(*'abcdef', clipped=tr('walk.run.clipped'))
+    ghost = loss_chart.Reference('baby', [[i, 4.0] for i in range(0, 2001, 10)])
+    options = loss_chart.loss_options(_run([3.0], [3.0]), labels, references=[ghost], span=200)
+    assert options['xAxis']['max'] == 200
+    assert options['series'][0]['name'] == legend and options['series'][0]['data'][-1][0] == 200
 
 
 def test_commands_say_only_what_differs_from_nanogpt_defaults() -> None:

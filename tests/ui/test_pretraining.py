@@ -125,6 +125,8 @@ async def test_real_training_streams_stops_and_resumes(prepared: Path, user: Use
         one(user, f'form-{key}').value = value
     assert text(user, 'form-error') == ''
     user.find(marker='start').click()
+    phases = ('Starting the worker process…', 'Loading PyTorch and the lab’s engine…', 'now: ')
+    await until(lambda: text(user, 'panel-progress-status').startswith(phases))  # not seconds of nothing
     monitor = one(user, 'monitor')
     await until(lambda: len(monitor.curves.train) >= 3, timeout=120)
     seen = len(monitor.curves.train)

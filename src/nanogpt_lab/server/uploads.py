@@ -56,6 +56,7 @@ class _File:
         self.archive = is_archive(filename)  # a zip: binary, unpacked after the body ends
         self.size = 0
         self.lines = 0  # newlines in the chunks already checked: where a bad byte is, as a line number
+        self.fd: int | None
         self.fd, self.tmp = tempfile.mkstemp(prefix='.upload.', suffix='.tmp', dir=folder)
         self.decoder = codecs.getincrementaldecoder('utf-8')()
         self.head = b''  # the file's first bytes, for `sniff`
@@ -83,8 +84,18 @@ class _File:
         except UnicodeDecodeError:
             raise ApiError(422, 'api.utf8_cut', 'file') from None
 
+    def finish(self) -> None:
+        """The part has ended: its bytes on disk, its descriptor closed (a thousand files never hold a thousand)."""
+        if self.fd is not None:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+
     def close(self) -> None:
-        os.close(self.fd)
+        """Drop the temp file (a stored upload is a hard link to it by now)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
         if os.path.exists(self.tmp):
             os.unlink(self.tmp)
 
@@ -133,6 +144,7 @@ class _Body:
             'on_header_end': self._header_end,
             'on_headers_finished': self._headers_done,
             'on_part_data': self._data,
+            'on_part_end': self._end,
         }
 
     def close(self) -> None:
@@ -157,6 +169,10 @@ class _Body:
             self.current = 'file'
         elif field == 'name':
             self.current = 'name'
+
+    def _end(self) -> None:
+        if self.current == 'file':
+            self.files[-1].finish()
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -211,9 +227,8 @@ def _store(body: _Body) -> dict:
     if len(body.files) == 1 and not body.files[0].archive:
         part = body.files[0]
         part.check()
-        name = _target_name(part.filename, requested)
-        os.fsync(part.fd)
-        name = _place(part, name)
+        part.finish()
+        name = _place(part, _target_name(part.filename, requested))
         return {'name': name, 'bytes': part.size, 'files': 1, 'suggested_dataset_name': Path(name).stem}
     return _store_folder(body, requested)
 
@@ -241,7 +256,7 @@ def _gather(files: list[_File], folder: Path) -> tuple[int, int]:
     """Link each checked text file into `folder` under its sanitised name (`-2` for a second of the same name)."""
     for file in files:
         file.check()
-        os.fsync(file.fd)
+        file.finish()
         name = _target_name(file.filename, '')
         stem, suffix, n = Path(name).stem, Path(name).suffix, 1
         while (folder / name).exists():
