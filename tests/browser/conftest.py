@@ -59,6 +59,21 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+# Every piece of text each visible ECharts chart draws (zrender's display list), in page pixels, that falls outside
+# its canvas: an axis name or label the grid left no room for is cut off there.
+CUT_CHART_TEXT = """() => [...document.querySelectorAll('.nicegui-echart')].filter((e) => e.offsetParent)
+ .flatMap((e) => {
+  const zr = getElement(e).chart.getZr();
+  const [w, h] = [zr.getWidth(), zr.getHeight()];
+  return zr.storage.getDisplayList(true).filter((el) => el.style && el.style.text && !el.ignore).map((el) => {
+    const r = el.getBoundingRect().clone();
+    if (el.transform) r.applyTransform(el.transform);
+    const box = [r.x, r.y, r.x + r.width, r.y + r.height].map(Math.round);
+    return [String(el.style.text), ...box];
+  }).filter(([, x0, y0, x1, y1]) => x0 < -1 || y0 < -1 || x1 > w + 1 || y1 > h + 1);
+})"""
+
+
 class Watched:
     """A page that records console errors and every request that leaves this machine; `close()` asserts none."""
 
@@ -95,6 +110,10 @@ class Watched:
             ' parseFloat(getComputedStyle(e).fontSize)])',
         )
         return [label for label in labels if label[1] >= 2 * label[2]]
+
+    def cut_chart_text(self) -> list:
+        """Text that a visible chart draws past its canvas edges (an axis name cut off): [] when none is."""
+        return self.page.evaluate(CUT_CHART_TEXT)
 
     def close(self) -> None:
         self.context.close()

@@ -50,6 +50,7 @@ def test_walk_the_shell_and_stages_in_both_modes(lab: str, watched: Any, lang: s
             assert ('第 ' if lang == 'zh-CN' else 'Stage ') + str(number) in body
             assert ('模拟' if lang == 'zh-CN' else 'Simulation') in body
             assert watch.wrapped_switches() == []  # '以表格显示' on one line, not one character a line
+            assert watch.cut_chart_text() == []  # no axis name cut off at a chart's edge
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
     page.get_by_text(names[-1], exact=False).first.click()  # the stepper's last stage, as a learner would
     page.wait_for_url(re.compile(r'/inference\?'))

@@ -63,6 +63,7 @@ def test_walk_stages_4_to_6_in_both_languages_and_modes(lab: str, watched: Any, 
             assert all(name in body for name in NAMES[lang])
             assert (f'第 {number} 阶段' if lang == 'zh-CN' else f'Stage {number}') in body
             assert watch.wrapped_switches() == []  # each switch's label on one line
+            assert watch.cut_chart_text() == []  # no axis name cut off at a chart's edge
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
 
 
