@@ -101,15 +101,15 @@ class Watched:
         option = self.chart(index) or {}
         return next((s.get('data') or [] for s in option.get('series', []) if s.get('name') == name), [])
 
-    def wrapped_switches(self) -> list:
-        """The visible switch labels that wrap (taller than two lines of their font): '以表格显示' one character a
-        line was a bug of the walk; [] when every label sits on one line."""
+    def squeezed_switches(self) -> list:
+        """Visible switch labels squeezed into a column a few characters wide, one or two a line ('以表格显示' was,
+        in zh-CN): [] when none is. A long label that wraps at the width of its card is fine."""
         labels = self.page.eval_on_selector_all(
             '.q-toggle__label',
-            'els => els.filter(e => e.offsetParent).map(e => [e.innerText, e.getBoundingClientRect().height,'
-            ' parseFloat(getComputedStyle(e).fontSize)])',
+            'els => els.filter(e => e.offsetParent).map(e => { const r = e.getBoundingClientRect();'
+            ' return [e.innerText, r.width, r.height, parseFloat(getComputedStyle(e).fontSize)]; })',
         )
-        return [label for label in labels if label[1] >= 2 * label[2]]
+        return [label for label in labels if label[2] >= 2 * label[3] and label[1] < 4 * label[3]]
 
     def cut_chart_text(self) -> list:
         """Text that a visible chart draws past its canvas edges (an axis name cut off): [] when none is."""

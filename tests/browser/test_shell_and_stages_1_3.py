@@ -49,7 +49,7 @@ def test_walk_the_shell_and_stages_in_both_modes(lab: str, watched: Any, lang: s
             assert all(n in body for n in names), f'stage names missing on /{slug}'
             assert ('第 ' if lang == 'zh-CN' else 'Stage ') + str(number) in body
             assert ('模拟' if lang == 'zh-CN' else 'Simulation') in body
-            assert watch.wrapped_switches() == []  # '以表格显示' on one line, not one character a line
+            assert watch.squeezed_switches() == []  # '以表格显示' not one character a line
             assert watch.cut_chart_text() == []  # no axis name cut off at a chart's edge
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
     page.get_by_text(names[-1], exact=False).first.click()  # the stepper's last stage, as a learner would
@@ -89,8 +89,7 @@ def test_real_clicks_on_the_diagram_chart_table_and_tokenizer_box(lab: str, watc
     page.goto(f'{lab}/architecture?lang=en', wait_until='networkidle')
     attention = page.locator('.attention-map').first  # the bundled model's real attention pattern
     attention.locator('[data-token="3"]').wait_for(timeout=60_000)
-    box = attention.locator('canvas').bounding_box()
-    page.mouse.move(box['x'] + 21, box['y'] + 21)  # the first cell: the first token attends only to itself
+    attention.locator('canvas').hover(position={'x': 21, 'y': 21})  # the first cell: token 0 attends to itself
     expect(attention).to_contain_text(re.compile(r'→ .+: 1\.000'))
     attention.locator('[data-token="3"]').hover()
     expect(attention).to_contain_text('attends to:')

@@ -62,7 +62,7 @@ def test_walk_stages_4_to_6_in_both_languages_and_modes(lab: str, watched: Any, 
             body = page.inner_text('body')
             assert all(name in body for name in NAMES[lang])
             assert (f'第 {number} 阶段' if lang == 'zh-CN' else f'Stage {number}') in body
-            assert watch.wrapped_switches() == []  # each switch's label on one line
+            assert watch.squeezed_switches() == []  # no switch label one character a line
             assert watch.cut_chart_text() == []  # no axis name cut off at a chart's edge
             watch.shot(f'{lang}-{mode}-{number}-{slug}')
 
@@ -94,9 +94,9 @@ def test_inference_first_slider_redraws_and_tokens_show_alternatives(lab: str, w
     page.get_by_role('button', name='Send').click()
     page.wait_for_function("() => document.querySelector('.q-message-received .q-message-text-content')"
                            "?.innerText.length > 3", timeout=30_000)  # fmt: skip
-    mine, reply = page.locator('.q-message-sent').first, page.locator('.q-message-received').first
+    mine, reply = page.locator('.q-message-sent .q-message-text'), page.locator('.q-message-received .q-message-text')
     assert mine.bounding_box()['x'] > reply.bounding_box()['x'] + 100  # your line on the right, the reply left
-    assert not reply.locator('.q-message-text-content').inner_text().startswith('\n')  # no blank line first
+    assert not reply.inner_text().startswith('\n')  # no blank line first
     page.get_by_label('Prompt', exact=True).fill('Price: 5 €')
     page.get_by_text('cannot read the prompt').first.wait_for()
     assert watch.series('after the pipeline (sampled from)') == []  # no distribution of the previous prompt

@@ -126,7 +126,8 @@ async def test_real_training_streams_stops_and_resumes(prepared: Path, user: Use
     assert text(user, 'form-error') == ''
     user.find(marker='start').click()
     phases = ('Starting the worker process…', 'Loading PyTorch and the lab’s engine…', 'now: ')
-    await until(lambda: text(user, 'panel-progress-status').startswith(phases))  # not seconds of nothing
+    status = 'panel-progress-status'
+    await until(lambda: found(user, marker=status) and text(user, status).startswith(phases))  # not 13 s of nothing
     monitor = one(user, 'monitor')
     await until(lambda: len(monitor.curves.train) >= 3, timeout=120)
     seen = len(monitor.curves.train)

@@ -32,13 +32,11 @@ def bar(
     stacked: bool = False,
 ) -> dict[str, Any]:
     """A (grouped or stacked) bar chart; one colour per series, or per bar when `series` has one per category."""
-    value_axis = {
-        'type': 'log' if log_scale else 'value',
-        'name': value_name,
-        'nameLocation': 'middle',
-        'nameGap': 24 if horizontal else 48,
-        'nameTextStyle': {'fontSize': 11},
-    }
+    value_axis: dict[str, Any] = {'type': 'log' if log_scale else 'value', 'name': value_name}
+    if horizontal:  # the name centred under the bars
+        value_axis |= {'nameLocation': 'middle', 'nameGap': 24, 'nameTextStyle': {'fontSize': 11}}
+    else:  # above the axis, running right: turned beside short labels it fell off the chart's left edge
+        value_axis |= {'nameGap': 8, 'nameTextStyle': {'fontSize': 11, 'align': 'left', 'padding': [0, 0, 0, -4]}}
     category_axis = {'type': 'category', 'data': list(categories), 'axisLabel': {'interval': 0, 'fontSize': 11}}
     if horizontal:
         category_axis['inverse'] = True
