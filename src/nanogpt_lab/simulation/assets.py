@@ -5,10 +5,11 @@ Layout (all under `simulation/assets/`, written by `nanogpt-lab sim record`):
     manifest.json                     {"version": 1, "assets": [{name, kind, groups, title, path, date, device}]}
     <name>/provenance.json            how it was made: command, commit (+ dirty flag), torch, device, threads,
                                       date, wall time, and what came out
-    <name>/events.jsonl.gz            kinds "run" and "model": the training run's events (DESIGN §4), gzipped
+    <name>/events.jsonl.gz            kinds "run", "model" and "dpo": the training run's events (DESIGN §4), gzipped
     <name>/stats.json                 kind "dataset": the stats.json the data preparation wrote
     <name>/model.safetensors, ...     kind "model": the bundled tiny model (tiny-shakespeare-char), HF layout
     <name>/comparison.json            a fine-tuning run: base vs fine-tuned model, measured after recording
+    <name>/report.json                kind "dpo": the DPO run's report card (base -> SFT -> DPO, before/after answers)
 
 Torch-free: the UI reads these at page load.
 """
@@ -31,7 +32,7 @@ MANIFEST = 'manifest.json'
 PROVENANCE = 'provenance.json'
 EVENTS = 'events.jsonl.gz'
 FORMAT_VERSION = 1
-KINDS = ('run', 'dataset', 'model')
+KINDS = ('run', 'dataset', 'model', 'dpo')
 LABEL_TEMPLATE = 'simulated: {asset} recorded {date} on {device}'
 
 
@@ -44,7 +45,7 @@ class AssetInfo:
     """One manifest entry: enough to list and group assets without opening them."""
 
     name: str
-    kind: str  # run | dataset | model
+    kind: str  # run | dataset | model | dpo
     groups: tuple[str, ...]  # comparisons it belongs to (e.g. 'ln-position': pre-LN and post-LN)
     title: str
     path: Path

@@ -34,12 +34,12 @@ class Recipe:
     """One asset: its name, what kind of thing it is, how it is shown, and the arguments that make it."""
 
     name: str
-    kind: str  # run | dataset | model
+    kind: str  # run | dataset | model | dpo
     groups: tuple[str, ...]  # the comparisons it takes part in (a page shows a group's assets together)
     title: str
     args: tuple[str, ...] = ()  # `nanogpt-lab train` arguments (runs, model); data_dir/out_dir/threads are added
     dataset: str = ''  # which prepared dataset the run reads (prepared first)
-    loop: str = 'train'  # train | finetune | sft: the command (its preset under the arguments, config.run_preset)
+    loop: str = 'train'  # train | finetune | sft | dpo: the command (its preset under the arguments, config.run_preset)
     init_from_recipe: str = ''  # start from this recorded run's checkpoint (recorded first if missing)
     note: str = ''
 
@@ -251,7 +251,8 @@ def _pair_run(side: str) -> Recipe:
 
 
 RUNS = (*RUNS, _pair_run('gpt1'), _pair_run('gpt2'))
-# Stage 7: the bundled chat model is the bundled tiny model after SFT on lab-tasks with the SFT preset (shorter)
+# Stage 7: the bundled chat model is the bundled tiny model after SFT on lab-tasks with the SFT preset (shorter);
+# its DPO on lab-preferences is what stage 7's Watch it and report card replay
 ALIGNMENT = (
     Recipe(
         'chat-lab-tasks',
@@ -265,6 +266,18 @@ ALIGNMENT = (
         note='Exported as a Hugging Face folder with chat.json (float16 weights, ~1.2M parameters); its held-out '
         'exact match per task, before (the base with the template attached, nothing learned) and after SFT, and the '
         'x-ray of held-out conversations were measured on the exported weights.',
+    ),
+    Recipe(
+        'dpo-lab-tasks',
+        'dpo',
+        ('dpo',),
+        'DPO of the bundled chat model on lab-preferences (its own answers, labelled by the task checkers)',
+        ('--init_from=bundled-chat', '--dataset=lab-preferences', '--device=cpu', '--compile=False'),
+        dataset='lab-preferences',
+        loop='dpo',
+        note='The DPO preset (150 steps of 16 pairs, beta 0.1) from the bundled chat model, on pairs it answered '
+        'itself (prepare lab-preferences --from=bundled-chat); the report card (base -> SFT -> DPO, with before '
+        'and after answers to the same held-out prompts) was measured on the run when it ended. No weights are kept.',
     ),
 )  # fmt: skip
 

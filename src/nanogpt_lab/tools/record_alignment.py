@@ -6,6 +6,11 @@ measures on exactly those stored weights: held-out exact match per task kind bef
 attached, new rows at the mean, nothing learned) and after, the x-ray of one held-out conversation per kind (each
 token's mask and its surprise under both models), and a few greedy answers. `record_simulation` writes them into the
 asset's provenance.json and xray.json.
+
+For the recorded DPO run (recipe `dpo-lab-tasks`: the bundled chat model tuned on lab-preferences, pairs it answered
+itself and the task checkers labelled) it keeps the run's events and its report card: `report_card` scores the
+lineage base → SFT (the bundled chat model) → DPO and answers the same held-out prompts before and after, and its
+report.json is stored whole; the preference dataset's statistics go into provenance.json. No weights are kept.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from nanogpt_lab.fileio import atomic_write_text
 log = logging.getLogger(__name__)
 
 XRAY_FILE = 'xray.json'
+REPORT_FILE = 'report.json'  # the DPO run's report card, as `nanogpt-lab report --out_dir=RUN` writes it
 MODEL_FILES = ('config.json', 'model.safetensors', 'chat.json')  # the exported folder's char_vocab.json is left out:
 # chat.json holds the whole chat vocabulary (special tokens included), which a plain character list cannot
 SAMPLE_PROMPTS = ('你好', 'Hello!', 'Spell cat.', '把 dog 倒过来', 'What is 4 + 5?', '用英文说 7',
@@ -33,6 +39,36 @@ def prepare_lab_tasks(data_dir: Path) -> Path:
     from nanogpt_lab.alignment.lab_tasks import prepare_lab_tasks as prepare
 
     return prepare(data_dir / LAB_TASKS)
+
+
+def prepare_lab_preferences(data_dir: Path, threads: int) -> Path:
+    """Pairs made afresh as `nanogpt-lab prepare lab-preferences --from=bundled-chat` makes them (seeded): the
+    bundled chat model answers lab-tasks' prompts, the task's checker and the language checker label the answers."""
+    import torch
+
+    from nanogpt_lab.alignment.preferences import LAB_PREFERENCES
+    from nanogpt_lab.alignment.prepare import prepare_preferences
+    from nanogpt_lab.config import PreferencesConfig
+    from nanogpt_lab.inference.catalog import BUNDLED_CHAT
+
+    prepare_lab_tasks(data_dir)
+    torch.set_num_threads(threads)
+    cfg = PreferencesConfig(source='lab-preferences', from_run=BUNDLED_CHAT, data_dir=str(data_dir), device='cpu')
+    prepare_preferences(cfg)
+    return data_dir / LAB_PREFERENCES
+
+
+def dpo_run(out_dir: Path, target: Path, data_dir: Path) -> dict[str, Any]:
+    """The DPO run's report card into `target/report.json`; returns the provenance's extra fields: the pairs it trained
+    on (their statistics) and the card's headline figures."""
+    from nanogpt_lab.alignment.preferences import LAB_PREFERENCES, load_info
+    from nanogpt_lab.evaluation.card import card_summary, report_card
+
+    card = report_card(str(out_dir), str(data_dir), 'cpu')
+    shutil.copyfile(out_dir / REPORT_FILE, target / REPORT_FILE)
+    info = load_info(data_dir / LAB_PREFERENCES)
+    pairs = {k: info[k] for k in ('source', 'pairs', 'prompts')}
+    return {'preferences': pairs, 'report': REPORT_FILE, 'card': card_summary(card)}
 
 
 def chat_model(out_dir: Path, target: Path, conversations: Path) -> dict[str, Any]:

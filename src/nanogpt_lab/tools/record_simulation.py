@@ -27,11 +27,13 @@ from typing import Any
 
 from nanogpt_lab import revision, workspace
 from nanogpt_lab.alignment.lab_tasks import LAB_TASKS
+from nanogpt_lab.alignment.preferences import LAB_PREFERENCES, is_preferences
 from nanogpt_lab.config import (
     SAMPLE_TEMPERATURE,
     SAMPLE_TOP_K,
     ConfigError,
     DataConfig,
+    DpoConfig,
     TrainConfig,
     from_args,
     parse_overrides,
@@ -104,10 +106,12 @@ def prepare_dataset(rec: Recorder, dataset: str) -> Path:
     from nanogpt_lab.data import prepare
 
     folder = rec.data_dir / dataset
-    if (folder / 'stats.json').is_file():
+    if (folder / 'stats.json').is_file() or is_preferences(folder):
         return folder
     if dataset == LAB_TASKS:
         return record_alignment.prepare_lab_tasks(rec.data_dir)
+    if dataset == LAB_PREFERENCES:
+        return record_alignment.prepare_lab_preferences(rec.data_dir, rec.threads)
     if dataset == 'sotu':
         if rec.inputs['sotu'] is None:
             raise ConfigError('cli.sim_sotu', key='sotu')
@@ -143,24 +147,25 @@ def _data_config_of(stats: dict) -> dict:
 
 
 def train_config(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str, ...] = ()) -> TrainConfig:
-    """The TrainConfig `nanogpt-lab train <recipe args>` builds, pointed at the work folder's data and run."""
+    """The config `nanogpt-lab train|finetune|sft|dpo <recipe args>` builds, pointed at the work folder's data and
+    run."""
     base = run_preset(recipe.loop) or None
     # recipes name config/*.py relative to the repository, as nanoGPT's README does
     args = [a if a.startswith('--') else str(revision.REPO_ROOT / a) for a in recipe.args]
     args += [f'--data_dir={rec.data_dir}', f'--out_dir={out_dir}', f'--threads={rec.threads}']
     if recipe.init_from_recipe:
         args.append(f'--init_from={rec.run_dir(recipe.init_from_recipe)}')
-    return from_args(TrainConfig, [*args, *extra], base=base)
+    return from_args(DpoConfig if recipe.loop == 'dpo' else TrainConfig, [*args, *extra], base=base)
 
 
 def train_recipe(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str, ...] = ()) -> tuple[Path, dict]:
     """Train one recipe from scratch into `out_dir`, events through an EventLog as a train job writes them."""
     import torch
 
+    torch.set_num_threads(rec.threads)
     prepare_dataset(rec, recipe.dataset)
     cfg = train_config(rec, recipe, out_dir, extra)
     shutil.rmtree(out_dir, ignore_errors=True)  # a recording is one fresh run, never appended to an old one
-    torch.set_num_threads(rec.threads)
     events = out_dir / workspace.EVENTS_NAME
     live = {'source': 'live', 'device': cfg.device, 'seed': cfg.seed, 'run_id': recipe.name}
     with EventLog(events, [_progress_logger(recipe.name)]) as emit:
@@ -175,11 +180,15 @@ def train_recipe(rec: Recorder, recipe: Recipe, out_dir: Path, extra: tuple[str,
 
 
 def _loop(recipe: Recipe) -> Callable[..., dict]:
-    """The engine function a recipe's command runs: `train` (train, finetune) or `sft`."""
+    """The engine function a recipe's command runs: `train` (train, finetune), `sft` or `dpo`."""
     if recipe.loop == 'sft':
         from nanogpt_lab.alignment.sft import sft
 
         return sft
+    if recipe.loop == 'dpo':
+        from nanogpt_lab.alignment.dpo import dpo
+
+        return dpo
     from nanogpt_lab.training import train
 
     return train
@@ -202,16 +211,28 @@ def record_run(rec: Recorder, recipe: Recipe) -> dict:
         record(rec, [recipe.init_from_recipe])
     started = _clock()
     out_dir = rec.run_dir(recipe.name)
+    steps: dict[str, dict] = {}
+    if recipe.loop == 'dpo':  # its pairs are the bundled chat model's own answers: sampled afresh, timed apart
+        prepare_dataset(rec, 'shakespeare_char')  # the bundled base's text, which the report card may score
+        shutil.rmtree(rec.data_dir / recipe.dataset, ignore_errors=True)
+        prepare_dataset(rec, recipe.dataset)
+        steps['prepare'] = _step(started)
+    trained = _clock()
     events_path, config = train_recipe(rec, recipe, out_dir)
+    steps[recipe.loop] = _step(trained)
     target = _fresh_asset_dir(rec, recipe.name)
     events = list(read_events(events_path))
     atomic_write_bytes(target / store.EVENTS, _gzip_jsonl(events))
     result = _result(events)
-    if recipe.loop != 'sft':  # a chat model is scored on its held-out conversations below, not on val.bin
+    if recipe.loop not in ('sft', 'dpo'):  # a chat model is scored on its held-out conversations below
         result.update(_checkpoint_val_loss(out_dir, rec.data_dir / recipe.dataset))
     extra: dict[str, Any] = {'config': config, 'train_command': _train_command(recipe), 'result': result}
     if recipe.loop == 'sft':
         extra.update(record_alignment.chat_model(out_dir, target, rec.data_dir / recipe.dataset))
+    elif recipe.loop == 'dpo':
+        scoring = _clock()
+        extra.update(record_alignment.dpo_run(out_dir, target, rec.data_dir))
+        extra['steps'] = {**steps, 'report': _step(scoring)}
     elif recipe.kind == 'model':
         extra.update(_export_model(out_dir, target))
     if recipe.loop == 'finetune':
@@ -220,7 +241,8 @@ def record_run(rec: Recorder, recipe: Recipe) -> dict:
 
 
 def _train_command(recipe: Recipe) -> str:
-    """The `nanogpt-lab train|finetune|sft` command the recipe is (plus --data_dir, --out_dir, --threads, init_from)."""
+    """The `nanogpt-lab train|finetune|sft|dpo` command the recipe is (plus --data_dir, --out_dir, --threads,
+    init_from)."""
     import shlex
 
     return shlex.join(['nanogpt-lab', recipe.loop, *recipe.args])
@@ -326,6 +348,12 @@ def _fresh_asset_dir(rec: Recorder, name: str) -> Path:
 def _clock() -> tuple[float, list[float]]:
     """When a recording started and the machine's load then (shared machines make timings noisy)."""
     return time.time(), [round(x, 2) for x in os.getloadavg()]
+
+
+def _step(started: tuple[float, list[float]]) -> dict[str, Any]:
+    """How long one step of a recording took since `started` (a `_clock()`), with the load before and after."""
+    end = [round(x, 2) for x in os.getloadavg()]
+    return {'wall_time_s': round(time.time() - started[0], 1), 'load_avg_start': started[1], 'load_avg_end': end}
 
 
 def _write_provenance(

@@ -48,6 +48,7 @@ from nanogpt_lab.ui.components.xray_view import turn_editor, xray_view
 from nanogpt_lab.ui.view import View
 
 CHAT_ASSET = 'chat-lab-tasks'  # the recorded SFT: events, xray.json, accuracies (provenance), the bundled chat model
+DPO_ASSET = 'dpo-lab-tasks'  # the recorded DPO of the bundled chat model: events, report.json
 LAB_TASKS = 'lab-tasks'
 RUN = 'run:'
 
@@ -337,12 +338,17 @@ class AlignmentPage:
             picker.classes('min-w-[20rem]').mark('chat7-model')
             if not self.view.real:
                 note(tr('alignment.chat.simulated'), marker='chat7-simulated')
+            recorded = None if self.view.real else _dpo_recording(tr)  # simulation mode: the recorded DPO run
             with ui.row().classes('w-full items-center gap-3') as self.dpo_row:
                 self.dpo_button = ui.button(tr('alignment.dpo.start'), icon='model_training', on_click=self._dpo)
                 self.dpo_button.props('outline no-caps').mark('dpo-start')
+                self.replay = ui.button(tr('alignment.dpo.replay'), icon='replay', on_click=self._replay)
+                self.replay.props('outline no-caps').mark('dpo-replay').set_visibility(recorded is not None)
                 self.dpo_note = ui.label().classes(theme.CAPTION).mark('dpo-note')
             self.dpo_progress = real_mode_panel(tr=tr, marker='dpo-panel')
             self.dpo_watch = preference_watch(tr=tr, marker='dpo-watch')
+            if recorded is not None:  # drawn at once, replayable at 10x
+                self.dpo_watch.show(*recorded)
             self.chat = chat_box(tr=tr, session=self.session, ready=self.ready, on_picks=self._picks_changed)
 
     def _pick_model(self, model_id: str) -> None:
@@ -363,22 +369,36 @@ class AlignmentPage:
 
     async def _dpo(self) -> None:
         """A DPO job from the chat's model on the picks collected here; its margin and accuracy stream in below."""
+        await self._watch('dpo', dpo_request(self.model_id, self.chat.picks))
+
+    async def _replay(self) -> None:
+        """Simulation mode: the recorded DPO run replayed at 10x through a simulate job, as the SFT curve is."""
+        await self._watch('simulate', {'asset': DPO_ASSET, 'speed': 10}, self.dpo_watch.provenance)
+
+    async def _watch(self, kind: str, params: dict[str, Any], provenance: Provenance | None = None) -> None:
+        """Start a dpo (or simulate) job and draw its events in Watch it; a refusal is said beside the button."""
         if self.manager is None:
             return
         try:
-            job = self.manager.submit('dpo', dpo_request(self.model_id, self.chat.picks))
+            job = self.manager.submit(kind, params)
         except ValueError as e:  # no picks yet, a model without a template, a bad beta: said beside the button
             self.dpo_note.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             self.dpo_note.classes(replace=theme.ERROR_TEXT)
             return
-        self.dpo_button.set_enabled(False)
-        self.dpo_watch.reset(Provenance.live((job.get('devices') or ['cpu'])[0], job['id']))
+        buttons = (self.dpo_button, self.replay)
+        enabled = [b.enabled for b in buttons]
+        for b in buttons:
+            b.set_enabled(False)
+        self.dpo_watch.reset(provenance or Provenance.live((job.get('devices') or ['cpu'])[0], job['id']))
         try:
             end = await self.dpo_progress.follow(self.manager, job, self.dpo_watch.add)
         finally:
-            if not self.dpo_button.is_deleted:
-                self.dpo_button.set_enabled(True)
-        if end and end.get('status') in ('succeeded', 'cancelled') and not self.dpo_progress.is_deleted:
+            for b, was in zip(buttons, enabled, strict=True):
+                if not b.is_deleted:
+                    b.set_enabled(was)
+        if kind != 'dpo' or self.dpo_progress.is_deleted:
+            return
+        if end and end.get('status') in ('succeeded', 'cancelled'):
             self.export.show(job['id'])
             with self.dpo_progress:
                 ui.link(
@@ -412,3 +432,14 @@ def _recording(tr: Any) -> dict[str, Any] | None:
         'config': prov.get('config') or {},
         'provenance': Provenance.asset(CHAT_ASSET, info.date, tr),
     }
+
+
+def _dpo_recording(tr: Any) -> tuple[list[dict[str, Any]], Provenance] | None:
+    """The recorded DPO run's train events and provenance (dpo-lab-tasks); None when not recorded."""
+    try:
+        from nanogpt_lab.simulation import assets
+
+        info = assets.get_asset(DPO_ASSET)
+        return assets.load_events(DPO_ASSET, ('train',)), Provenance.asset(DPO_ASSET, info.date, tr)
+    except (ImportError, ValueError, OSError, KeyError, LabError):
+        return None
