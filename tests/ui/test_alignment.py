@@ -18,6 +18,16 @@ async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_mo
     assert text(user, 'xray-share').endswith('the others are only read.')
     assert text(user, 'accuracy-headline').startswith('Held-out exact match over all kinds: before ')
     assert 'chat-lab-tasks' in text(user, 'accuracy-provenance')
+    # Watch it: the recorded DPO run, drawn as the page opens with its recording's provenance, replayed on a click
+    assert 'dpo-lab-tasks' in text(user, 'dpo-watch-margin-provenance')
+    assert text(user, 'dpo-watch-loss-summary').startswith('After 146 steps: reward margin ')
+    user.find(marker='dpo-replay').click()
+    await until(lambda: found(user, marker='dpo-panel-job') and one(user, 'dpo-panel-job').text)
+    from nanogpt_lab.ui.components.job_progress import jobs_client
+
+    replay = jobs_client().get(one(user, 'dpo-panel-job').text)
+    assert replay['kind'] == 'simulate' and replay['config']['asset'] == 'dpo-lab-tasks'
+    jobs_client().cancel(replay['id'])
     one(user, 'chat7-input').value = 'x' * 4001  # over the limit: refused, and it stays in the box
     user.find(marker='chat7-send').click()
     await until(lambda: text(user, 'chat7-status') != '', timeout=60)  # once the chat model is loaded
