@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from nanogpt_lab.config import TrainConfig, build
+from nanogpt_lab.hardware import ENV_CPU_PEAK
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get('NANOGPT_LAB_SHARED_DATA', ROOT.parent / 'shared' / 'data')).resolve()
@@ -64,6 +67,33 @@ def offline_tiktoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv('NANOGPT_LAB_GPT2_BPE_DIR', str(bpe_dir))
     yield cache
     mp.undo()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def cpu_peak_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """This CPU's peak, measured once per session by the lab itself (`hardware.cpu_peak`, in a subprocess so that
+    this process loads no torch yet) and given to every process as NANOGPT_LAB_CPU_PEAK_TFLOPS, the documented
+    setting: else each training started in a fresh workspace measures it again (0.4-1.2 s, hundreds of starts).
+    Unset when the measurement is not trusted (a busy machine), and for the tests of measuring (`measured_peak`)."""
+    if os.environ.get(ENV_CPU_PEAK):
+        yield os.environ[ENV_CPU_PEAK]
+        return
+    code = "from nanogpt_lab import hardware; print(hardware.cpu_peak('float32', 1).per_core or '')"
+    env = {**os.environ, 'NANOGPT_LAB_HOME': str(tmp_path_factory.mktemp('cpu_peak_home'))}
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+    per_core = out.stdout.strip() if out.returncode == 0 else ''
+    tflops = f'{float(per_core) * (os.cpu_count() or 1) / 1e12:.4g}' if per_core else None
+    mp = pytest.MonkeyPatch()
+    if tflops:
+        mp.setenv(ENV_CPU_PEAK, tflops)  # a figure for all the cores, as the setting reads
+    yield tflops
+    mp.undo()
+
+
+@pytest.fixture
+def measured_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU peak is measured (and cached in the workspace) as on a learner's machine, not the session's figure."""
+    monkeypatch.delenv(ENV_CPU_PEAK, raising=False)
 
 
 @pytest.fixture(autouse=True)

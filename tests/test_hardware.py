@@ -10,6 +10,8 @@ import pytest
 from nanogpt_lab import hardware
 from nanogpt_lab.hardware import PeakSession
 
+pytestmark = pytest.mark.usefixtures('measured_peak')
+
 
 def test_a_real_measurement_is_cached_and_trusted_only_when_two_quiet_sessions_agree(workspace_home: Path) -> None:
     peak = hardware.cpu_peak('float32', 2)

@@ -60,7 +60,9 @@ def test_events_checkpoint_and_config(tiny, run_train, tmp_path, monkeypatch):
         assert pickle.load(f)['vocab_size'] == 65  # the run carries its vocabulary
 
 
-def test_a_peak_the_run_beats_reads_unknown_and_is_measured_again(tiny, run_train, monkeypatch, workspace_home):
+def test_a_peak_the_run_beats_reads_unknown_and_is_measured_again(
+    tiny, run_train, monkeypatch, workspace_home, measured_peak
+):
     from nanogpt_lab import hardware
 
     slow = hardware.PeakSession(1e6, 1.0)  # a peak measured as if the machine were a thousand times busier

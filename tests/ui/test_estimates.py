@@ -13,7 +13,7 @@ def test_gpu_peak_comes_from_the_datasheet_table() -> None:
     assert estimates.gpu_peak('Some Future GPU', 'bfloat16').flops is None
 
 
-def test_cpu_peak_is_measured_or_configured(monkeypatch) -> None:
+def test_cpu_peak_is_measured_or_configured(monkeypatch, measured_peak) -> None:
     sessions = iter([hardware.PeakSession(80e9, 1.0), hardware.PeakSession(84e9, 0.9)])
     monkeypatch.setattr(hardware, '_measure_session', lambda dtype: next(sessions))
     measured = estimates.cpu_peak('float32')
