@@ -119,13 +119,18 @@ def test_a_failed_cli_job_says_so_once_on_one_line(tmp_path: Path, helpers: Any,
     assert not (tmp_path / 'home' / 'runs').exists() or len(list((tmp_path / 'home' / 'runs').iterdir())) == 1
 
 
-@pytest.fixture
-def lab(tmp_path: Path, labs: Any) -> Iterator[Any]:
-    """A real server whose uploads are capped at 20 MB (NANOGPT_LAB_UPLOAD_LIMIT_MB)."""
-    served = labs(tmp_path / 'home', env={'NANOGPT_LAB_UPLOAD_LIMIT_MB': '20'}).start()
-    served.call('GET', '/api/jobs')  # the first request's imports are not part of any measurement
-    served.call('POST', '/api/jobs/train', json={'batch_size': 0})
-    yield served
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> Iterator[Any]:
+    """A real server whose uploads are capped at 20 MB (NANOGPT_LAB_UPLOAD_LIMIT_MB), one for the module's channels
+    (each measures its own memory growth; the JSON channel, first, sees an empty job list)."""
+    folder = tmp_path_factory.mktemp('bounds_lab')
+    served = helpers.Lab(folder / 'home', folder / 'lab.log', env={'NANOGPT_LAB_UPLOAD_LIMIT_MB': '20'}).start()
+    try:
+        served.call('GET', '/api/jobs')  # the first request's imports are not part of any measurement
+        served.call('POST', '/api/jobs/train', json={'batch_size': 0})
+        yield served
+    finally:
+        served.stop()
 
 
 def _timed(lab: Any, method: str, path: str, **kw: Any) -> tuple[httpx.Response, float]:
