@@ -58,3 +58,16 @@ async def test_make_the_report_card_runs_the_report_job(user: User, dpo_run: str
 async def test_real_mode_without_a_run_asks_for_one(user: User, text) -> None:
     await user.open('/alignment?lang=en&mode=real')
     assert text(user, 'report-headline').startswith('The report card scores a run of this workspace')
+
+
+async def test_simulation_shows_the_recorded_dpo_runs_card(user: User, one, text) -> None:
+    from nanogpt_lab.simulation import assets
+
+    card = assets.read_json('dpo-lab-tasks', 'report.json')['card']
+    await user.open('/alignment?lang=en')
+    rows = one(user, 'report-table').rows
+    stages = zip(('Base', 'SFT', 'DPO'), card['models'], strict=True)
+    assert [r['model'] for r in rows] == [f'{stage} · {m["name"]}' for stage, m in stages]
+    assert text(user, 'report-chart-provenance').startswith('simulated · recorded: dpo-lab-tasks (')
+    assert len(one(user, 'report-answers-table').rows) == card['before_after']['total']
+    assert one(user, 'report-download').text == 'Download report.json'  # the recorded file, offered as it is
