@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from nanogpt_lab.alignment.lab_preferences import Sample, pairs_for, pick_prompts, sample_answers
+from nanogpt_lab.alignment.lab_preferences import Sample, answered_by, pairs_for, pick_prompts, sample_answers
 from nanogpt_lab.alignment.template import chat_tokenizer_for
 from nanogpt_lab.config import ModelConfig
 from nanogpt_lab.evaluation.tasks import script
@@ -60,3 +60,9 @@ def test_samples_stop_at_the_end_token_and_never_pass_the_block():
     assert len(samples) == 3
     for s in samples:
         assert '<|' not in s.text and len(tok.encode(s.text)) <= 16 - 8  # the prompt takes 8 of the 16 positions
+
+
+def test_the_answering_model_is_recorded_by_name_or_full_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert answered_by('bundled-chat') == 'bundled-chat'  # the bundled chat model, not a folder named so here
+    assert answered_by('runs/sft') == str(tmp_path / 'runs' / 'sft')

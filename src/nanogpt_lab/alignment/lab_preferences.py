@@ -29,6 +29,7 @@ from nanogpt_lab.config import PreferencesConfig
 from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.evaluation.tasks import answer_limit, is_correct, script
 from nanogpt_lab.events import Emit, emit_log, null_emit
+from nanogpt_lab.inference.catalog import BUNDLED
 from nanogpt_lab.inference.sampler import generate_ids
 from nanogpt_lab.messages import ref
 
@@ -150,6 +151,11 @@ def build_pairs(
     return pairs, {'prompts': len(conversations), **counts}
 
 
+def answered_by(from_run: str) -> str:
+    """Which model answered, as the dataset records it: a bundled model by its name, a run by its full path."""
+    return from_run if from_run in BUNDLED else str(Path(from_run).expanduser().resolve())
+
+
 def prepare_from_run(cfg: PreferencesConfig, folder: Path, emit: Emit = null_emit) -> dict[str, Any]:
     """`prepare lab-preferences --from=RUN`: the run answers the task set's prompts, the checkers label the answers;
     write `folder` and return its preferences.json."""
@@ -171,6 +177,6 @@ def prepare_from_run(cfg: PreferencesConfig, folder: Path, emit: Emit = null_emi
                  correct=stats[split]['correct'], answers=stats[split]['answers'])  # fmt: skip
     if not splits['train']:
         raise AlignmentError('dpo.no_lab_pairs', key='prompts', run=cfg.from_run)
-    source = {'kind': 'lab-preferences', 'from': str(Path(str(cfg.from_run)).resolve()), 'tasks': cfg.tasks,
+    source = {'kind': 'lab-preferences', 'from': answered_by(str(cfg.from_run)), 'tasks': cfg.tasks,
               'seed': cfg.seed, 'samples': cfg.samples, 'temperature': TEMPERATURE, 'stats': stats}  # fmt: skip
     return write_preferences(folder, splits, source)
