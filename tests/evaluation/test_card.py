@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nanogpt_lab.alignment.conversations import read_conversations
 from nanogpt_lab.alignment.preferences import Pair, write_preferences
-from nanogpt_lab.evaluation.card import chance_level, contamination, held_out, with_config
+from nanogpt_lab.evaluation.card import chance_level, contamination, held_out, score_link, with_config
 from nanogpt_lab.evaluation.lineage import lineage
 from nanogpt_lab.evaluation.report import REPORT_FILE
 
@@ -60,3 +60,15 @@ def test_chance_is_what_the_most_common_answer_scores():
     convs = [{'messages': [{'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}]}
              for q, a in (('a', '4'), ('b', '4'), ('c', '4'), ('d', '5'))]  # fmt: skip
     assert chance_level(convs) == 0.75
+
+
+def test_a_base_text_not_prepared_here_leaves_that_figure_out_and_says_why(dpo_chain, tmp_path):
+    from dataclasses import replace
+
+    from nanogpt_lab.events import null_emit
+
+    chain = [with_config(link) for link in lineage(dpo_chain[0])]
+    base = replace(chain[0], config={'dataset': 'shakespeare_char'})  # as a bundled base says; not in tmp_path
+    entry = score_link(chain[-1], base, (None, None), str(tmp_path), 'cpu', null_emit)
+    assert 'text_loss' not in entry and [n['code'] for n in entry['notes']] == ['alignment_engine.no_val_bin']
+    assert entry['provenance']['device'] == 'cpu'

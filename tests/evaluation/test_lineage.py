@@ -63,3 +63,4 @@ def test_bundled_chat_is_the_sft_of_the_bundled_model_on_lab_tasks(tmp_path):
         ('dpo', 'dpo', dpo),
     ]
     assert chain[1].config == {'init_from': 'bundled', 'dataset': 'lab-tasks'}  # from its recording's provenance
+    assert chain[0].config['dataset'] == 'shakespeare_char'  # the report card scores every model on that text

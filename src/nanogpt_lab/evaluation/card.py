@@ -33,6 +33,7 @@ import torch
 from nanogpt_lab import revision
 from nanogpt_lab.alignment.conversations import read_conversations
 from nanogpt_lab.alignment.embeddings import attach_template
+from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pairs
 from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split, pairs_folder
 from nanogpt_lab.alignment.template import ChatTokenizer, load_chat
@@ -195,7 +196,10 @@ def score_link(
     emit_log(emit, 'log.dpo.card_model', stage=link.stage, run=link.name)
     model, tokenizer, entry['notes'] = open_scored(link, data_dir, device, template)
     if base.config.get('dataset'):
-        entry['text_loss'] = text_loss(model, base.config, data_root(base, data_dir), emit)
+        try:
+            entry['text_loss'] = text_loss(model, base.config, data_root(base, data_dir), emit)
+        except AlignmentError as e:  # the base's text is not prepared here: that figure is absent, the others stand
+            entry['notes'].append({'code': e.code, 'params': e.params})
     if isinstance(tokenizer, ChatTokenizer) and tasks is not None:
         val = fitting(read_conversations(tasks, 'val'), tokenizer, model.config.block_size)
         entry['chat_loss'] = chat_loss(model, tokenizer, val, tasks.name)

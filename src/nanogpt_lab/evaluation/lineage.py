@@ -59,14 +59,21 @@ def _stage(run: Path, config: dict[str, Any]) -> str:
 def released(source: str) -> list[Link]:
     """Where a chain ends in weights the lab did not train here, newest first. gpt2* and the bundled tiny model are
     bases; bundled-chat is an SFT of the bundled model on lab-tasks, as its recording's provenance.json says, so its
-    base comes with it."""
+    base comes with it. A bundled model's config is what its recording was trained with, so the report card can
+    score every model of the chain on the bundled base's own text."""
     folder = bundled_folder(BUNDLED[source]) if source in BUNDLED else None
-    if folder is None or not (folder / CHAT_FILE).is_file():
+    if folder is None:
         return [Link(source, None, 'base')]
-    recorded = read_json_object(folder / 'provenance.json').get('config') or {}
-    config = {k: recorded[k] for k in ('init_from', 'dataset') if k in recorded}
+    config = _recorded(folder)
+    if not (folder / CHAT_FILE).is_file():
+        return [Link(source, None, 'base', config)]
     parent = config.get('init_from')
-    return [Link(source, None, 'sft', config)] + ([Link(parent, None, 'base')] if parent in BUNDLED else [])
+    return [Link(source, None, 'sft', config)] + (released(parent) if parent in BUNDLED else [])
+
+
+def _recorded(folder: Path) -> dict[str, Any]:
+    recorded = read_json_object(folder / 'provenance.json').get('config') or {}
+    return {k: recorded[k] for k in ('init_from', 'dataset') if k in recorded}
 
 
 def parent_source(run: Path, config: dict[str, Any] | None = None) -> str | None:

@@ -57,12 +57,15 @@ def model_label(model: dict[str, Any], tr: Translator) -> str:
 
 
 def provenance_text(model: dict[str, Any], tr: Translator) -> str:
-    """Where a model's figures come from: its run, the commit that scored it, the device and the date."""
+    """Where a model's figures come from (its run, the commit that scored it, the device and the date), then the
+    card's notes on it: how it was scored, why a figure is absent."""
     p = model.get('provenance')
-    if not p:
-        return '; '.join(tr.message(n['code'], n['params']) for n in model.get('notes', [])) or '—'
-    commit = (p.get('commit') or '?')[:10]
-    return tr('alignment.report.provenance', run=p['run'], commit=commit, device=p['device'], date=p['date'])
+    parts = [tr.message(n['code'], n['params']) for n in model.get('notes', [])]
+    if p:
+        commit = (p.get('commit') or '?')[:10]
+        where = tr('alignment.report.provenance', run=p['run'], commit=commit, device=p['device'], date=p['date'])
+        parts.insert(0, where)
+    return '; '.join(parts) or '—'
 
 
 def model_rows(card: dict[str, Any], tr: Translator) -> list[dict[str, Any]]:
