@@ -111,5 +111,6 @@ def test_nanogpt_lab_train_chooses_before_torch_loads(char_data_dir, tmp_path) -
         resolved = json.loads((run / 'config.json').read_text())['resolved']
         assert expected in resolved['cpu_threads']
         assert resolved['cpu_threads'].startswith(f'CPU: {resolved["threads"]} thread(s), ')
+        assert resolved['cpu_kernels'].startswith('MKL: ')  # cpu_kernels chose too (tests/test_cpu_kernels.py)
         logged = [json.loads(line) for line in (run / 'events.jsonl').read_text().splitlines()]
         assert any(e.get('code') == 'log.cpu_threads.chosen' for e in logged)

@@ -82,6 +82,9 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
 
 @command('serve', 'start the lab in your browser (the default command)', args='', options=_serve_options)
 def _serve(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab import cpu_kernels
+
+    cpu_kernels.configure()  # before torch loads: MKL's kernels for what the server computes in-process
     from nanogpt_lab.ui.app import serve
 
     serve(
@@ -294,6 +297,9 @@ def _export(opts: argparse.Namespace, args: list[str]) -> int:
 
 @command('bench', 'benchmarks against a baseline in the same run', args=bench.USAGE)
 def _bench(opts: argparse.Namespace, args: list[str]) -> int:
+    from nanogpt_lab import cpu_kernels
+
+    cpu_kernels.configure()  # before torch loads: MKL's kernels as in the runs it measures (a peak for MFU, too)
     return bench.main(args)
 
 

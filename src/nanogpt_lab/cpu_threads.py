@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from nanogpt_lab import cpu_kernels
 from nanogpt_lab.messages import ref, render
 
 ENV_THREADS = 'OMP_NUM_THREADS'
@@ -131,12 +132,14 @@ def configure(threads: int = 0) -> Choice | None:
     """Measure, decide and apply the CPU threading for this process; call it before torch is imported.
 
     Sets OMP_NUM_THREADS, and OMP_WAIT_POLICY=PASSIVE when the cores are shared and the environment names no
-    policy. Where torch is already loaded (a notebook, a test) it changes nothing and returns None: that process
-    chose already. Otherwise returns the choice, which `chosen()` hands to the trainer for its log.
+    policy; and MKL's kernels (`cpu_kernels.configure`). Where torch is already loaded (a notebook, a test) it
+    changes nothing and returns None: that process chose already. Otherwise returns the choice, which `chosen()`
+    hands to the trainer for its log.
     """
     global _chosen
     if 'torch' in sys.modules:
         return None
+    cpu_kernels.configure()
     user_threads = ENV_THREADS in os.environ or threads > 0
     free = None if user_threads and ENV_WAIT in os.environ else free_cores()
     _chosen = decide(usable_cores(), free, dict(os.environ), threads)

@@ -231,9 +231,13 @@ def _trusted(sessions: list[PeakSession]) -> float | None:
 
 
 def _peak_key(dtype: str) -> str:
+    """One peak per CPU, dtype, torch and MKL kernels (a process that chose MKL's AVX2 kernels multiplies faster)."""
     import torch
 
-    return f'{cpu_model()}|{dtype}|{torch.__version__}'
+    from nanogpt_lab import cpu_kernels
+
+    kernels = '|mkl-cpu-features' if (choice := cpu_kernels.chosen()) and choice.applied else ''
+    return f'{cpu_model()}|{dtype}|{torch.__version__}{kernels}'
 
 
 def _peak_path() -> Path:

@@ -8,7 +8,10 @@ files, the CLI and the loop run as they would for the real thing, only smaller.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,13 +69,16 @@ def test_readme_cpu_command(char_data_dir, tmp_path):
 
 def test_nanogpt_batches_reproduce_nanogpts_own_log(char_data_dir, tmp_path):
     """With --nanogpt_batches=True the README CPU command draws nanoGPT's batches in nanoGPT's order: every loss
-    its train.py printed (fixtures/nanogpt_baby_60iters.log, made by nanoGPT itself) comes out the same."""
+    its train.py printed (fixtures/nanogpt_baby_60iters.log, made by nanoGPT itself) comes out the same. A fresh
+    process, as a user runs it: the kernels chosen at start (cpu_kernels: MKL's AVX2 ones on an AMD CPU) too."""
     golden = (Path(__file__).parent / 'fixtures' / 'nanogpt_baby_60iters.log').read_text()
     command = next(line for line in golden.splitlines() if line.startswith('# python train.py'))
     flags = [f for f in command.split()[4:] if not f.startswith('--out_dir')]
     run = tmp_path / 'run'
     extra = [f'--data_dir={char_data_dir}', f'--out_dir={run}', '--nanogpt_batches=True', '--threads=2']
-    assert cli(['train', str(CONFIG / 'train_shakespeare_char.py'), *flags, *extra]) == 0
+    env = {**os.environ, 'NANOGPT_LAB_HOME': str(tmp_path / 'home')}
+    cmd = [sys.executable, '-m', 'nanogpt_lab.cli', 'train', str(CONFIG / 'train_shakespeare_char.py'), *flags, *extra]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
     theirs_train = {int(i): float(v) for i, v in re.findall(r'^iter (\d+): loss ([\d.]+)', golden, re.M)}
     theirs_eval = {int(i): (float(t), float(v)) for i, t, v in re.findall(STEP, golden, re.M)}
     events = _events(run)

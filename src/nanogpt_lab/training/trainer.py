@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from nanogpt_lab import cpu_threads, hardware, workspace
+from nanogpt_lab import cpu_kernels, cpu_threads, hardware, workspace
 from nanogpt_lab.config import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, TrainConfig
 from nanogpt_lab.evaluation.bits import bits_per_char, split_chars_per_token
 from nanogpt_lab.evaluation.loss import estimate_loss
@@ -270,6 +270,7 @@ class Trainer:
             'tokens_per_iter': self.tokens_per_iter,
             'threads': torch.get_num_threads(),
             'cpu_threads': choice.reason if (choice := cpu_threads.chosen()) else None,
+            'cpu_kernels': kernels.reason if (kernels := cpu_kernels.chosen()) else None,
             'init_from': source,
             'model_args': self.raw_model.config.model_dump(),
             'parameters': n_params,
@@ -288,6 +289,8 @@ class Trainer:
                 raise TrainingError('training.run_folder', path=self.out_dir, reason=e.strerror or str(e)) from None
         if choice and self.rt.device_type == 'cpu':
             emit_log(self.emit, 'log.cpu_threads.chosen', **choice.params)
+        if kernels and self.rt.device_type == 'cpu':
+            emit_log(self.emit, kernels.why['code'], **kernels.why['params'])
         if hardware.emulated_dtype(self.rt.dtype, self.rt.device):
             emit_log(self.emit, 'log.slow_dtype', level='warning', dtype=self.rt.dtype)
         emit_log(

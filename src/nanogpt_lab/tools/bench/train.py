@@ -137,9 +137,9 @@ def _env(threads: int) -> dict[str, str]:
 
 
 def environment() -> str:
-    """The OpenMP variables both runners inherit, as the header shows them."""
-    shown = [f'{k}={v}' for k, v in sorted(os.environ.items()) if k.startswith(('OMP_', 'GOMP_', 'KMP_'))]
-    return ', '.join(shown) or 'no OMP_* variables set'
+    """The OpenMP and MKL variables both runners inherit, as the header shows them."""
+    shown = [f'{k}={v}' for k, v in sorted(os.environ.items()) if k.startswith(('OMP_', 'GOMP_', 'KMP_', 'MKL_'))]
+    return ', '.join(shown) or 'no OMP_* or MKL_* variables set'
 
 
 @contextlib.contextmanager
