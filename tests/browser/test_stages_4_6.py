@@ -1,6 +1,6 @@
 """Stages 4–6 in Debian's Chromium: both languages and both modes with screenshots, offline, no console errors; the
 inference slider redrawing its chart; a replay drawn live; and a real run: train on CPU, watch the loss chart
-gain points, stop it, sample from it.
+gain points, stop it, export it from the page (download, snippets, /docs), sample from it.
 
 Screenshots land in artifacts/screenshots/ (gitignored). The lab is `nanogpt-lab serve` on a free loopback port
 with its own workspace: tiny Shakespeare prepared, and nanoGPT's baby checkpoint as a finished run.
@@ -153,6 +153,17 @@ def test_real_mode_train_watch_stop_then_sample(lab: str, watched: Any) -> None:
     page.get_by_text('Resume', exact=True).wait_for()  # a stop is a stop: it offers to go on, in no red
     assert 'This did not work' not in page.inner_text('body')
     run = re.search(r'runs/(train-[\w-]+)/ckpt\.pt', page.inner_text('body')).group(1)
+    # the export panel offers the stopped run: an export job, its folder as a download, snippets to copy, /docs
+    assert f'"out_dir": "{run}"' in page.inner_text('body')
+    page.get_by_role('button', name='Export', exact=True).click()
+    link = page.get_by_role('link', name='Download the folder (.zip)')
+    link.wait_for(timeout=60_000)
+    assert link.get_attribute('href') == f'/api/exports/{run}-hf/download'
+    archive = page.request.get(lab + link.get_attribute('href'))
+    assert archive.ok and archive.body()[:2] == b'PK'  # a zip of the Hugging Face folder
+    assert 'from_pretrained' in page.inner_text('body') and page.get_by_role('button', name='Copy').count() >= 3
+    assert page.get_by_role('link', name='API reference (/docs)').get_attribute('href') == '/docs'
+    watch.shot('en-real-4-exported')
     page.goto(f'{lab}/inference?lang=en&mode=real&model=run:{run}&max=40', wait_until='networkidle')
     page.wait_for_function("() => document.body.innerText.includes('Loaded on')", timeout=60_000)
     page.get_by_text('Generate', exact=True).click()
