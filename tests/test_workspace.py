@@ -32,6 +32,9 @@ def test_safe_names_stay_inside_and_uploads_are_sanitised() -> None:
     assert workspace.inside(workspace.runs_root(), 'train-1') == workspace.runs_root() / 'train-1'
     assert workspace.sanitize_name('../../My Notes (v2).txt') == 'My_Notes_v2'
     assert workspace.sanitize_name('...') == 'dataset'
+    # a Hugging Face dataset's name has no extension: its dots stay (llama3.1, not llama3)
+    name = 'HuggingFaceTB/everyday-conversations-llama3.1-2k'
+    assert workspace.sanitize_name(name, is_file=False) == 'everyday-conversations-llama3.1-2k'
 
 
 def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path: Path) -> None:

@@ -71,10 +71,12 @@ def check_name(name: str, what: str = 'name') -> str:
     return name
 
 
-def sanitize_name(raw: str, fallback: str = 'dataset', max_chars: int = 64) -> str:
+def sanitize_name(raw: str, fallback: str = 'dataset', max_chars: int = 64, *, is_file: bool = True) -> str:
     """Turn an uploaded file's name into a safe folder name that keeps its letters, in every script (诗经.txt →
-    诗经): NFC; separators, control and other characters become '_'; no dot first; reserved names get a '_'."""
-    stem = Path(unicodedata.normalize('NFC', str(raw)).replace('\\', '/').split('/')[-1]).stem
+    诗经): NFC; separators, control and other characters become '_'; no dot first; reserved names get a '_'.
+    `is_file=False` for a name that has no extension to drop (a Hugging Face dataset: llama3.1-2k stays whole)."""
+    last = unicodedata.normalize('NFC', str(raw)).replace('\\', '/').split('/')[-1]
+    stem = Path(last).stem if is_file else last
     cleaned = re.sub('_+', '_', ''.join(c if _word_char(c) else '_' for c in stem))
     cleaned = re.sub(r'\.{2,}', '.', cleaned)
     while cleaned and unicodedata.category(cleaned[0])[0] not in 'LN':  # a letter or digit first

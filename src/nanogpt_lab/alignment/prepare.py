@@ -57,6 +57,12 @@ def _name(cfg: ConversationsConfig) -> str:
 
 
 def _source_name(input: str | None, hf: str | None, fallback: str) -> str:
-    """A folder name from the input file's name, or the Hugging Face dataset's."""
-    raw = input or str(hf).split('/')[-1]
-    return workspace.sanitize_name(str(Path(raw).expanduser()), fallback=fallback)
+    """A folder name from the input file's name (its extension dropped), or the Hugging Face dataset's (whole)."""
+    if input:
+        return workspace.sanitize_name(str(Path(input).expanduser()), fallback=fallback)
+    return hub_name(str(hf), fallback)
+
+
+def hub_name(dataset: str, fallback: str = 'conversations') -> str:
+    """The workspace name a named Hugging Face dataset is prepared under: its name after the owner, dots kept."""
+    return workspace.sanitize_name(dataset, fallback=fallback, is_file=False)

@@ -21,6 +21,7 @@ from nicegui import run, ui
 from nanogpt_lab import workspace
 from nanogpt_lab.alignment.conversations import MANIFEST_FILE, NAMED_DATASETS, STATS_FILE
 from nanogpt_lab.alignment.lab_tasks import LAB_TASKS
+from nanogpt_lab.alignment.prepare import hub_name
 from nanogpt_lab.data.download import datasets_offline
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import read_json_object
@@ -42,11 +43,6 @@ HEADLINES = {
     'alignment_engine.no_datasets': 'offline',
     'alignment_engine.name_taken': 'name_taken',
 }
-
-
-def _hub_name(dataset: str) -> str:
-    """The workspace name a named Hugging Face dataset is prepared under (its name after the owner)."""
-    return workspace.sanitize_name(dataset.split('/')[-1], fallback='conversations')
 
 
 class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
@@ -95,7 +91,7 @@ class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
         if key == LAB_TASKS:
             params, name, label = {'source': LAB_TASKS}, LAB_TASKS, tr('alignment.train.prepare_tasks')
         else:
-            params, name = {'hf': key, 'name': _hub_name(key)}, _hub_name(key)
+            params, name = {'hf': key, 'name': hub_name(key)}, hub_name(key)
             label = tr('alignment.data.hub.prepare', name=name)
             self._hub_facts(key, marker)
         state = tr('alignment.data.prepared', name=name) if _prepared(name) else tr('data.cards.not_prepared')
@@ -269,7 +265,7 @@ def _slug(key: str) -> str:
 
 def _taken(name: str) -> bool:
     """A learner's dataset cannot take the name of a source card's dataset."""
-    return name == LAB_TASKS or name in {_hub_name(d) for d in NAMED_DATASETS}
+    return name == LAB_TASKS or name in {hub_name(d) for d in NAMED_DATASETS}
 
 
 def _prepared(name: str) -> bool:
