@@ -27,9 +27,11 @@ from typing import Any, BinaryIO
 
 from nanogpt_lab.alignment.errors import AlignmentError
 from nanogpt_lab.alignment.template import ChatTokenizer, check_messages, save_vocabulary
+from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text, write_folder
 from nanogpt_lab.messages import ref
+from nanogpt_lab.workspace import check_name
 
 FORMAT = 'nanogpt-lab/preferences'
 LAB_PREFERENCES = 'lab-preferences'  # the dataset `prepare lab-preferences` writes (alignment.lab_preferences)
@@ -320,9 +322,10 @@ def pairs_folder(folder: Path) -> Path:
         name = json.loads(path.read_text(encoding='utf-8'))['preferences']
     except (OSError, ValueError, KeyError, TypeError):
         raise AlignmentError('dpo.bad_info', path=path) from None
-    if not isinstance(name, str) or not name or Path(name).name != name or name in ('.', '..'):
-        raise AlignmentError('dpo.bad_info', path=path)
-    return folder.parent / name
+    try:
+        return folder.parent / check_name(name)  # a sibling's name, never a path
+    except LabError:
+        raise AlignmentError('dpo.bad_info', path=path) from None
 
 
 # --- preparing a dataset --------------------------------------------------------------------------------------------
