@@ -36,7 +36,7 @@ from nanogpt_lab.evaluation.bits import LN2, bits_per_char, split_chars_per_toke
 from nanogpt_lab.evaluation.lineage import lineage
 from nanogpt_lab.evaluation.tasks import exact_match
 from nanogpt_lab.events import Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_text
+from nanogpt_lab.fileio import atomic_write_text, read_json_object
 from nanogpt_lab.messages import ref
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
@@ -90,7 +90,7 @@ def score_run(
     model, tokenizer, source = open_model('resume', out_dir, data_dir)
     device = resolve_device(device)
     model = model.to(device).eval()
-    config = _read_json(Path(out_dir) / RUN_CONFIG_NAME) or {}
+    config = read_json_object(Path(out_dir) / RUN_CONFIG_NAME)
     if isinstance(tokenizer, ChatTokenizer):
         losses, tasks = _chat_scores(model, tokenizer, config, (dataset, data_dir), emit, max_conversations)
         return Scores(losses, tasks, source, config, device)
@@ -207,17 +207,9 @@ def _masked_loss(model: Any, tokenizer: ChatTokenizer, conversations: list[dict]
 # --- report.json ----------------------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def read_report(out_dir: Path) -> dict[str, Any]:
     """The run's report.json (any tool's sections), or {} when there is none of this format."""
-    report = _read_json(out_dir / REPORT_FILE) or {}
+    report = read_json_object(out_dir / REPORT_FILE)
     return report if report.get('format') == REPORT_FORMAT else {}
 
 

@@ -26,7 +26,6 @@ from nanogpt_lab.fileio import atomic_write_text
 log = logging.getLogger(__name__)
 
 XRAY_FILE = 'xray.json'
-REPORT_FILE = 'report.json'  # the DPO run's report card, as `nanogpt-lab report --out_dir=RUN` writes it
 MODEL_FILES = ('config.json', 'model.safetensors', 'chat.json')  # the exported folder's char_vocab.json is left out:
 # chat.json holds the whole chat vocabulary (special tokens included), which a plain character list cannot
 SAMPLE_PROMPTS = ('你好', 'Hello!', 'Spell cat.', '把 dog 倒过来', 'What is 4 + 5?', '用英文说 7',
@@ -63,6 +62,7 @@ def dpo_run(out_dir: Path, target: Path, data_dir: Path) -> dict[str, Any]:
     on (their statistics) and the card's headline figures."""
     from nanogpt_lab.alignment.preferences import LAB_PREFERENCES, load_info
     from nanogpt_lab.evaluation.card import card_summary, report_card
+    from nanogpt_lab.evaluation.report import REPORT_FILE
 
     card = report_card(str(out_dir), str(data_dir), 'cpu')
     shutil.copyfile(out_dir / REPORT_FILE, target / REPORT_FILE)

@@ -39,7 +39,7 @@ from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.preference_watch import preference_watch
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
-from nanogpt_lab.ui.components.report_card import report_card
+from nanogpt_lab.ui.components.report_card import RECORDED, report_card
 from nanogpt_lab.ui.components.sampler_session import BUNDLED
 from nanogpt_lab.ui.components.section import note, section
 from nanogpt_lab.ui.components.task_accuracy import kind_label, task_accuracy
@@ -48,7 +48,6 @@ from nanogpt_lab.ui.components.xray_view import turn_editor, xray_view
 from nanogpt_lab.ui.view import View
 
 CHAT_ASSET = 'chat-lab-tasks'  # the recorded SFT: events, xray.json, accuracies (provenance), the bundled chat model
-DPO_ASSET = 'dpo-lab-tasks'  # the recorded DPO of the bundled chat model: events, report.json
 LAB_TASKS = 'lab-tasks'
 RUN = 'run:'
 
@@ -373,7 +372,7 @@ class AlignmentPage:
 
     async def _replay(self) -> None:
         """Simulation mode: the recorded DPO run replayed at 10x through a simulate job, as the SFT curve is."""
-        await self._watch('simulate', {'asset': DPO_ASSET, 'speed': 10}, self.dpo_watch.provenance)
+        await self._watch('simulate', {'asset': RECORDED, 'speed': 10}, self.dpo_watch.provenance)
 
     async def _watch(self, kind: str, params: dict[str, Any], provenance: Provenance | None = None) -> None:
         """Start a dpo (or simulate) job and draw its events in Watch it; a refusal is said beside the button."""
@@ -439,7 +438,7 @@ def _dpo_recording(tr: Any) -> tuple[list[dict[str, Any]], Provenance] | None:
     try:
         from nanogpt_lab.simulation import assets
 
-        info = assets.get_asset(DPO_ASSET)
-        return assets.load_events(DPO_ASSET, ('train',)), Provenance.asset(DPO_ASSET, info.date, tr)
+        info = assets.get_asset(RECORDED)
+        return assets.load_events(RECORDED, ('train',)), Provenance.asset(RECORDED, info.date, tr)
     except (ImportError, ValueError, OSError, KeyError, LabError):
         return None
