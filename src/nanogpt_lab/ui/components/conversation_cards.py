@@ -27,7 +27,7 @@ from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import read_json_object
 from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
-from nanogpt_lab.ui.components.dataset_card import refusal
+from nanogpt_lab.ui.components.dataset_card import headline, refusal
 from nanogpt_lab.ui.components.file_upload import named_upload
 from nanogpt_lab.ui.components.job_progress import job_progress
 from nanogpt_lab.ui.components.sampler_session import BUNDLED
@@ -137,9 +137,8 @@ class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
 
     def _explain(self, event: dict) -> str:
         """A failed preparation: what to do about this kind of problem on this page, then the engine's message."""
-        kind = HEADLINES.get(event.get('error_code') or event.get('code') or '', 'other')
-        details = self.tr.event_message(event)
-        return self.tr('data.errors.detail', headline=self.tr(f'alignment.data.errors.{kind}'), message=details)
+        code = event.get('error_code') or event.get('code') or ''
+        return headline(self.tr, code, self.tr.event_message(event), HEADLINES, 'alignment.data.errors')
 
 
 class conversation_facts(ui.column):  # noqa: N801 - a NiceGUI component

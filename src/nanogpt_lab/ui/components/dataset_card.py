@@ -245,10 +245,12 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
         return headline(self.tr, event.get('error_code') or event.get('code') or '', self.tr.event_message(event))
 
 
-def headline(tr: Translator, code: str, details: str) -> str:
-    """What to do about this kind of problem (by its code), then the details."""
-    kind = HEADLINES.get(code, 'other')
-    return tr('data.errors.detail', headline=tr(f'data.errors.{kind}'), message=details)
+def headline(
+    tr: Translator, code: str, details: str, kinds: dict[str, str] = HEADLINES, prefix: str = 'data.errors'
+) -> str:
+    """What to do about this kind of problem (by its code, from a page's `kinds` and catalog `prefix`), then the
+    details."""
+    return tr('data.errors.detail', headline=tr(f'{prefix}.{kinds.get(code, "other")}'), message=details)
 
 
 def refusal(
