@@ -4,6 +4,7 @@ folder in uploads/ that prepares as the download would; hostile archives are ref
 from __future__ import annotations
 
 import io
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from nanogpt_lab.config import MAX_UPLOAD_FILES, DataConfig
 from nanogpt_lab.data import load_stats, prepare
 from nanogpt_lab.jobs.specs import build_job
-from nanogpt_lab.server import archive
+from nanogpt_lab.server import archive, uploads
 from nanogpt_lab.server.app import create_app
 
 TWO = ('poet.tang.0.json', 'poet.tang.1000.json')
@@ -151,3 +152,36 @@ def test_mixed_or_broken_uploads_are_refused(
     r = _send(client, *files)
     assert r.status_code == 422 and r.json()['error']['code'] == code, r.text
     assert _left_behind(workspace_home) == []
+
+
+def test_two_uploads_of_one_name_placed_at_once_each_get_their_own(
+    workspace_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another upload of the same name lands while ours is being renamed into place: it takes `-2` (ours is
+    claimed), nobody fails or replaces the other; a rename that fails leaves no empty claim behind."""
+    (workspace_home / 'uploads').mkdir(parents=True)
+    ours, theirs = tmp_path / 'ours', tmp_path / 'theirs'
+    for folder in (ours, theirs):
+        folder.mkdir()
+        (folder / 'poems.json').write_text(folder.name)
+    rename, raced = os.rename, []
+
+    def racing_rename(src, dst) -> None:
+        if not raced:
+            raced.append('racing')
+            raced[0] = uploads._place_folder(theirs, 'poems')  # the other upload, all the way through
+        rename(src, dst)
+
+    monkeypatch.setattr(os, 'rename', racing_rename)
+    assert uploads._place_folder(ours, 'poems') == 'poems' and raced == ['poems-2']
+    assert (workspace_home / 'uploads' / 'poems' / 'poems.json').read_text() == 'ours'
+    assert (workspace_home / 'uploads' / 'poems-2' / 'poems.json').read_text() == 'theirs'
+
+    def failing_rename(src, dst) -> None:
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'rename', failing_rename)
+    (tmp_path / 'more').mkdir()
+    with pytest.raises(OSError):
+        uploads._place_folder(tmp_path / 'more', 'poems')
+    assert sorted(p.name for p in (workspace_home / 'uploads').iterdir()) == ['poems', 'poems-2']

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Request
@@ -257,12 +258,10 @@ def _gather(files: list[_File], folder: Path) -> tuple[int, int]:
     for file in files:
         file.check()
         file.finish()
-        name = _target_name(file.filename, '')
-        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
-        while (folder / name).exists():
-            n += 1
-            name = f'{stem}-{n}{suffix}'
-        os.link(file.tmp, workspace.inside(folder, name))
+        name = Path(_target_name(file.filename, ''))
+        _claim_name(
+            name.stem, name.suffix, lambda candidate, tmp=file.tmp: os.link(tmp, workspace.inside(folder, candidate))
+        )
     return len(files), sum(f.size for f in files)
 
 
@@ -272,35 +271,52 @@ def _content(folder: Path) -> Path:
     return inner[0] if len(inner) == 1 and inner[0].is_dir() else folder
 
 
-def _place_folder(tmp: Path, stem: str) -> str:
-    """Rename the finished folder to uploads/<stem>, or `stem-2`… when that name is taken (never over another)."""
+def _claim_name(stem: str, suffix: str, claim: Callable[[str], object]) -> str:
+    """The first of `stem`, `stem-2`, `stem-3`… (each + `suffix`) that `claim` takes: `claim` creates the name
+    atomically and raises FileExistsError when it is taken, so two uploads of one name never both get it."""
     for n in range(1, MAX_SAME_NAME + 1):
-        candidate = stem if n == 1 else f'{stem}-{n}'
-        target = workspace.inside(uploads_root(), candidate)
-        if target.exists():
+        candidate = f'{stem}{suffix}' if n == 1 else f'{stem}-{n}{suffix}'
+        try:
+            claim(candidate)
+        except FileExistsError:
             continue
-        os.rename(tmp, target)  # atomic: the folder appears whole or not at all
-        fileio.fsync_dir(target.parent)
         return candidate
-    raise ApiError(409, 'api.name_taken', 'name', count=MAX_SAME_NAME, name=stem)
+    raise ApiError(409, 'api.name_taken', 'name', count=MAX_SAME_NAME, name=f'{stem}{suffix}')
+
+
+def _place_folder(tmp: Path, stem: str) -> str:
+    """Rename the finished folder to uploads/<stem>, or `stem-2`… when that name is taken (never over another).
+
+    The name is claimed first by creating it as an empty folder (mkdir refuses a name that exists, so a second
+    upload of the same name moves on to `-2`); the rename then replaces only our own empty claim."""
+    root = uploads_root()
+    name = _claim_name(stem, '', lambda candidate: os.mkdir(workspace.inside(root, candidate)))
+    target = workspace.inside(root, name)
+    try:
+        os.rename(tmp, target)  # atomic: the folder's content appears whole or not at all
+    except BaseException:
+        os.rmdir(target)  # a refusal leaves uploads/ as it was: no empty claim behind
+        raise
+    fileio.fsync_dir(root)
+    return name
 
 
 def _place(part: _File, name: str) -> str:
     """Move the upload into uploads/ under `name`, or `stem-2.txt`, `stem-3.txt`… when another file has that
     name: a different file never replaces one already there (the same file again keeps its name)."""
-    stem, suffix = Path(name).stem, Path(name).suffix
-    for n in range(1, MAX_SAME_NAME + 1):
-        candidate = name if n == 1 else f'{stem}-{n}{suffix}'
-        target = workspace.inside(uploads_root(), candidate)
+    root, digest = uploads_root(), part.digest.hexdigest()
+
+    def link(candidate: str) -> None:
+        target = workspace.inside(root, candidate)
         try:
             os.link(part.tmp, target)  # atomic, and never over an existing file (unlike a rename)
         except FileExistsError:
-            if _same_file(target, part.digest.hexdigest()):
-                return candidate
-            continue
-        fileio.fsync_dir(target.parent)
-        return candidate
-    raise ApiError(409, 'api.name_taken', 'name', count=MAX_SAME_NAME, name=name)
+            if not _same_file(target, digest):
+                raise
+
+    placed = _claim_name(Path(name).stem, Path(name).suffix, link)
+    fileio.fsync_dir(root)
+    return placed
 
 
 def _same_file(path: Path, sha256: str) -> bool:
