@@ -96,6 +96,7 @@ def test_several_json_files_sent_together_become_one_folder(
         ({'C:/Windows/evil.json': b'[]'}, (), 'api.archive_name'),
         ({'..\\..\\evil.json': b'[]'}, (), 'api.archive_name'),
         ({'poems/a:b.json': b'[]'}, (), 'api.archive_name'),
+        ({'p/a.json': b'[]', 'p/a.json/b.json': b'[]'}, (), 'api.archive_name'),  # a file, then a folder of its name
         ({'poet.tang.0.json': b'[]'}, ('poet.tang.1000.json',), 'api.archive_link'),
         ({f'p/{i}.json': b'[]' for i in range(MAX_UPLOAD_FILES + 1)}, (), 'api.archive_entries'),
         ({'bomb.json': b'\x00' * 3_000_000}, (), 'api.archive_too_large'),  # 3 KB packed, over the 2 MB limit

@@ -91,14 +91,15 @@ def _entry_parts(info: zipfile.ZipInfo) -> list[str] | None:
 
 def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, room: int) -> int:
     """Inflate one entry to `target`, counting real bytes: it stops one block past `room` (the caller refuses)."""
-    if target.exists():
-        raise ApiError(422, 'api.archive_name', 'file', name=info.filename)  # two entries, one name
-    target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with zf.open(info) as src, open(target, 'xb') as out:
-        while block := src.read(COPY_BYTES):
-            written += len(block)
-            if written > room:
-                break
-            out.write(block)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(target, 'xb') as out:  # 'x': never over a name an earlier entry took
+            while block := src.read(COPY_BYTES):
+                written += len(block)
+                if written > room:
+                    break
+                out.write(block)
+    except (FileExistsError, NotADirectoryError):  # two entries, one name (as a file or as a folder)
+        raise ApiError(422, 'api.archive_name', 'file', name=info.filename) from None
     return written
