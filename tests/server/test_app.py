@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -242,3 +243,20 @@ def test_installing_again_does_not_nest_the_lifespan(tmp_path: Path, monkeypatch
     assert app.router.lifespan_context is lifespan
     with TestClient(app) as client:  # the lifespan still runs
         assert client.get('/v1/models').status_code == 200
+
+
+def test_a_failed_export_zip_leaves_no_half_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nanogpt_lab.server.routes.exports import zip_folder
+
+    (tmp_path / 'model-hf').mkdir()
+    (tmp_path / 'model-hf' / 'config.json').write_text('{}')
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'tmp'))
+    (tmp_path / 'tmp').mkdir()
+
+    def disk_full(*args, **kwargs) -> None:
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(zipfile.ZipFile, 'write', disk_full)
+    with pytest.raises(OSError):
+        zip_folder(tmp_path / 'model-hf')
+    assert list((tmp_path / 'tmp').iterdir()) == []

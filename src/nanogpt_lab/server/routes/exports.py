@@ -46,8 +46,12 @@ def zip_folder(folder: Path) -> str:
     """A temporary .zip holding `folder`'s files under `<folder name>/`; the caller deletes it."""
     fd, path = tempfile.mkstemp(prefix='nanogpt-lab-export-', suffix='.zip')
     os.close(fd)
-    with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_STORED) as archive:
-        for file in sorted(folder.rglob('*')):
-            if file.is_file():
-                archive.write(file, Path(folder.name) / file.relative_to(folder))
+    try:
+        with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_STORED) as archive:
+            for file in sorted(folder.rglob('*')):
+                if file.is_file():
+                    archive.write(file, Path(folder.name) / file.relative_to(folder))
+    except BaseException:
+        os.unlink(path)  # a failed zip (a full disk, a file gone meanwhile) leaves no half archive behind
+        raise
     return path
