@@ -69,6 +69,6 @@ def test_a_base_text_not_prepared_here_leaves_that_figure_out_and_says_why(dpo_c
 
     chain = [with_config(link) for link in lineage(dpo_chain[0])]
     base = replace(chain[0], config={'dataset': 'shakespeare_char'})  # as a bundled base says; not in tmp_path
-    entry = score_link(chain[-1], base, (None, None), str(tmp_path), 'cpu', null_emit)
+    entry, _ = score_link(chain[-1], base, (None, None), str(tmp_path), 'cpu', null_emit)
     assert 'text_loss' not in entry and [n['code'] for n in entry['notes']] == ['alignment_engine.no_val_bin']
     assert entry['provenance']['device'] == 'cpu'

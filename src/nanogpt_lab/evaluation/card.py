@@ -38,7 +38,7 @@ from nanogpt_lab.alignment.pair_batches import answer_logps, collate, render_pai
 from nanogpt_lab.alignment.preferences import Pair, is_preferences, load_split, pairs_folder
 from nanogpt_lab.alignment.template import ChatTokenizer, load_chat
 from nanogpt_lab.data import dataset_dir
-from nanogpt_lab.evaluation.answers import before_and_after
+from nanogpt_lab.evaluation.answers import Answered, before_and_after
 from nanogpt_lab.evaluation.contamination import find_overlaps
 from nanogpt_lab.evaluation.lineage import Link, lineage
 from nanogpt_lab.evaluation.report import (
@@ -80,20 +80,24 @@ def _column(result: dict[str, Any], conversations: Sequence[dict[str, Any]]) -> 
 
 
 def score_tasks(model: Any, tokenizer: ChatTokenizer, conversations: list[dict[str, Any]], emit: Emit = null_emit):
-    """Exact match in an English and a Chinese column, and the style win rate judged on the same greedy answers."""
+    """Exact match in an English and a Chinese column, the style win rate judged on the same greedy answers, and
+    those answers (`answered`: each conversation with the answer given, for the card's before and after)."""
     columns: dict[str, Any] = {}
-    judged: list[tuple[str, str]] = []  # (the expected answer's script, the answer given)
+    given: dict[int, str] = {}  # id(conversation) -> the answer given
     for lang in LANGS:
         convs = [c for c in conversations if lang_of(c) == lang]
         if not convs:
             continue
         result = exact_match(model, tokenizer, convs)
         columns[lang] = _column(result, convs)
-        judged += [(script(c['messages'][-1]['content']), got) for c, got in zip(convs, result['answers'], strict=True)]
+        given |= {id(c): got for c, got in zip(convs, result['answers'], strict=True)}
         emit_log(emit, 'log.dpo.card_tasks', lang=lang, accuracy=round(result['accuracy'], 4), conversations=len(convs))
-    judged = [(want, got) for want, got in judged if want]
+    answered = [(c, given[id(c)]) for c in conversations if id(c) in given]  # in the held-out order
+    wanted = [(script(c['messages'][-1]['content']), got) for c, got in answered]  # (the expected answer's script, …)
+    judged = [(want, got) for want, got in wanted if want]
     rate = sum(script(got) == want for want, got in judged) / len(judged) if judged else None
-    return {'tasks': columns, 'style': {'win_rate': rate, 'answers': len(judged), 'rule': 'dpo.style_rule'}}
+    style = {'win_rate': rate, 'answers': len(judged), 'rule': 'dpo.style_rule'}
+    return {'tasks': columns, 'style': style, 'answered': answered}
 
 
 @torch.no_grad()
@@ -186,13 +190,15 @@ def score_link(
     emit: Emit,
     max_conversations: int = MAX_CONVERSATIONS,
     template: ChatTokenizer | None = None,
-) -> dict[str, Any]:
-    """One model's entry of the card; figures it cannot have are absent, with a note saying why."""
+) -> tuple[dict[str, Any], Answered | None]:
+    """One model's entry of the card, figures it cannot have absent with a note saying why; and its answers to the
+    held-out conversations (None when it gave none)."""
     tasks, prefs = held
     entry: dict[str, Any] = {'stage': link.stage, 'name': link.name, 'source': link.source, 'notes': []}
+    answered = None
     if link.stage == 'unknown':
         entry['notes'].append({'code': 'dpo.card_missing', 'params': {'source': link.source}})
-        return entry
+        return entry, answered
     emit_log(emit, 'log.dpo.card_model', stage=link.stage, run=link.name)
     model, tokenizer, entry['notes'] = open_scored(link, data_dir, device, template)
     if base.config.get('dataset'):
@@ -203,34 +209,27 @@ def score_link(
     if isinstance(tokenizer, ChatTokenizer) and tasks is not None:
         val = fitting(read_conversations(tasks, 'val'), tokenizer, model.config.block_size)
         entry['chat_loss'] = chat_loss(model, tokenizer, val, tasks.name)
-        entry.update(score_tasks(model, tokenizer, val[:max_conversations], emit))
+        scores = score_tasks(model, tokenizer, val[:max_conversations], emit)
+        answered = scores.pop('answered')
+        entry.update(scores)
     if isinstance(tokenizer, ChatTokenizer) and prefs is not None:
         entry['preferences'] = {
             **preference_accuracy(model, tokenizer, load_split(prefs, 'val')),
             'dataset': prefs.name,
         }
     entry['provenance'] = _provenance(link, device)
-    return entry
+    return entry, answered
 
 
 def side_by_side(
-    chain: list[Link],
-    tasks: Path | None,
-    data_dir: str | None,
-    device: str,
-    template: ChatTokenizer | None,
-    emit: Emit = null_emit,
+    chain: list[Link], tasks: Path | None, answered: list[Answered | None], emit: Emit = null_emit
 ) -> dict[str, Any] | None:
-    """The newest model and its parent answering the same held-out prompts (evaluation.answers); None when the
-    chain has no parent, no held-out conversations, or a model without a chat template."""
-    if len(chain) < 2 or tasks is None or 'unknown' in (chain[-2].stage, chain[-1].stage):
+    """The newest model and its parent answering the same held-out prompts (evaluation.answers), from the answers
+    their scoring gave; None when the chain has no parent or one of the two answered nothing (no held-out
+    conversations, or a model without a chat template)."""
+    if len(chain) < 2 or tasks is None or answered[-2] is None or answered[-1] is None:
         return None
-    before, before_tok, _ = open_scored(chain[-2], data_dir, device, template)
-    after, tokenizer, _ = open_scored(chain[-1], data_dir, device, template)
-    if not (isinstance(before_tok, ChatTokenizer) and isinstance(tokenizer, ChatTokenizer)):
-        return None
-    val = fitting(read_conversations(tasks, 'val'), tokenizer, after.config.block_size)
-    pairs = before_and_after(before, after, tokenizer, val)
+    pairs = before_and_after(answered[-2], answered[-1])
     emit_log(emit, 'log.dpo.card_answers', before=chain[-2].name, after=chain[-1].name, total=pairs['total'],
              right_before=pairs['correct']['before'], right_after=pairs['correct']['after'])  # fmt: skip
     return {'before': chain[-2].name, 'after': chain[-1].name, 'tasks': tasks.name, **pairs}
@@ -296,7 +295,8 @@ def report_card(
     chain = [with_config(link) for link in lineage(out_dir)]
     held = held_out(chain, data_dir)
     template = chain_template(chain)
-    models = [score_link(link, chain[0], held, data_dir, device, emit, max_conversations, template) for link in chain]
+    scored = [score_link(link, chain[0], held, data_dir, device, emit, max_conversations, template) for link in chain]
+    models = [entry for entry, _ in scored]
     overlaps = contamination(chain, *held, data_dir)
     if overlaps:
         emit_log(emit, 'log.dpo.card_contaminated', 'warning', count=len(overlaps), first=overlaps[0]['prompt'])
@@ -306,7 +306,7 @@ def report_card(
         'models': models,
         'held_out': {'tasks': held[0].name if held[0] else None, 'preferences': held[1].name if held[1] else None},
         'contamination': overlaps,
-        'before_after': side_by_side(chain, held[0], data_dir, device, template, emit),
+        'before_after': side_by_side(chain, held[0], [answers for _, answers in scored], emit),
         'warnings': [{'code': 'dpo.card_contaminated', 'params': {'count': len(overlaps)}}] if overlaps else [],
     }
     report = read_report(Path(out_dir)) or {'format': REPORT_FORMAT, 'version': REPORT_VERSION}
