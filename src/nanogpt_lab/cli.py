@@ -217,7 +217,6 @@ def _write(text: str, flush: bool = False) -> None:
     details='Writes RUN/report.json (docs/alignment.md). ' + config_keys(EvalConfig),
 )
 def _eval(opts: argparse.Namespace, args: list[str]) -> int:
-    import json
     from pathlib import Path
 
     from nanogpt_lab.config import from_args
@@ -226,10 +225,10 @@ def _eval(opts: argparse.Namespace, args: list[str]) -> int:
     cfg = from_args(EvalConfig, args)
     status = run_foreground('eval', cfg)
     if status == 0:
-        from nanogpt_lab.evaluation.report import REPORT_FILE, report_lines
+        from nanogpt_lab.evaluation.report import report_lines
+        from nanogpt_lab.evaluation.report_file import read_report
 
-        report = json.loads((Path(cfg.out_dir) / REPORT_FILE).read_text(encoding='utf-8'))
-        print('\n'.join(report_lines(report)))
+        print('\n'.join(report_lines(read_report(Path(cfg.out_dir)))))
     return status
 
 

@@ -11,7 +11,7 @@ from nanogpt_lab.alignment.conversations import read_conversations
 from nanogpt_lab.alignment.preferences import Pair, write_preferences
 from nanogpt_lab.evaluation.card import chance_level, contamination, held_out, score_link, with_config
 from nanogpt_lab.evaluation.lineage import lineage
-from nanogpt_lab.evaluation.report import REPORT_FILE
+from nanogpt_lab.evaluation.report_file import REPORT_FILE
 
 
 def test_base_sft_and_dpo_side_by_side_with_provenance(dpo_chain, dpo_card, file_digests):

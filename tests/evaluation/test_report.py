@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from nanogpt_lab.evaluation.report import REPORT_FILE, evaluate_run, score_run
+from nanogpt_lab.evaluation.report import evaluate_run, score_run
+from nanogpt_lab.evaluation.report_file import REPORT_FILE
 from nanogpt_lab.evaluation.tasks import exact_match
 from nanogpt_lab.inference.loader import open_model
 

@@ -35,7 +35,8 @@ def test_pages_build_without_torch(tmp_path) -> None:
         'from nicegui.testing.user_simulation import user_simulation\n'
         'async def main():\n'
         '    async with user_simulation(main_file=sys.argv[1]) as user:\n'
-        '        for path in ("/", "/tokenizers", "/architecture", "/pretraining", "/finetuning", "/inference"):\n'
+        '        for path in ("/", "/tokenizers", "/architecture", "/pretraining", "/finetuning", "/inference",\n'
+        '                     "/alignment"):\n'
         '            await user.open(path)\n'
         '        await asyncio.sleep(1.0)\n'  # let the stage-2 tokenizers and the timers run
         '    print("torch" in sys.modules)\n'

@@ -20,7 +20,6 @@ The card is written into the newest run's report.json as its section `card`; the
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -41,19 +40,10 @@ from nanogpt_lab.data import dataset_dir
 from nanogpt_lab.evaluation.answers import Answered, before_and_after
 from nanogpt_lab.evaluation.contamination import find_overlaps
 from nanogpt_lab.evaluation.lineage import Link, lineage
-from nanogpt_lab.evaluation.report import (
-    REPORT_FILE,
-    REPORT_FORMAT,
-    REPORT_VERSION,
-    chat_loss,
-    conversations_folder,
-    fitting,
-    read_report,
-    text_loss,
-)
+from nanogpt_lab.evaluation.report import chat_loss, conversations_folder, fitting, text_loss
+from nanogpt_lab.evaluation.report_file import read_report, write_report
 from nanogpt_lab.evaluation.tasks import exact_match, lang_of, prompt_of, script
 from nanogpt_lab.events import Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_text
 from nanogpt_lab.inference.catalog import BUNDLED, bundled_folder
 
 CARD_VERSION = 1
@@ -309,9 +299,9 @@ def report_card(
         'before_after': side_by_side(chain, held[0], [answers for _, answers in scored], emit),
         'warnings': [{'code': 'dpo.card_contaminated', 'params': {'count': len(overlaps)}}] if overlaps else [],
     }
-    report = read_report(Path(out_dir)) or {'format': REPORT_FORMAT, 'version': REPORT_VERSION}
+    report = read_report(Path(out_dir))
     report['card'] = card
-    atomic_write_text(Path(out_dir) / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + '\n')
+    write_report(Path(out_dir), report)
     return card
 
 

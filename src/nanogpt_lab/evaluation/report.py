@@ -17,7 +17,6 @@ report.json (format "nanogpt-lab-report", version 1) is a set of named sections,
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -34,15 +33,13 @@ from nanogpt_lab.alignment.template import ChatTokenizer, render_conversation, t
 from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.evaluation.bits import LN2, bits_per_char, split_chars_per_token
 from nanogpt_lab.evaluation.lineage import lineage
+from nanogpt_lab.evaluation.report_file import REPORT_FILE, read_report, write_report
 from nanogpt_lab.evaluation.tasks import exact_match
 from nanogpt_lab.events import Emit, emit_log, null_emit
-from nanogpt_lab.fileio import atomic_write_text, read_json_object
+from nanogpt_lab.fileio import read_json_object
 from nanogpt_lab.messages import ref
 from nanogpt_lab.workspace import RUN_CONFIG_NAME
 
-REPORT_FILE = 'report.json'
-REPORT_FORMAT = 'nanogpt-lab-report'
-REPORT_VERSION = 1
 LOSS_BATCH = 64  # held-out conversations per forward pass of the loss
 MAX_VAL_TOKENS = 1_000_000  # of a pretraining val.bin: more than tiny Shakespeare's, a few minutes on a CPU
 
@@ -207,12 +204,6 @@ def _masked_loss(model: Any, tokenizer: ChatTokenizer, conversations: list[dict]
 # --- report.json ----------------------------------------------------------------------------------------------------
 
 
-def read_report(out_dir: Path) -> dict[str, Any]:
-    """The run's report.json (any tool's sections), or {} when there is none of this format."""
-    report = read_json_object(out_dir / REPORT_FILE)
-    return report if report.get('format') == REPORT_FORMAT else {}
-
-
 def _lineage(out_dir: Path) -> list[dict[str, Any]]:
     """The models this run grew from, oldest first (evaluation.lineage), as JSON."""
     return [
@@ -224,12 +215,9 @@ def _lineage(out_dir: Path) -> list[dict[str, Any]]:
 def merge_report(out_dir: Path, scores: Scores, seconds: float) -> dict[str, Any]:
     """Merge these scores' sections into report.json (other tools' sections stay) and write it atomically."""
     source, config = scores.source, scores.config
-    path = out_dir / REPORT_FILE
     report = read_report(out_dir)
     best = source.get('best_val_loss')
     report.update(
-        format=REPORT_FORMAT,
-        version=REPORT_VERSION,
         run={
             'out_dir': str(out_dir.resolve()),
             'run_id': out_dir.resolve().name,
@@ -250,7 +238,7 @@ def merge_report(out_dir: Path, scores: Scores, seconds: float) -> dict[str, Any
     )
     report['losses'] = {**report.get('losses', {}), **scores.losses}
     report['tasks'] = {**report.get('tasks', {}), **scores.tasks}
-    atomic_write_text(path, json.dumps(report, indent=2, ensure_ascii=False) + '\n')
+    write_report(out_dir, report)
     return report
 
 

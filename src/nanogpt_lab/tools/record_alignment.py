@@ -62,7 +62,7 @@ def dpo_run(out_dir: Path, target: Path, data_dir: Path) -> dict[str, Any]:
     on (their statistics) and the card's headline figures."""
     from nanogpt_lab.alignment.preferences import LAB_PREFERENCES, load_info
     from nanogpt_lab.evaluation.card import card_summary, report_card
-    from nanogpt_lab.evaluation.report import REPORT_FILE
+    from nanogpt_lab.evaluation.report_file import REPORT_FILE
 
     card = report_card(str(out_dir), str(data_dir), 'cpu')
     shutil.copyfile(out_dir / REPORT_FILE, target / REPORT_FILE)

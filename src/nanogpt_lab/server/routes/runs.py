@@ -65,7 +65,7 @@ async def run_events(
 )
 async def run_report(run_id: str, request: Request) -> FileResponse:
     """Only the run folder's report.json, and only when it resolves inside the workspace (a link out is refused)."""
-    from nanogpt_lab.evaluation.report import REPORT_FILE  # here: the server starts without importing torch
+    from nanogpt_lab.evaluation.report_file import REPORT_FILE
 
     run_dir = request.app.state.jobs.run_dir(run_id)
     try:

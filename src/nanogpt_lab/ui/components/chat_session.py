@@ -17,6 +17,7 @@ from typing import Any
 from nanogpt_lab import workspace
 from nanogpt_lab.config import ChatConfig, SampleConfig, SamplingSettings
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.evaluation.report_file import read_report
 from nanogpt_lab.inference.catalog import BUNDLED, BUNDLED_CHAT, BUNDLED_NAME
 from nanogpt_lab.ui.components.sampler_session import BUNDLED as BUNDLED_BASE  # the bundled chat model's base
 from nanogpt_lab.ui.components.sampler_session import RUN_PREFIX, model_cache
@@ -230,12 +231,8 @@ def conversation_datasets() -> list[str]:
 def run_report(model_id: str) -> tuple[dict[str, Any], str] | None:
     """A chat run's measured exact match (report.json from `eval`) as the accuracy chart takes it, and the device
     it was measured on; None before it is measured."""
-    import json
-
-    from nanogpt_lab.evaluation.report import REPORT_FILE
-
     try:
-        report = json.loads((Path(sample_config(model_id).out_dir) / REPORT_FILE).read_text(encoding='utf-8'))
+        report = read_report(Path(sample_config(model_id).out_dir))
         tasks = next(iter(report['tasks'].values()))
     except (OSError, ValueError, KeyError, StopIteration, AttributeError):
         return None

@@ -17,6 +17,7 @@ from typing import Any
 from nicegui import ui
 
 from nanogpt_lab.errors import LabError
+from nanogpt_lab.evaluation.report_file import REPORT_FILE, read_report
 from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
 from nanogpt_lab.ui.components.chart_card import chart_card
@@ -123,7 +124,6 @@ def summary(card: dict[str, Any], tr: Translator) -> str:
 
 def recorded_card(tr: Translator) -> tuple[dict[str, Any], Provenance, Path] | None:
     """The recorded DPO run's card, its provenance and its report.json; None until the asset is recorded."""
-    from nanogpt_lab.evaluation.report import REPORT_FILE  # here, not at import: evaluation imports torch
     from nanogpt_lab.simulation import assets
 
     try:
@@ -182,8 +182,6 @@ class report_card(ui.column):  # noqa: N801 - a NiceGUI component
         if self.run is None or self.jobs is None:
             self.headline.set_text(tr('alignment.report.pick_run'))
             return
-        from nanogpt_lab.evaluation.report import read_report  # here, not at import: evaluation imports torch
-
         card = read_report(self.jobs.run_dir(self.run)).get('card')
         if card is None:
             self.headline.set_text(tr('alignment.report.not_made'))
