@@ -54,23 +54,27 @@ class Choice:
 _chosen: Choice | None = None
 
 
-def cpu_identity() -> tuple[str, frozenset[str]]:
-    """The CPU's vendor id and feature flags from /proc/cpuinfo ('' and none where it cannot be read)."""
-    vendor, flags = '', frozenset()
+def cpuinfo(*keys: str) -> dict[str, str]:
+    """The first value of each of these /proc/cpuinfo fields that it has (none where it cannot be read: not Linux)."""
+    found: dict[str, str] = {}
     try:
         with open('/proc/cpuinfo', encoding='utf-8') as f:
             for line in f:
                 key, _, value = line.partition(':')
                 key = key.strip()
-                if key == 'vendor_id' and not vendor:
-                    vendor = value.strip()
-                elif key == 'flags' and not flags:
-                    flags = frozenset(value.split())
-                if vendor and flags:
-                    break
+                if key in keys and key not in found:
+                    found[key] = value.strip()
+                    if len(found) == len(keys):
+                        break
     except OSError:
         pass
-    return vendor, flags
+    return found
+
+
+def cpu_identity() -> tuple[str, frozenset[str]]:
+    """The CPU's vendor id and feature flags ('' and none where they cannot be read)."""
+    info = cpuinfo('vendor_id', 'flags')
+    return info.get('vendor_id', ''), frozenset(info.get('flags', '').split())
 
 
 def decide(system: str, machine: str, vendor: str, flags: frozenset[str], environ: dict[str, str]) -> Choice:

@@ -36,14 +36,9 @@ ENV_CPU_PEAK = 'NANOGPT_LAB_CPU_PEAK_TFLOPS'  # a CPU's peak is configured or me
 @lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU's marketing name (from /proc/cpuinfo on Linux, platform elsewhere)."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            for line in f:
-                if line.lower().startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from nanogpt_lab.cpu_kernels import cpuinfo
+
+    return cpuinfo('model name').get('model name') or platform.processor() or platform.machine()
 
 
 def cpu_threads() -> int:
