@@ -14,12 +14,14 @@ from nanogpt_lab.events import Emit, null_emit
 from nanogpt_lab.fileio import atomic_open, sha256_of
 from nanogpt_lab.messages import ref
 
-OFFLINE_VARIABLES = ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE')
+OFFLINE_VARIABLES = ('HF_DATASETS_OFFLINE', 'HF_HUB_OFFLINE')  # what Hugging Face `datasets` reads
+HUB_OFFLINE_VARIABLES = ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE')  # what `huggingface_hub` reads
 
 
-def datasets_offline() -> bool:
-    """Whether Hugging Face `datasets` is told to stay offline: a download from the Hub would fail, so say so first."""
-    return any(os.environ.get(v, '').strip().lower() in ('1', 'true', 'yes', 'on') for v in OFFLINE_VARIABLES)
+def hf_offline(variables: tuple[str, ...] = OFFLINE_VARIABLES) -> bool:
+    """Whether Hugging Face's libraries are told to stay offline (one of `variables` is 1, true, yes or on): a
+    download from the Hub would fail, so say so first."""
+    return any(os.environ.get(v, '').strip().lower() in ('1', 'true', 'yes', 'on') for v in variables)
 
 
 SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'

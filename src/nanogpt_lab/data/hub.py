@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nanogpt_lab.config import PRETRAINED
+from nanogpt_lab.data.download import HUB_OFFLINE_VARIABLES, hf_offline
 from nanogpt_lab.events import Cancelled, Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text, sha256_of
 from nanogpt_lab.messages import ref
@@ -34,8 +35,7 @@ HUB_TIMEOUT_S = 5.0  # offline machines must fail in seconds, not after a minute
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    env = os.environ.get('HF_HUB_OFFLINE', os.environ.get('TRANSFORMERS_OFFLINE', ''))
-    return env.strip().upper() in ('1', 'ON', 'YES', 'TRUE') or constants.HF_HUB_OFFLINE
+    return hf_offline(HUB_OFFLINE_VARIABLES) or constants.HF_HUB_OFFLINE  # the environment now, or at its import
 
 
 def download_weights(name: str, emit: Emit = null_emit, should_stop: Callable[[], bool] = lambda: False) -> Path:

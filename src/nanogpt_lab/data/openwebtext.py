@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nanogpt_lab.config import DataConfig
-from nanogpt_lab.data.download import datasets_offline
+from nanogpt_lab.data.download import hf_offline
 from nanogpt_lab.data.errors import DataError
 from nanogpt_lab.data.progress import Progress
 from nanogpt_lab.data.sources import iter_documents, resolve_input
@@ -80,7 +80,7 @@ def _from_disk(datasets: Any, path: Path) -> Any:
 
 
 def _from_hub(datasets: Any, num_proc: int) -> Any:
-    if datasets_offline():
+    if hf_offline():
         raise DataError('download.owt_offline_set')
     try:
         return datasets.load_dataset('openwebtext', num_proc=num_proc if num_proc > 1 else None)['train']

@@ -22,7 +22,7 @@ from nanogpt_lab import workspace
 from nanogpt_lab.alignment.conversations import MANIFEST_FILE, NAMED_DATASETS, STATS_FILE
 from nanogpt_lab.alignment.lab_tasks import LAB_TASKS
 from nanogpt_lab.alignment.prepare import hub_name
-from nanogpt_lab.data.download import datasets_offline
+from nanogpt_lab.data.download import hf_offline
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import read_json_object
 from nanogpt_lab.jobs.client import JobsClient
@@ -109,7 +109,7 @@ class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
             licence.props('translate=no')  # a licence's name, not words to translate
         link = f'https://huggingface.co/datasets/{dataset}'
         ui.link(tr('alignment.data.hub.page'), link, new_tab=True).classes('text-xs').mark(f'{marker}-link')
-        if datasets_offline():
+        if hf_offline():
             offline = ui.label(tr('alignment.data.hub.offline_now')).classes(f'{theme.CAPTION} text-amber-800')
             offline.mark(f'{marker}-offline')
 
