@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from nanogpt_lab.ui import theme
+from nanogpt_lab.ui.components.lazy_echart import lazy_echart
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.i18n import Translator
 
@@ -35,8 +36,9 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
         """`chart`: makes the picture instead of an ECharts chart (a canvas that redraws thousands of cells per
         keystroke); the page then draws it itself and passes no options to `set_data`."""
         super().__init__()
-        self.tr = tr
-        self.rows = rows
+        self.tr, self.marker = tr, marker
+        self.rows, self.columns = rows, columns
+        self.table: ui.table | None = None  # made when first shown: a Quasar table costs the page's first paint
         self.classes(theme.CARD).props('flat bordered').mark(marker)
         with self:
             with ui.row().classes('w-full items-start justify-between no-wrap gap-2'):
@@ -46,12 +48,8 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
                 self.table_switch = ui.switch(tr('components.chart.show_table'), on_change=self._toggle_table)
                 self.table_switch.props('dense size=sm').classes('text-xs text-gray-600').mark(f'{marker}-table-toggle')
                 self.table_switch.classes('shrink-0 whitespace-nowrap')  # a long title must not squeeze it to a column
-            picture = chart() if chart else ui.echart(_with_aria(options, summary)).classes(f'w-full {height}')
+            picture = chart() if chart else lazy_echart(_with_aria(options, summary)).classes(f'w-full {height}')
             self.chart = picture.mark(f'{marker}-chart')
-            self.table = ui.table(columns=_columns(columns), rows=rows, row_key=columns[0][0])
-            self.table.classes('w-full').props('dense flat bordered').mark(f'{marker}-table')
-            self.table.props['no-data-label'] = tr('components.chart.no_data')  # Quasar's own label is English
-            self.table.set_visibility(False)
             self.summary = ui.label(summary).classes(theme.SR_ONLY).mark(f'{marker}-summary')
         self._set_provenance(provenance)
 
@@ -69,7 +67,7 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
             self.chart.options.update(_with_aria(options, summary))
             self.chart.update()
         self.rows = rows
-        if self.table.visible:  # a hidden table is filled when it is shown: no work for the browser meanwhile
+        if self.table is not None and self.table.visible:  # a hidden table is filled when it is shown
             self.table.rows = rows
             self.table.update()
         self.summary.set_text(summary)
@@ -82,11 +80,22 @@ class chart_card(ui.card):  # noqa: N801 - NiceGUI components are lowercase, lik
         self.provenance.props['title'] = provenance.detail or provenance.text(self.tr)
 
     def _toggle_table(self, e: Any) -> None:
-        if e.value and self.table.rows != self.rows:
+        if self.table is None:
+            self.table = self._make_table()
+        elif e.value and self.table.rows != self.rows:
             self.table.rows = self.rows
             self.table.update()
         self.chart.set_visibility(not e.value)
         self.table.set_visibility(bool(e.value))
+
+    def _make_table(self) -> ui.table:
+        """The chart's numbers as a table, placed under the chart (made the first time the switch asks for it)."""
+        with self:
+            table = ui.table(columns=_columns(self.columns), rows=self.rows, row_key=self.columns[0][0])
+        table.classes('w-full').props('dense flat bordered').mark(f'{self.marker}-table')
+        table.props['no-data-label'] = self.tr('components.chart.no_data')  # Quasar's own label is English
+        table.move(self, target_index=self.default_slot.children.index(self.chart) + 1)
+        return table
 
 
 def _columns(columns: Sequence[Column]) -> list[dict[str, Any]]:

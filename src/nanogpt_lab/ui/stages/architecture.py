@@ -26,6 +26,7 @@ from nanogpt_lab.config import (
 from nanogpt_lab.model import sizes
 from nanogpt_lab.ui import estimates, theme
 from nanogpt_lab.ui.components.architecture_diagram import architecture_diagram
+from nanogpt_lab.ui.components.deferred import deferred
 from nanogpt_lab.ui.components.fit_panel import DTYPES, FitChoice, fit_panel
 from nanogpt_lab.ui.components.model_internals import model_internals
 from nanogpt_lab.ui.components.param_numbers import param_numbers
@@ -91,14 +92,16 @@ class ArchitecturePage:
         self._size_controls()
         with ui.column().classes('w-full gap-4') as self.model_views:  # hidden while the shape is invalid
             self._diagram_section()
-            with section(tr('walk.inside.title'), tr('walk.inside.help'), marker='inside-section'):
-                self.inside = model_internals(view, part=self.state.part, on_part=self._select_part)
-            with section(tr('architecture.params.title'), tr('architecture.params.help')):
-                self.numbers = param_numbers(tr=tr, cfg=self.cfg, size=self.state.size)
-            with section(tr('architecture.fit.title'), tr('architecture.fit.help'), marker='fit-section'):
-                self.fit = fit_panel(tr=tr, choice=self.state, cfg=self.cfg, on_change=self._set)
+            with deferred():  # below the diagram: built in the browser after the first paint
+                with section(tr('walk.inside.title'), tr('walk.inside.help'), marker='inside-section'):
+                    self.inside = model_internals(view, part=self.state.part, on_part=self._select_part)
+                with section(tr('architecture.params.title'), tr('architecture.params.help')):
+                    self.numbers = param_numbers(tr=tr, cfg=self.cfg, size=self.state.size)
+                with section(tr('architecture.fit.title'), tr('architecture.fit.help'), marker='fit-section'):
+                    self.fit = fit_panel(tr=tr, choice=self.state, cfg=self.cfg, on_change=self._set)
         self.model_views.set_visibility(valid is not None)  # a shared invalid shape shows its error, no other model
-        self._gpt1_table()
+        with deferred():
+            self._gpt1_table()
         view.device.on_ready(self.fit.set_device)
 
     # --- model choice --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from nanogpt_lab.ui.components.batch_inspector import batch_inspector
 from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.coverage_chart import coverage_chart
 from nanogpt_lab.ui.components.dataset_card import dataset_card
+from nanogpt_lab.ui.components.deferred import deferred
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.section import note, section, stat
 from nanogpt_lab.ui.components.token_view import TokenChip, token_view
@@ -39,8 +40,9 @@ class DataPage:
         self._pipeline()
         with section(self.tr('data.cards.title'), self.tr('data.cards.help')):
             self.cards()
-        self.stats_view()
-        self.batch = batch_inspector(view, self.dataset)
+        with deferred():  # below the cards: built in the browser after the first paint
+            self.stats_view()
+            self.batch = batch_inspector(view, self.dataset)
 
     def _pipeline(self) -> None:
         """raw text → tokenizer → ids → train.bin + val.bin (+ meta.pkl): the whole stage in one line."""
