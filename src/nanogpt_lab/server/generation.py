@@ -91,13 +91,8 @@ def warnings(cfg: SampleConfig, loaded: Any, lang: str) -> list[dict[str, Any]]:
     return [{'code': 'log.slow_dtype', 'message': render('log.slow_dtype', params, lang), 'params': params}]
 
 
-async def token_events(
-    loaded: Any, req: GenerateIn, ids: list[int], notes: list[dict[str, Any]]
-) -> AsyncIterator[dict]:
-    """Warning events (`notes`) first, then the token, sample and done (or error) events of /api/generate, produced
-    in a worker thread."""
-    for note in notes:
-        yield {'type': 'warning', **note}
+async def token_events(loaded: Any, req: GenerateIn, ids: list[int]) -> AsyncIterator[dict]:
+    """The token, sample and done (or error) events of /api/generate, produced in a worker thread."""
 
     def work(put: Put, stop: threading.Event) -> dict:
         _produce(loaded, req, ids, put, stop, CACHE.run_lock)
@@ -138,7 +133,10 @@ async def threaded_events(work: Callable[[Put, threading.Event], dict]) -> Async
         await asyncio.wait([worker], timeout=0)
 
 
-async def sse(events: AsyncIterator[dict]) -> AsyncIterator[str]:
-    """Generation events as unnamed SSE messages (EventSource.onmessage), `type` telling them apart."""
+async def sse(events: AsyncIterator[dict], warnings: list[dict[str, Any]]) -> AsyncIterator[str]:
+    """The `warnings` first, then the generation events, as unnamed SSE messages (EventSource.onmessage), `type`
+    telling them apart."""
+    for note in warnings:
+        yield sse_message({'type': 'warning', **note})
     async for item in events:
         yield sse_message(item)

@@ -95,22 +95,20 @@ async def generate(request: Request) -> Any:
     cfg = generation.sample_config(req, is_local(request))
     loaded = await run_in_threadpool(generation.load_cached, cfg)
     ids = generation.prompt_ids(loaded, req.prompt if req.prompt is not None else req.start)
-    notes = generation.warnings(cfg, loaded, language(request.headers))
-    events = generation.token_events(loaded, req, ids, notes)
+    warnings = generation.warnings(cfg, loaded, language(request.headers))
+    events = generation.token_events(loaded, req, ids)
     if not req.stream:
-        return JSONResponse(await _collect(events))
-    return StreamingResponse(generation.sse(events), media_type='text/event-stream', headers=SSE_HEADERS)
+        return JSONResponse({**await _collect(events), 'warnings': warnings})
+    return StreamingResponse(generation.sse(events, warnings), media_type='text/event-stream', headers=SSE_HEADERS)
 
 
 async def _collect(events: Any) -> dict[str, Any]:
-    samples, tokens, warnings = [], [], []
+    samples, tokens = [], []
     async for item in events:
         if item['type'] == 'token':
             tokens.append(item)
-        elif item['type'] == 'warning':
-            warnings.append({k: v for k, v in item.items() if k != 'type'})
         elif item['type'] == 'sample':
             samples.append(item['text'])
         elif item['type'] == 'error':
             raise ApiError(422, item['error']['code'], **item['error']['params'])
-    return {'samples': samples, 'tokens': tokens, 'warnings': warnings}
+    return {'samples': samples, 'tokens': tokens}
