@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,33 @@ def one_torch_thread():
     small-model tests ~10x slower (folders whose tests all want it request it from an autouse fixture)."""
     with _torch_threads(1):
         yield
+
+
+@pytest.fixture
+def own_signals() -> Iterator[None]:
+    """The CLI or a worker run in-process installs SIGINT/SIGTERM handlers (Ctrl-C saves a checkpoint), as its own
+    process should: put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+@pytest.fixture
+def lab_cli(own_signals: None, monkeypatch: pytest.MonkeyPatch):
+    """`lab_cli(*args, stdin='')` -> CompletedProcess: `nanogpt-lab ARGS` run in this process (`cli.main`), its
+    stdout, stderr and exit status as a fresh process would give them, without paying torch's import again (seconds
+    each). Where the process itself is the point (signals, threads chosen before torch loads) run the script."""
+    from nanogpt_lab.cli import main
+
+    def run(*args: str, stdin: str = '') -> subprocess.CompletedProcess:
+        monkeypatch.setattr(sys, 'stdin', StringIO(stdin))  # piped, not a terminal
+        out, err = StringIO(), StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+        return subprocess.CompletedProcess(['nanogpt-lab', *args], code, out.getvalue(), err.getvalue())
+
+    return run
 
 
 # 2 layers, 32 wide, 32 positions: ~30k parameters, a step in a few milliseconds on one thread

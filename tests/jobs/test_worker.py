@@ -18,15 +18,6 @@ from nanogpt_lab.jobs.registry import read_job
 from nanogpt_lab.jobs.specs import build_job
 
 
-@pytest.fixture
-def own_signals():
-    """worker.main installs SIGTERM/SIGINT handlers, as a worker process should; give pytest its own back."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
 def test_worker_main_runs_the_job_described_in_job_json(tmp_path: Path, shakespeare_txt: Path, own_signals) -> None:
     spec = build_job('prepare-data', {'dataset': 'shakespeare_char', 'input': str(shakespeare_txt)}, local=True)
     run = tmp_path / 'runs' / 'prep'

@@ -170,15 +170,6 @@ def snapshot(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]
     return out
 
 
-@pytest.fixture
-def own_signals() -> Iterator[None]:
-    """The CLI run in-process installs SIGINT/SIGTERM handlers (Ctrl-C saves a checkpoint): put pytest's back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
-
 def events_of(path: Path) -> list[dict]:
     """A run's readable events (complete lines), as the lab reads them."""
     from nanogpt_lab.events import read_events
