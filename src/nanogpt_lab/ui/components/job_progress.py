@@ -7,8 +7,9 @@ stopped without one). Stages 1, 4 and 5 share it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from nicegui import ui
 
@@ -25,6 +26,20 @@ def jobs_client() -> JobsClient | None:
 
     jobs = getattr(app.state, 'jobs', None)
     return jobs if isinstance(jobs, JobsClient) else None
+
+
+@contextlib.contextmanager
+def disabled(*buttons: ui.element) -> Iterator[None]:
+    """The buttons that start a job disabled while it runs (one job at a time), then as they were before."""
+    enabled = [b.enabled for b in buttons]
+    for b in buttons:
+        b.set_enabled(False)
+    try:
+        yield
+    finally:
+        for b, was in zip(buttons, enabled, strict=True):
+            if not b.is_deleted:
+                b.set_enabled(was)
 
 
 class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
@@ -77,12 +92,8 @@ class job_progress(ui.column):  # noqa: N801 - a NiceGUI component
 
     async def follow_from(self, button: ui.element, manager: JobsClient, job: dict) -> dict | None:
         """`follow`, with the `button` that started the job disabled until it ends (one job per button)."""
-        button.set_enabled(False)
-        try:
+        with disabled(button):
             return await self.follow(manager, job)
-        finally:
-            if not button.is_deleted:
-                button.set_enabled(True)
 
     def _event(self, event: dict) -> dict | None:
         kind = event.get('type')

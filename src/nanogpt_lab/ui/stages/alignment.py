@@ -35,7 +35,7 @@ from nanogpt_lab.ui.components.chat_session import (
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
 from nanogpt_lab.ui.components.conversation_cards import conversation_cards, conversation_facts
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
-from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
+from nanogpt_lab.ui.components.job_progress import disabled, job_progress, jobs_client
 from nanogpt_lab.ui.components.preference_watch import preference_watch
 from nanogpt_lab.ui.components.provenance import Provenance
 from nanogpt_lab.ui.components.real_mode_panel import real_mode_panel
@@ -384,17 +384,9 @@ class AlignmentPage:
             self.dpo_note.set_text(self.tr('components.job.error', message=self.tr.error(e)))
             self.dpo_note.classes(replace=theme.ERROR_TEXT)
             return
-        buttons = (self.dpo_button, self.replay)
-        enabled = [b.enabled for b in buttons]
-        for b in buttons:
-            b.set_enabled(False)
         self.dpo_watch.reset(provenance or Provenance.live((job.get('devices') or ['cpu'])[0], job['id']))
-        try:
+        with disabled(self.dpo_button, self.replay):
             end = await self.dpo_progress.follow(self.manager, job, self.dpo_watch.add)
-        finally:
-            for b, was in zip(buttons, enabled, strict=True):
-                if not b.is_deleted:
-                    b.set_enabled(was)
         if kind != 'dpo' or self.dpo_progress.is_deleted:
             return
         if end and end.get('status') in ('succeeded', 'cancelled'):
