@@ -76,7 +76,7 @@ async def test_an_uploaded_jsonl_is_prepared_its_bad_lines_listed_and_it_becomes
     error = f'{DOLLY}-job-error'
     await until(lambda: found(user, marker=error) and text(user, error) != '', timeout=90)
     assert text(user, error).startswith('This dataset cannot be downloaded here (no network, or Hugging Face is set')
-    assert 'databricks/databricks-dolly-15k' in text(user, error)
+    assert 'databricks/databricks-dolly-15k' in text(user, error) and '--' not in text(user, error)  # no CLI flags
     assert not (workspace_home / 'data' / 'databricks-dolly-15k').exists()
 
 

@@ -136,9 +136,13 @@ class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
         label.props['role'] = 'alert' if error else 'status'
 
     def _explain(self, event: dict) -> str:
-        """A failed preparation: what to do about this kind of problem on this page, then the engine's message."""
+        """A failed preparation: what to do about this kind of problem on this page, then the engine's message (or,
+        where the engine's advice is the CLI's, the facts of it in the page's words)."""
         code = event.get('error_code') or event.get('code') or ''
-        return headline(self.tr, code, self.tr.event_message(event), HEADLINES, 'alignment.data.errors')
+        params = event.get('error_params') or event.get('params') or {}
+        page_words = f'alignment.data.errors.details.{code.rpartition(".")[2]}'  # the engine's advice names CLI flags
+        details = self.tr(page_words, **params) if code in HEADLINES and self.tr.has(page_words) else None
+        return headline(self.tr, code, details or self.tr.event_message(event), HEADLINES, 'alignment.data.errors')
 
 
 class conversation_facts(ui.column):  # noqa: N801 - a NiceGUI component
