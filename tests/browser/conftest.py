@@ -73,6 +73,24 @@ CUT_CHART_TEXT = """() => [...document.querySelectorAll('.nicegui-echart')].filt
   }).filter(([, x0, y0, x1, y1]) => x0 < -1 || y0 < -1 || x1 > w + 1 || y1 > h + 1);
 })"""
 
+# Every piece of text each visible chart lays out at another width than the page draws it: ECharts measures on a
+# canvas outside the page, so a generic font it resolves differently from the page's language (zh-CN's sans-serif is
+# a CJK font) overlaps what comes next (legend items did). Measured again on a canvas inside the chart.
+MISMEASURED_CHART_TEXT = """() => [...document.querySelectorAll('.nicegui-echart')].filter((e) => e.offsetParent)
+ .flatMap((e) => {
+  const canvas = e.appendChild(document.createElement('canvas'));
+  const ctx = canvas.getContext('2d');
+  const found = getElement(e).chart.getZr().storage.getDisplayList(true)
+   .filter((el) => el.style && el.style.text && el.style.font && !el.ignore && !String(el.style.text).includes('\\n'))
+   .map((el) => {
+    ctx.font = el.style.font;
+    const drawn = ctx.measureText(String(el.style.text)).width;
+    return [String(el.style.text), Math.round(el.getBoundingRect().width), Math.round(drawn)];
+   }).filter(([, laid, drawn]) => Math.abs(laid - drawn) > 2);
+  canvas.remove();
+  return found;
+})"""
+
 
 class Watched:
     """A page that records console errors and every request that leaves this machine; `close()` asserts none."""
@@ -114,6 +132,10 @@ class Watched:
     def cut_chart_text(self) -> list:
         """Text that a visible chart draws past its canvas edges (an axis name cut off): [] when none is."""
         return self.page.evaluate(CUT_CHART_TEXT)
+
+    def mismeasured_chart_text(self) -> list:
+        """Text a visible chart lays out narrower or wider than the page draws it: [] when none is."""
+        return self.page.evaluate(MISMEASURED_CHART_TEXT)
 
     def close(self) -> None:
         self.context.close()

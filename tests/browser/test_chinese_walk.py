@@ -233,11 +233,14 @@ def lab(serve_lab: Any, tmp_path_factory: pytest.TempPathFactory, char_data_dir:
 
 def test_every_stage_in_chinese_in_both_modes(lab: str, watched: Any) -> None:
     zh = ChinesePage(watched(locale='zh-CN'), lab)
+    mismeasured: dict[str, list] = {}
     for mode in ('simulation', 'real'):
         for slug in STAGES:
             zh.go(slug, mode)
             zh.watch.shot(f'zh-walk-{mode}-{slug}')
+            mismeasured[f'{mode} /{slug}'] = zh.watch.mismeasured_chart_text()
     zh.assert_chinese()
+    assert {where: texts for where, texts in mismeasured.items() if texts} == {}  # chart text laid out as drawn
 
 
 def _upload(zh: ChinesePage, path: Path, expected: str) -> None:

@@ -61,3 +61,10 @@ ROW_WRAP = 'w-full flex-wrap gap-3 items-stretch'
 GRID_2 = 'w-full grid grid-cols-1 lg:grid-cols-2 gap-4'
 GRID_3 = 'w-full grid grid-cols-1 md:grid-cols-3 gap-4'
 CHART_HEIGHT = 'h-72'
+# Chart text: the page's own font (Quasar's), then CJK fonts by name, before any generic family. ECharts measures text
+# on a canvas outside the page, where `sans-serif` is not what a zh-CN page draws with (a CJK font, Latin included):
+# legend items overlapped. Named fonts resolve the same inside and outside the page.
+CHART_FONT = (
+    'Roboto, -apple-system, "Helvetica Neue", Helvetica, Arial, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", '
+    'sans-serif'
+)

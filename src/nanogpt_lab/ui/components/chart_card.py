@@ -103,5 +103,7 @@ def _columns(columns: Sequence[Column]) -> list[dict[str, Any]]:
 
 
 def _with_aria(options: dict[str, Any], summary: str) -> dict[str, Any]:
-    """ECharts writes `aria.label.description` into the chart's aria-label, so screen readers get the summary."""
-    return {**options, 'aria': {'enabled': True, 'label': {'description': summary}}}
+    """ECharts writes `aria.label.description` into the chart's aria-label, so screen readers get the summary; its
+    text is in the page's font (theme.CHART_FONT), measured as it is drawn in either language."""
+    text_style = {'fontFamily': theme.CHART_FONT, **options.get('textStyle', {})}
+    return {**options, 'textStyle': text_style, 'aria': {'enabled': True, 'label': {'description': summary}}}
