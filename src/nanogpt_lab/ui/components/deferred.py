@@ -1,16 +1,35 @@
-"""`deferred`: a block the browser builds right after the page's first paint.
+"""`deferred(build)`: a column the server fills once the browser has drawn the page and connected.
 
-The server builds a page whole (its elements, events and tests do not change); the browser, though, builds every
-element before it paints anything, and on a busy two-core machine a stage's lower sections (charts, tables, the
-model internals) cost it about as long again as the part on the first screen. What a stage puts in `deferred()`
-is built in the browser's next task, while the learner reads the top of the page.
+A stage's lower sections (charts, tables, the model internals) used to make the server build the page about twice
+as long and the browser build about twice as many elements before it painted anything, on a busy two-core machine.
+In `deferred(build)`, `build()` runs when the page's websocket connects (at once when it already is), and what it
+makes reaches the browser as an update after the first paint. NiceGUI's `user` fixture connects inside `open()`, so
+tests see the page whole.
 """
 
 from __future__ import annotations
 
-from nicegui import ui
+from collections.abc import Callable
+
+from nicegui import context, ui
 
 
-class deferred(ui.element, component='deferred.js', default_classes='nicegui-column w-full'):  # noqa: N801
-    """`with deferred():` — a full-width column (lowercase like ui.column) whose content the browser builds just
-    after the first paint."""
+class deferred(ui.column):  # noqa: N801 - a NiceGUI component, lowercase like ui.column
+    """`deferred(build)`: a full-width column holding what `build()` makes, made after the first paint."""
+
+    def __init__(self, build: Callable[[], None]) -> None:
+        super().__init__()
+        self.classes('w-full gap-4')
+        self._build: Callable[[], None] | None = build
+        client = context.client
+        if client.has_socket_connection:
+            self._fill()
+        else:
+            client.on_connect(self._fill)  # again on each reconnect: built once
+
+    def _fill(self) -> None:
+        if self._build is None or self.is_deleted:
+            return
+        build, self._build = self._build, None
+        with self:
+            build()

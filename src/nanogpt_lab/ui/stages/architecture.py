@@ -92,17 +92,20 @@ class ArchitecturePage:
         self._size_controls()
         with ui.column().classes('w-full gap-4') as self.model_views:  # hidden while the shape is invalid
             self._diagram_section()
-            with deferred():  # below the diagram: built in the browser after the first paint
-                with section(tr('walk.inside.title'), tr('walk.inside.help'), marker='inside-section'):
-                    self.inside = model_internals(view, part=self.state.part, on_part=self._select_part)
-                with section(tr('architecture.params.title'), tr('architecture.params.help')):
-                    self.numbers = param_numbers(tr=tr, cfg=self.cfg, size=self.state.size)
-                with section(tr('architecture.fit.title'), tr('architecture.fit.help'), marker='fit-section'):
-                    self.fit = fit_panel(tr=tr, choice=self.state, cfg=self.cfg, on_change=self._set)
+            deferred(self._below_diagram)
         self.model_views.set_visibility(valid is not None)  # a shared invalid shape shows its error, no other model
-        with deferred():
-            self._gpt1_table()
-        view.device.on_ready(self.fit.set_device)
+        deferred(self._gpt1_table)
+
+    def _below_diagram(self) -> None:
+        """Inside a real model, the parameter calculator and "will it fit" (built after the first paint)."""
+        tr, s = self.tr, self.state
+        with section(tr('walk.inside.title'), tr('walk.inside.help'), marker='inside-section'):
+            self.inside = model_internals(self.view, part=s.part, on_part=self._select_part)
+        with section(tr('architecture.params.title'), tr('architecture.params.help')):
+            self.numbers = param_numbers(tr=tr, cfg=self.cfg, size=s.size)
+        with section(tr('architecture.fit.title'), tr('architecture.fit.help'), marker='fit-section'):
+            self.fit = fit_panel(tr=tr, choice=s, cfg=self.cfg, on_change=self._set)
+        self.view.device.on_ready(self.fit.set_device)
 
     # --- model choice --------------------------------------------------------------------------------------------
 

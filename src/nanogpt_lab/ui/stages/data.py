@@ -40,9 +40,12 @@ class DataPage:
         self._pipeline()
         with section(self.tr('data.cards.title'), self.tr('data.cards.help')):
             self.cards()
-        with deferred():  # below the cards: built in the browser after the first paint
-            self.stats_view()
-            self.batch = batch_inspector(view, self.dataset)
+        deferred(self._below_cards)
+
+    def _below_cards(self) -> None:
+        """The chosen dataset's statistics and batches (built after the first paint)."""
+        self.stats_view()
+        self.batch = batch_inspector(self.view, self.dataset)
 
     def _pipeline(self) -> None:
         """raw text → tokenizer → ids → train.bin + val.bin (+ meta.pkl): the whole stage in one line."""
