@@ -29,3 +29,20 @@ def test_report_gives_medians_targets_machine_and_load() -> None:
 def test_unknown_options_are_refused(capsys) -> None:
     assert bench_ui.main(['--speed=11']) == 2
     assert '--speed' in capsys.readouterr().err
+
+
+def test_first_loads_alone_report_the_whole_page_too(capsys) -> None:
+    result = {
+        'loads': {'/': [1.0, 1.2, 1.1], bench_ui.BASELINE_PATH: [0.5, 0.4, 0.6]},
+        'wholes': {'/': [1.5, 1.9, 1.6]},
+        'machine': {'cpu': 'CPU X', 'threads': 2, 'python': '3.11', 'nicegui': '3.18', 'chromium': '1.0'},
+        'load_before': (1.5, 1.0, 1.0),
+        'load_after': (2.5, 1.0, 1.0),
+        'rounds': 3,
+    }
+    table = bench_ui.report(result)
+    assert '| first load of `/` | 1.10 s | 1.00–1.20 s | ≤ 2 s |' in table
+    assert '| … until its last section (built after the first paint) is there | 1.60 s | 1.50–1.90 s | |' in table
+    assert '3 rounds, alternating' in table and 'control changes' not in table
+    assert bench_ui.main(['--only=charts']) == 2
+    assert '--only=charts' in capsys.readouterr().err

@@ -21,7 +21,10 @@ Issue 20 adds one:
 - prompt edit → redrawn attention heatmap: a new prompt typed into stage 3's "inside a real model" box (an input
   event, two prompts in turn) until the heatmap's ECharts option holds the new cells — the bundled model's forward
   pass with hooks on the server, then the chart in the browser; target median ≤ 300 ms, alternating with the baseline.
-Options: --rounds=N (default 7), --run=DIR, --replay_s=S (seconds of replay watched, default 15).
+First loads also time the whole page: until the heading of the stage's last section, which the server builds once
+the page has connected (components/deferred.py), is there.
+Options: --rounds=N (default 7), --run=DIR, --replay_s=S (seconds of replay watched, default 15), --only=load (the
+first loads alone).
 """
 
 from __future__ import annotations
@@ -137,16 +140,20 @@ def start_server(home: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError('bench server did not answer within 60 s')
 
 
-def _first_load(browser: Any, url: str, ready: str) -> float:
-    """Seconds from navigation to `ready` visible, in a fresh context (nothing cached)."""
+def _first_load(browser: Any, url: str, ready: str, last: str | None = None) -> tuple[float, float | None]:
+    """Seconds from navigation to `ready` visible, in a fresh context (nothing cached), and, with `last` (the
+    heading of the stage's last section, built after the first paint), to that heading attached."""
     context = browser.new_context(viewport={'width': 1400, 'height': 900})
     page = context.new_page()
     t0 = time.perf_counter()
     page.goto(url)
     page.get_by_text(ready, exact=True).first.wait_for(state='visible')
     elapsed = time.perf_counter() - t0
+    if last is not None:
+        page.get_by_text(last, exact=True).first.wait_for(state='attached')
+    whole = time.perf_counter() - t0 if last is not None else None
     context.close()
-    return elapsed
+    return elapsed, whole
 
 
 # Click a button (by its exact text) and time, inside the page, until `changed` (a JS expression) is true: no
@@ -342,7 +349,26 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> dict[str, Any]:
+# The stages the first load opens, with the heading of the last section each builds after its first paint.
+LOAD_PAGES = {'/': 'Batch inspector', '/architecture': 'GPT-1 vs GPT-2'}
+
+
+def _load_rounds(browser: Any, url: str, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """First loads of each stage and of the baseline page, round by round: seconds to the first paint, and to the
+    whole page (its last section attached)."""
+    loads: dict[str, list[float]] = {path: [] for path in (*LOAD_PAGES, BASELINE_PATH)}
+    wholes: dict[str, list[float]] = {path: [] for path in LOAD_PAGES}
+    _first_load(browser, url + '/?lang=en', 'Inference')  # warm the server (first import of each page)
+    for _ in range(rounds):
+        for path, last in LOAD_PAGES.items():
+            first, whole = _first_load(browser, url + path + '?lang=en', 'Inference', last)
+            loads[path].append(first)
+            wholes[path].append(whole)
+        loads[BASELINE_PATH].append(_first_load(browser, url + BASELINE_PATH, 'bump')[0])
+    return loads, wholes
+
+
+def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0, only: str | None = None) -> dict[str, Any]:
     """Start a server, drive Chromium through every measurement, return every sample and the machine."""
     from playwright.sync_api import sync_playwright
 
@@ -352,12 +378,12 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
         try:
             with sync_playwright() as p:
                 browser = launch_chromium(p)
-                loads: dict[str, list[float]] = {'/': [], '/architecture': [], BASELINE_PATH: []}
-                _first_load(browser, url + '/?lang=en', 'Inference')  # warm the server (first import of each page)
-                for _ in range(rounds):
-                    loads['/'].append(_first_load(browser, url + '/?lang=en', 'Inference'))
-                    loads['/architecture'].append(_first_load(browser, url + '/architecture?lang=en', 'Inference'))
-                    loads[BASELINE_PATH].append(_first_load(browser, url + BASELINE_PATH, 'bump'))
+                loads, wholes = _load_rounds(browser, url, rounds)
+                if only == 'load':
+                    machine = {**_machine(), 'chromium': browser.version}
+                    browser.close()
+                    return {'loads': loads, 'wholes': wholes, 'machine': machine, 'load_before': load_before,
+                            'load_after': os.getloadavg(), 'rounds': rounds}  # fmt: skip
                 page = browser.new_page(viewport={'width': 1400, 'height': 900})
                 page.goto(url + '/architecture?lang=en', wait_until='networkidle')
                 base = browser.new_page()
@@ -374,6 +400,7 @@ def run_bench(rounds: int, run: str | None = None, replay_s: float = 15.0) -> di
             proc.wait(timeout=20)
     return {
         'loads': loads,
+        'wholes': wholes,
         'changes': changes,
         'inside': inside['chart'],
         'inside_baseline': inside['baseline'],
@@ -396,18 +423,24 @@ def report(result: dict[str, Any]) -> str:
         name = 'baseline: bare NiceGUI page' if path == BASELINE_PATH else f'first load of `{path}`'
         target = '' if path == BASELINE_PATH else '≤ 2 s'
         lines.append(f'| {name} | {med(samples):.2f} s | {min(samples):.2f}–{max(samples):.2f} s | {target} |')
+        whole = (result.get('wholes') or {}).get(path)
+        if whole:
+            name = '… until its last section (built after the first paint) is there'
+            lines.append(f'| {name} | {med(whole):.2f} s | {min(whole):.2f}–{max(whole):.2f} s | |')
     for key, name, target in (
         ('chart', 'stage 3 size toggle → parameter chart redrawn', '≤ 150 ms'),
         ('baseline', 'baseline: button → label rewritten', ''),
     ):
-        samples = [1000 * s for s in result['changes'][key]]
-        lines.append(f'| {name} | {med(samples):.0f} ms | {min(samples):.0f}–{max(samples):.0f} ms | {target} |')
+        if 'changes' in result:
+            samples = [1000 * s for s in result['changes'][key]]
+            lines.append(f'| {name} | {med(samples):.0f} ms | {min(samples):.0f}–{max(samples):.0f} ms | {target} |')
     lines += _stage_rows(result)
     m = result['machine']
+    changes = f' (control changes: {3 * result["rounds"]})' if 'changes' in result else ''
     lines.append('')
     lines.append(
         f'{m["cpu"]}, {m["threads"]} threads; Chromium {m["chromium"]}, NiceGUI {m["nicegui"]}, Python {m["python"]}; '
-        f'{result["rounds"]} rounds (control changes: {3 * result["rounds"]}), alternating with the baseline; '
+        f'{result["rounds"]} rounds{changes}, alternating with the baseline; '
         f'load average {result["load_before"][0]:.2f} before, {result["load_after"][0]:.2f} after.'
     )
     return '\n'.join(lines)
@@ -451,10 +484,14 @@ def main(args: list[str]) -> int:
     from nanogpt_lab.config import parse_overrides
 
     _, opts = parse_overrides(args)
-    unknown = set(opts) - {'rounds', 'run', 'replay_s'}
+    unknown = set(opts) - {'rounds', 'run', 'replay_s', 'only'}
     if unknown:
-        print(f'bench ui: unknown option --{sorted(unknown)[0]} (options: --rounds=N --run=DIR --replay_s=S)',
-              file=sys.stderr)  # fmt: skip
+        print(f'bench ui: unknown option --{sorted(unknown)[0]} (options: --rounds=N --run=DIR --replay_s=S '
+              '--only=load)', file=sys.stderr)  # fmt: skip
+        return 2
+    only = opts.get('only')
+    if only not in (None, 'load'):
+        print(f'bench ui: --only={only}: the one part that runs alone is load (first loads)', file=sys.stderr)
         return 2
     run = opts.get('run')
     if run is not None and not os.path.isfile(os.path.join(str(run), workspace.CKPT_NAME)):
@@ -464,5 +501,6 @@ def main(args: list[str]) -> int:
         print(f"bench ui needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
         return 1
     rounds = max(1, int(opts.get('rounds', 7)))
-    print(report(run_bench(rounds, run=str(run) if run else None, replay_s=float(opts.get('replay_s', 15)))))
+    replay_s = float(opts.get('replay_s', 15))
+    print(report(run_bench(rounds, run=str(run) if run else None, replay_s=replay_s, only=only)))
     return 0

@@ -21,6 +21,7 @@ from nanogpt_lab.ui.components.chart_card import chart_card
 from nanogpt_lab.ui.components.config_form import NEVER_SHOWN, TRAIN_FIELDS, config_form, defaults
 from nanogpt_lab.ui.components.cpu_recipe import cpu_recipe
 from nanogpt_lab.ui.components.ddp_explainer import ddp_explainer
+from nanogpt_lab.ui.components.deferred import deferred
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.gpt_pair import gpt_pair
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
@@ -78,11 +79,15 @@ class PretrainingPage:
         self.form.set_processes(gpus)
         self._form_changed()
         self._run_section()
+        deferred(self._below_run)
+
+    def _below_run(self) -> None:
+        """The CPU recipe, pre-LN vs post-LN, the export panel and GPT-1 vs GPT-2 (built after the first paint)."""
         cpu_recipe(tr=self.tr)
-        LnComparison(view, self.manager)
+        LnComparison(self.view, self.manager)
         with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
             self.export = export_panel(tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real)
-        gpt_pair(view, self.manager)
+        gpt_pair(self.view, self.manager)
 
     # --- the form and its explainers -------------------------------------------------------------------------------
 
