@@ -146,3 +146,23 @@ def test_sft_under_torchrun_keeps_the_ranks_identical(baby_run, data_dir, tmp_pa
     rank0, rank1 = ((probe / f'rank{r}.txt').read_text().split() for r in (0, 1))
     assert len(rank0) == 4 and rank0 == rank1  # every step, the same weights on both ranks
     assert load_checkpoint(tmp_path / 'ddp')['iter_num'] == 4 and load_chat(tmp_path / 'ddp') is not None
+
+
+def test_data_stats_counts_what_sft_packs_without_loading_the_base_weights(sft_cfg, monkeypatch):
+    """The page's token count reads only the base's tokenizer and context size (a checkpoint memory-mapped): the
+    same folder and figures the run packs, and no weights in the server process."""
+    from nanogpt_lab.alignment import sft as sft_module
+    from nanogpt_lab.model import checkpoint
+
+    cfg = sft_cfg()
+    folder = sft_module._conversations_folder(cfg)
+    data = sft_module._fresh_data(cfg, folder)  # what the run does, weights and all
+    expected = data.packed.stats(sft_module._block_size(cfg, data.base_model.config))
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError('the weights were loaded')
+
+    monkeypatch.setattr(checkpoint, 'model_from_checkpoint', no_weights)
+    stats = sft_module.data_stats(cfg)
+    assert stats['splits'] == expected and stats['splits']['train']['tokens'] > 0
+    assert stats['added_chars'] == ''.join(data.tokenizer.added_chars)

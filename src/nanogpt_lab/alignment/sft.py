@@ -183,37 +183,52 @@ def _conversations_folder(cfg: TrainConfig) -> Path:
 
 def _fresh_data(cfg: TrainConfig, folder: Path) -> SFTData:
     """Load the base and its tokenizer, extend the tokenizer by the template (and missing characters), pack."""
-    from nanogpt_lab.inference.loader import open_model
+    model, config, base_tok = _base(cfg, folder, weights=True)
+    tokenizer, packed = _chat_packed(cfg, folder, config, base_tok)
+    return SFTData(packed, tokenizer, model, base_tok.vocab_size)
+
+
+def _base(cfg: TrainConfig, folder: Path, weights: bool) -> tuple[torch.nn.Module | None, Any, Any]:
+    """(the base model, or None without `weights`; its ModelConfig; its tokenizer) for SFT on `folder`."""
+    from nanogpt_lab.inference.loader import open_model, open_vocabulary
 
     if (folder / PACKED_FILE).is_file():
         raise AlignmentError('alignment_engine.packed_as_dataset', key='dataset', name=folder.name)
     try:
+        if not weights:
+            return None, *open_vocabulary(cfg.init_from, None, cfg.data_dir)
         model, base_tok, _ = open_model(cfg.init_from, None, cfg.data_dir, dropout=cfg.dropout)
+        return model, model.config, base_tok
     except (ValueError, OSError) as e:
         if isinstance(e, AlignmentError):
             raise
         reason = ref(e.code, **e.params) if isinstance(e, LabError) else str(e) or e.__class__.__name__
         raise AlignmentError('alignment_engine.unknown_base', key='init_from', init_from=cfg.init_from,
                              reason=reason) from None  # fmt: skip
+
+
+def _chat_packed(cfg: TrainConfig, folder: Path, config: Any, base_tok: Any) -> tuple[ChatTokenizer, Packed]:
+    """The base's tokenizer extended by the template (and the characters `folder` needs), and `folder` packed."""
     tokenizer = chat_tokenizer_for(base_tok, needed_chars(folder))
-    packed = pack(folder, tokenizer, _block_size(cfg, model))
-    return SFTData(packed, tokenizer, model, base_tok.vocab_size)
+    return tokenizer, pack(folder, tokenizer, _block_size(cfg, config))
 
 
-def _block_size(cfg: TrainConfig, model: torch.nn.Module) -> int:
+def _block_size(cfg: TrainConfig, config: Any) -> int:
     """The context SFT trains in: the base's, or a shorter one the config sets."""
     if 'block_size' in cfg.model_fields_set:
-        return min(model.config.block_size, cfg.block_size)
-    return model.config.block_size
+        return min(config.block_size, cfg.block_size)
+    return config.block_size
 
 
 def data_stats(cfg: TrainConfig) -> dict[str, Any]:
     """What an SFT run of `cfg.init_from` on `cfg.dataset` would train on, shown before it starts: per split the
     conversations, tokens, trained share and how many are too long, and the characters the base lacked. It packs
-    the folder the run will reuse, and refuses a set in which nothing fits exactly as the run would."""
-    data = _fresh_data(cfg, _conversations_folder(cfg))
-    splits = data.packed.stats(_block_size(cfg, data.base_model))
-    return {'splits': splits, 'added_chars': ''.join(data.tokenizer.added_chars)}
+    the folder the run will reuse, and refuses a set in which nothing fits exactly as the run would; the base's
+    weights are never loaded (its tokenizer and context size are all this needs)."""
+    folder = _conversations_folder(cfg)
+    _, config, base_tok = _base(cfg, folder, weights=False)
+    tokenizer, packed = _chat_packed(cfg, folder, config, base_tok)
+    return {'splits': packed.stats(_block_size(cfg, config)), 'added_chars': ''.join(tokenizer.added_chars)}
 
 
 def _resume_data(cfg: TrainConfig, folder: Path) -> SFTData:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,13 +95,14 @@ def _save(ckpt: dict[str, Any], f: Any) -> None:
         raise
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') -> dict[str, Any]:
-    """Load a checkpoint (ours or nanoGPT's) without running any code in it, with a clear error for each fault."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu', mmap: bool = False) -> dict[str, Any]:
+    """Load a checkpoint (ours or nanoGPT's) without running any code in it, with a clear error for each fault.
+    `mmap`: tensors stay in the file until read (for a look at its settings, not its weights)."""
     target = checkpoint_path(path)
     if not target.is_file():
         raise CheckpointError('checkpoint.missing', path=target)
     try:
-        ckpt = load_tensors(target, map_location)
+        ckpt = load_tensors(target, map_location, mmap)
     except pickle.UnpicklingError as e:
         raise _refusal(target, str(e)) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
@@ -114,12 +116,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') 
     return ckpt
 
 
-def load_tensors(path: str | Path, map_location: str | torch.device = 'cpu') -> Any:
+def load_tensors(path: str | Path, map_location: str | torch.device = 'cpu', mmap: bool = False) -> Any:
     """torch.load with weights_only=True (nothing in the file can run), without torch's note about an old pickle
-    protocol: a bare pickle is refused by the caller in words of its own, and the note only came first."""
+    protocol: a bare pickle is refused by the caller in words of its own, and the note only came first. `mmap`
+    applies to a zip checkpoint (every torch.save since 1.6); an older file is read whole."""
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Detected pickle protocol', category=UserWarning)
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
 
 
 def _refusal(target: Path, error: str) -> CheckpointError:
