@@ -21,7 +21,6 @@ Conversations longer than block_size + 1 ids are kept here but never trained on 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,7 +31,13 @@ import numpy as np
 
 from nanogpt_lab.alignment.conversations import SPLITS, read_conversations, read_manifest
 from nanogpt_lab.alignment.errors import AlignmentError
-from nanogpt_lab.alignment.template import ChatTokenizer, load_chat, render_conversation, save_vocabulary
+from nanogpt_lab.alignment.template import (
+    ChatTokenizer,
+    load_chat,
+    render_conversation,
+    save_vocabulary,
+    vocabulary_folder_name,
+)
 from nanogpt_lab.fileio import atomic_write_bytes, atomic_write_text, write_folder
 
 PACKED_FORMAT = 'nanogpt-lab-packed'
@@ -44,7 +49,7 @@ def packed_name(conversations: Path, tokenizer: ChatTokenizer) -> str:
     """The folder name for these conversations in this vocabulary."""
     manifest = read_manifest(conversations)
     key = json.dumps({'sha256': manifest.get('sha256'), 'chat': tokenizer.to_json(), 'v': PACKED_VERSION})
-    return f'{conversations.name}.{tokenizer.kind}-{hashlib.sha256(key.encode()).hexdigest()[:8]}'
+    return vocabulary_folder_name(conversations.name, tokenizer, key)
 
 
 def needed_chars(conversations: Path) -> set[str]:

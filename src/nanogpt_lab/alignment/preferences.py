@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nanogpt_lab.alignment.errors import AlignmentError
-from nanogpt_lab.alignment.template import ChatTokenizer, check_messages, save_vocabulary
+from nanogpt_lab.alignment.template import ChatTokenizer, check_messages, save_vocabulary, vocabulary_folder_name
 from nanogpt_lab.errors import LabError
 from nanogpt_lab.events import Emit, emit_log, null_emit
 from nanogpt_lab.fileio import atomic_write_text, write_folder
@@ -300,8 +300,9 @@ def with_vocabulary(folder: Path, tokenizer: ChatTokenizer) -> Path:
     model's chat vocabulary (`save_vocabulary`: chat.json, and meta.pkl for a char one) and VOCABULARY_FILE, which
     names the pairs. nanoGPT's sample.py decodes a checkpoint with data/<its dataset>/meta.pkl, and pairs stay text
     that fits any model, so the vocabulary lives beside them (one folder per model vocabulary, made once)."""
-    digest = hashlib.sha256(json.dumps(tokenizer.to_json(), sort_keys=True).encode()).hexdigest()[:8]
-    target = folder.parent / f'{folder.name}.{tokenizer.kind}-{digest}'
+    target = folder.parent / vocabulary_folder_name(
+        folder.name, tokenizer, json.dumps(tokenizer.to_json(), sort_keys=True)
+    )
     if (target / VOCABULARY_FILE).is_file():
         return target
 

@@ -18,6 +18,7 @@ conversations need and it lacks (digits, Chinese...). New rows start at the mean
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -264,6 +265,12 @@ def save_chat(folder: str | Path, tokenizer: ChatTokenizer) -> Path:
     path = Path(folder) / CHAT_FILE
     atomic_write_text(path, json.dumps(tokenizer.to_json(), indent=2, ensure_ascii=False) + '\n')
     return path
+
+
+def vocabulary_folder_name(name: str, tokenizer: ChatTokenizer, key: str) -> str:
+    """`<name>.<kind>-<digest>`: the folder beside `name` that holds it in one chat vocabulary (a packed copy, a DPO
+    checkpoint's vocabulary), the digest of `key` (what the folder's content depends on) telling vocabularies apart."""
+    return f'{name}.{tokenizer.kind}-{hashlib.sha256(key.encode()).hexdigest()[:8]}'
 
 
 def save_vocabulary(folder: str | Path, tokenizer: ChatTokenizer) -> None:
