@@ -162,3 +162,25 @@ def test_cli_exports_onnx_that_onnxruntime_runs_like_pytorch(char_data_dir, tmp_
         np.testing.assert_allclose(got, _ours(model, ids).numpy(), atol=1e-4, rtol=0)
     assert (tmp_path / 'onnx' / 'char_vocab.json').is_file()
     assert 'onnxruntime' in _snippet_samples(tmp_path / 'onnx', monkeypatch, capsys)
+
+
+@pytest.mark.parametrize('earlier', [False, True])
+def test_a_folder_that_appears_while_exporting_is_never_replaced(tmp_path, earlier):
+    """Someone else's folder (with files) shows up at the destination while the export is written: it is left as it
+    was and the export is refused, whether or not an earlier export of ours was there when it started."""
+    from nanogpt_lab.export.folder_writer import EXPORT_FORMAT, PROVENANCE, write_folder
+
+    to = tmp_path / 'hf'
+    if earlier:
+        write_folder(to, lambda tmp: (tmp / PROVENANCE).write_text(json.dumps({'format': EXPORT_FORMAT})))
+
+    def slow_writer(tmp: Path) -> None:
+        (tmp / 'config.json').write_text('{}')
+        shutil.rmtree(to, ignore_errors=True)
+        to.mkdir()
+        (to / 'notes.txt').write_text('keep me')  # another program, while the export was being written
+
+    with pytest.raises(ExportError, match='already exists and is not an earlier export'):
+        write_folder(to, slow_writer)
+    assert [p.name for p in to.iterdir()] == ['notes.txt'] and (to / 'notes.txt').read_text() == 'keep me'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['hf']  # no temporary or set-aside folder left

@@ -155,22 +155,43 @@ def _ours(folder: Path) -> bool:
 
 
 def write_folder(to: Path, writer: Callable[[Path], None]) -> Path:
-    """Build the export in a temporary folder beside `to`, then swap it in; never overwrite someone else's folder."""
+    """Build the export in a temporary folder beside `to`, then swap it in; never overwrite someone else's folder
+    (checked before the writing and again after it: an ONNX export takes a while, and `to` may appear meanwhile)."""
     to = to.expanduser().resolve()
-    if to.exists() and (not to.is_dir() or not _ours(to)):
-        raise ExportError('export.exists', path=to)
+    _check_replaceable(to)
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{to.name}.', suffix='.tmp', dir=to.parent))
     try:
         writer(tmp)
-        if to.exists():
-            old = to.with_name(f'.{to.name}.old-{os.getpid()}')
-            os.replace(to, old)
-            os.replace(tmp, to)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, to)
+        _swap_in(tmp, to)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return to
+
+
+def _check_replaceable(to: Path) -> None:
+    if to.exists() and (not to.is_dir() or not _ours(to)):
+        raise ExportError('export.exists', path=to)
+
+
+def _swap_in(tmp: Path, to: Path) -> None:
+    """Rename the finished export to `to`, an earlier export of ours moved aside first (and back if that fails);
+    whatever else is there now is left alone and refused."""
+    _check_replaceable(to)
+    if to.exists():
+        old = to.with_name(f'.{to.name}.old-{os.getpid()}')
+        os.replace(to, old)
+        try:
+            os.replace(tmp, to)
+        except BaseException:
+            os.replace(old, to)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        os.rename(tmp, to)  # onto a folder with files in it, or a file, this fails: nothing is replaced
+    except OSError:
+        if to.exists():  # it appeared since the check just above
+            raise ExportError('export.exists', path=to) from None
+        raise
