@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path: Path) -> No
     with pytest.raises(RuntimeError), atomic_open(path) as f:
         f.write(b'half of the new')
         raise RuntimeError('killed mid-write')
+    assert path.read_text() == 'old' and list(tmp_path.iterdir()) == [path]
+    with pytest.raises(FileExistsError), atomic_open(path, mode=0o600, replace=False) as f:  # only a new file
+        assert os.fstat(f.fileno()).st_mode & 0o777 == 0o600  # private from its first byte (a secret)
+        f.write(b'new')
     assert path.read_text() == 'old' and list(tmp_path.iterdir()) == [path]
 
 

@@ -20,18 +20,26 @@ _TEMP_RANDOM = r'[a-z0-9_]{8}'
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
-    """Write to a temp file beside `path`, fsync it, then rename it over `path`; on error the old file stays."""
+def atomic_open(path: str | Path, *, mode: int | None = None, replace: bool = True) -> Iterator[BinaryIO]:
+    """Write to a temp file beside `path`, fsync it, then rename it over `path`; on error the old file stays.
+
+    `mode`: the file's permissions from its first byte (a secret is 0600 throughout); by default those a plain
+    open() gives. `replace=False`: the file is linked into place only if `path` does not exist yet, else
+    FileExistsError (two processes creating it at once: the first one's stands)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TEMP_SUFFIX, dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the mode a plain open() would (0644 usually)
+    os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)  # mkstemp makes 0600; a plain open() 0644 usually
     try:
         with os.fdopen(fd, 'wb') as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic, and never over an existing file
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

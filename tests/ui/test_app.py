@@ -65,7 +65,16 @@ def test_serve_rejects_bad_options_before_starting(kwargs: dict, key: str) -> No
     assert e.value.key == key
 
 
-def test_storage_secret_is_kept_in_the_workspace(workspace_home) -> None:
+def test_storage_secret_is_kept_in_the_workspace(workspace_home, monkeypatch) -> None:
     first = app.storage_setup()
     assert first == app.storage_setup()
-    assert (workspace_home / 'ui' / 'storage_secret').stat().st_mode & 0o777 == 0o600
+    secret = workspace_home / 'ui' / 'storage_secret'
+    assert secret.stat().st_mode & 0o777 == 0o600
+    secret.unlink()
+
+    def another_server_first(n: int) -> str:  # a second lab on this workspace makes the secret at the same moment
+        secret.write_text('theirs')
+        return 'ours'
+
+    monkeypatch.setattr(app.secrets, 'token_hex', another_server_first)
+    assert app.storage_setup() == 'theirs' and secret.read_text() == 'theirs'  # one secret for both

@@ -5,7 +5,7 @@ Pages are registered by `build(settings)`, never on import; `main.py` calls the 
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
 from typing import Any
 
@@ -58,14 +58,14 @@ def storage_setup() -> str:
     from nicegui.storage import Storage
 
     from nanogpt_lab import workspace
-    from nanogpt_lab.fileio import atomic_write_text
+    from nanogpt_lab.fileio import atomic_open
 
     folder = workspace.home() / 'ui'
     Storage.path = folder / 'storage'
     secret_file = folder / 'storage_secret'
     if not secret_file.exists():
-        atomic_write_text(secret_file, secrets.token_hex(32))
-        os.chmod(secret_file, 0o600)
+        with contextlib.suppress(FileExistsError), atomic_open(secret_file, mode=0o600, replace=False) as f:
+            f.write(secrets.token_hex(32).encode())  # never readable by others, never over a secret just made
     return secret_file.read_text().strip()
 
 
