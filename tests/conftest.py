@@ -36,6 +36,11 @@ for _var in ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE', 'TRANSFORMERS_OFFLINE'):
     os.environ[_var] = '1'
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help = 'browser tests save full-page screenshots into artifacts/screenshots/ for people to look at'
+    parser.addoption('--screenshots', action='store_true', help=help)
+
+
 @pytest.fixture(scope='session')
 def shared_data() -> Path:
     """The read-only shared fixtures folder (never write into it: copy first)."""

@@ -95,7 +95,8 @@ MISMEASURED_CHART_TEXT = """() => [...document.querySelectorAll('.nicegui-echart
 class Watched:
     """A page that records console errors and every request that leaves this machine; `close()` asserts none."""
 
-    def __init__(self, browser: Any, locale: str = 'en-US') -> None:
+    def __init__(self, browser: Any, locale: str = 'en-US', shots: bool = False) -> None:
+        self.shots = shots
         self.context = browser.new_context(viewport={'width': 1400, 'height': 900}, locale=locale)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -105,7 +106,10 @@ class Watched:
         self.page.on('request', lambda r: None if r.url.startswith(LOCAL) else self.outside.append(r.url))
 
     def shot(self, name: str) -> None:
-        """A full-page screenshot into artifacts/screenshots/ (for people to look at)."""
+        """A full-page screenshot into artifacts/screenshots/, for people to look at: only with `pytest --screenshots`
+        (each costs about a second of the suite's time, and no test reads one)."""
+        if not self.shots:
+            return
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f'{name}.png'), full_page=True)
 
@@ -144,12 +148,12 @@ class Watched:
 
 
 @pytest.fixture
-def watched(chromium: Any) -> Iterator[Callable[..., Watched]]:
+def watched(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Watched]]:
     """`watched(locale='en-US')` opens a watched page; every page opened is checked when the test ends."""
     pages: list[Watched] = []
 
     def open_page(locale: str = 'en-US') -> Watched:
-        pages.append(Watched(chromium, locale))
+        pages.append(Watched(chromium, locale, request.config.getoption('screenshots')))
         return pages[-1]
 
     yield open_page

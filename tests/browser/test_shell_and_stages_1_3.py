@@ -1,8 +1,8 @@
 """The lab in Debian's Chromium: the shell and stages 1–3 in both languages and both modes, offline, no console
 errors; clicks that only a real browser makes (SVG parts, uploads, the stepper); screenshots for people to look at.
 
-Screenshots land in artifacts/screenshots/ (gitignored). The server is `nanogpt-lab serve` in a subprocess on a free
-loopback port with its own workspace, as a learner starts it.
+With `pytest --screenshots` the screenshots land in artifacts/screenshots/ (gitignored). The server is `nanogpt-lab
+serve` in a subprocess on a free loopback port with its own workspace, as a learner starts it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 inference slider redrawing its chart; a replay drawn live; and a real run: train on CPU, watch the loss chart
 gain points, stop it, export it from the page (download, snippets, /docs), sample from it.
 
-Screenshots land in artifacts/screenshots/ (gitignored). The lab is `nanogpt-lab serve` on a free loopback port
-with its own workspace: tiny Shakespeare prepared, and nanoGPT's baby checkpoint as a finished run.
+With `pytest --screenshots` the screenshots land in artifacts/screenshots/ (gitignored). The lab is `nanogpt-lab
+serve` on a free loopback port with its own workspace: tiny Shakespeare prepared, and nanoGPT's baby checkpoint as
+a finished run.
 """
 
 from __future__ import annotations
