@@ -34,6 +34,7 @@ from nanogpt_lab.ui.components.chat_session import (
 )
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
 from nanogpt_lab.ui.components.conversation_cards import conversation_cards, conversation_facts
+from nanogpt_lab.ui.components.deferred import deferred
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import disabled, job_progress, jobs_client
 from nanogpt_lab.ui.components.preference_watch import preference_watch
@@ -85,10 +86,14 @@ class AlignmentPage:
         self._accuracy_section()
         self._train_section()
         self._chat_section()
+        deferred(self._below_chat)
+
+    def _below_chat(self) -> None:
+        """The report card and the export panel (built after the first paint)."""
         self._report_section()
         with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
             self.export = export_panel(
-                tr=self.tr, client=self.manager, base_url=page_origin(), real=view.real, kinds=('sft', 'dpo'),
+                tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real, kinds=('sft', 'dpo'),
                 bundled=BUNDLED_CHAT,
             )  # fmt: skip
 

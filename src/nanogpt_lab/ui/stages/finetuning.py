@@ -22,6 +22,7 @@ from nanogpt_lab.ui import dataset_stats, theme
 from nanogpt_lab.ui.components import run_sources
 from nanogpt_lab.ui.components.before_after import before_after, measure
 from nanogpt_lab.ui.components.config_form import config_form, defaults, fields
+from nanogpt_lab.ui.components.deferred import deferred
 from nanogpt_lab.ui.components.export_panel import export_panel, page_origin
 from nanogpt_lab.ui.components.job_progress import job_progress, jobs_client
 from nanogpt_lab.ui.components.loss_chart import Curves
@@ -75,6 +76,10 @@ class FinetuningPage:
         self._base_section()
         self._settings_section()
         self._run_section()
+        deferred(self._below_run)
+
+    def _below_run(self) -> None:
+        """Before and after, and the export panel (built after the first paint)."""
         self._compare_section()
         with section(self.tr('walk.export.title'), self.tr('walk.export.help'), marker='export-section'):
             self.export = export_panel(tr=self.tr, client=self.manager, base_url=page_origin(), real=self.view.real)
