@@ -132,7 +132,7 @@ async def test_bad_uploads_get_their_own_message(
     await user.open('/data?lang=en&mode=real')
     await _upload(user, one, name, data)
     await until(lambda: _error(user, found, text) != '', timeout=60)
-    assert _error(user, found, text).startswith(expected)
+    assert _error(user, found, text).startswith(expected) and '--' not in _error(user, found, text)  # no CLI flags
 
 
 async def test_too_large_upload_is_refused(monkeypatch, user: User, one) -> None:

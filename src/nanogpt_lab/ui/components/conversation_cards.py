@@ -27,7 +27,7 @@ from nanogpt_lab.errors import LabError
 from nanogpt_lab.fileio import read_json_object
 from nanogpt_lab.jobs.client import JobsClient
 from nanogpt_lab.ui import theme
-from nanogpt_lab.ui.components.dataset_card import headline, refusal
+from nanogpt_lab.ui.components.dataset_card import event_error, headline, refusal
 from nanogpt_lab.ui.components.file_upload import named_upload
 from nanogpt_lab.ui.components.job_progress import job_progress
 from nanogpt_lab.ui.components.sampler_session import BUNDLED
@@ -138,11 +138,8 @@ class conversation_cards(ui.element):  # noqa: N801 - a NiceGUI component
     def _explain(self, event: dict) -> str:
         """A failed preparation: what to do about this kind of problem on this page, then the engine's message (or,
         where the engine's advice is the CLI's, the facts of it in the page's words)."""
-        code = event.get('error_code') or event.get('code') or ''
-        params = event.get('error_params') or event.get('params') or {}
-        page_words = f'alignment.data.errors.details.{code.rpartition(".")[2]}'  # the engine's advice names CLI flags
-        details = self.tr(page_words, **params) if code in HEADLINES and self.tr.has(page_words) else None
-        return headline(self.tr, code, details or self.tr.event_message(event), HEADLINES, 'alignment.data.errors')
+        code, params = event_error(event)
+        return headline(self.tr, code, self.tr.event_message(event), HEADLINES, 'alignment.data.errors', params)
 
 
 class conversation_facts(ui.column):  # noqa: N801 - a NiceGUI component

@@ -41,6 +41,7 @@ HEADLINES = {
     'data.jsonl_no_text': 'jsonl',
     **dict.fromkeys(('data.tang.no_files', 'data.tang.not_json', 'data.tang.not_list', 'data.tang.no_poems'), 'tang'),
     **dict.fromkeys(ARCHIVE_CODES, 'archive'),
+    'download.offline': 'offline',
 }
 TOO_LARGE = ('api.upload_too_large', 'api.too_large_declared')
 PACKAGED = ('tang_poems', 'dialogue')  # read from a downloaded or installed corpus with a licence of its own
@@ -242,14 +243,31 @@ class dataset_card(ui.card):  # noqa: N801 - a NiceGUI component
 
     def _explain(self, event: dict) -> str:
         """A failed preparation, in the page's language: what to do about this kind of problem, then the details."""
-        return headline(self.tr, event.get('error_code') or event.get('code') or '', self.tr.event_message(event))
+        code, params = event_error(event)
+        return headline(self.tr, code, self.tr.event_message(event), params=params)
+
+
+def event_error(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A failed job's error code and parameters: from its end event, or from an error log line."""
+    if event.get('type') == 'end':
+        return event.get('error_code') or '', event.get('error_params') or {}
+    return event.get('code') or '', event.get('params') or {}
 
 
 def headline(
-    tr: Translator, code: str, details: str, kinds: dict[str, str] = HEADLINES, prefix: str = 'data.errors'
+    tr: Translator,
+    code: str,
+    details: str,
+    kinds: dict[str, str] = HEADLINES,
+    prefix: str = 'data.errors',
+    params: dict[str, Any] | None = None,
 ) -> str:
     """What to do about this kind of problem (by its code, from a page's `kinds` and catalog `prefix`), then the
-    details."""
+    details: the engine's message, or where that ends in the CLI's advice (`--block_size`, `--input`), its facts in
+    the page's words (`{prefix}.details.<code>`, filled with the error's `params`)."""
+    page_words = f'{prefix}.details.{code}'
+    if code in kinds and params is not None and tr.has(page_words):
+        details = tr(page_words, **params)
     return tr('data.errors.detail', headline=tr(f'{prefix}.{kinds.get(code, "other")}'), message=details)
 
 
@@ -262,7 +280,7 @@ def refusal(
         return tr(BAD_NAME)
     if code in TOO_LARGE:
         return tr('data.upload.too_large', mb=f'{limit / 1e6:,.3g}', types=types.replace(',', ', '))
-    return headline(tr, code, tr.coded(code, params, message))
+    return headline(tr, code, tr.coded(code, params, message), params=params)
 
 
 def _offline_hint(name: str, tr: Translator) -> str:
