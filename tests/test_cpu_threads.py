@@ -63,16 +63,8 @@ def test_importing_the_lab_leaves_the_environment_alone_and_torch_unloaded() -> 
     assert _child(code) == {'torch': False}  # so the worker and the CLI can still choose before torch loads
 
 
-def test_configure_before_torch_sets_threads_and_keeps_the_users_policy() -> None:
-    code = (
-        'import json, os; from nanogpt_lab import cpu_threads; c = cpu_threads.configure(); import torch; '
-        'print(json.dumps({"threads": torch.get_num_threads(), "chosen": c.threads, '
-        '"policy": os.environ.get("OMP_WAIT_POLICY"), "reason": c.reason}))'
-    )
-    mine = _child(code, OMP_NUM_THREADS='1', OMP_WAIT_POLICY='ACTIVE')
-    assert mine['threads'] == mine['chosen'] == 1 and mine['policy'] == 'ACTIVE'
-    chosen = _child(code)
-    assert chosen['threads'] == chosen['chosen'] >= 1 and 'cores free at start' in chosen['reason']
+def test_the_choice_reads_in_chinese() -> None:
+    """(configure() before torch, in a real process, with and without the user's settings: the CLI test below.)"""
     assert render('log.cpu_threads.chosen', decide(2, 1.0, {}).params, 'zh-CN').startswith('CPU：1 个线程，启动时')
 
 
@@ -86,7 +78,8 @@ def test_a_process_that_loaded_torch_already_is_left_alone(monkeypatch) -> None:
 
 
 def test_nanogpt_lab_train_chooses_before_torch_loads(char_data_dir, tmp_path) -> None:
-    """The CLI as a user runs it: the run's log and config.json say what was chosen, and torch got that many."""
+    """The CLI as a user runs it (configure() before torch loads): the run's log and config.json say what was chosen,
+    torch got that many threads, and what the user set wins, their wait policy included."""
     flags = [
         '--dataset=shakespeare_char',
         '--device=cpu',
@@ -97,7 +90,9 @@ def test_nanogpt_lab_train_chooses_before_torch_loads(char_data_dir, tmp_path) -
         '--block_size=16',
     ]
     flags += ['--batch_size=2', '--max_iters=2', '--eval_interval=2', '--eval_iters=1', f'--data_dir={char_data_dir}']
-    for env, expected in (({}, 'cores free at start'), ({'OMP_NUM_THREADS': '1'}, 'OMP_NUM_THREADS=1')):
+    mine = ({'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'ACTIVE'}, '1 thread(s), OMP_NUM_THREADS=1 from the '
+            'environment; OMP_WAIT_POLICY=ACTIVE from the environment')  # fmt: skip
+    for env, expected in (({}, 'cores free at start'), mine):
         run = tmp_path / f'run{len(env)}'
         code = 'import sys; from nanogpt_lab.cli import main; sys.exit(main(sys.argv[1:]))'
         clean = {k: v for k, v in os.environ.items() if not k.startswith('OMP_')}
