@@ -388,8 +388,12 @@ class PreferencesConfig(_Config):
     max_rows: int = Field(20_000, gt=0, le=1_000_000)  # of a Hugging Face dataset
     from_run: str | None = None  # lab-preferences (`--from=RUN`): the SFT run whose answers are judged
     tasks: str = 'lab-tasks'  # lab-preferences: the conversations whose prompts it answers
-    prompts: int = Field(700, gt=0, le=MAX_PROMPTS)  # lab-preferences: held-in prompts asked (and 30% as many held out)
-    samples: int = Field(4, ge=2, le=16)  # lab-preferences: answers per prompt, the greedy one among them
+    # lab-preferences: held-in prompts asked (and 30% as many held out), answers per prompt (the greedy one among
+    # them) and the temperature of the others. An SFT run answers its own training prompts ~98% right at 1.0
+    # (bench sft's: 30 pairs from 700 prompts × 4); at 1.5 it errs enough for ~300 pairs from 1000 × 8 (benchmarks.md)
+    prompts: int = Field(1000, gt=0, le=MAX_PROMPTS)
+    samples: int = Field(8, ge=2, le=16)
+    temperature: float = Field(1.5, gt=0.0, le=MAX_TEMPERATURE)
     seed: int = Field(1337, ge=0, le=MAX_SEED)
     device: str = 'auto'
 

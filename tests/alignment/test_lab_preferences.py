@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from pydantic import ValidationError
 
 from nanogpt_lab.alignment.lab_preferences import Sample, answered_by, pairs_for, pick_prompts, sample_answers
 from nanogpt_lab.alignment.template import chat_tokenizer_for
-from nanogpt_lab.config import ModelConfig
+from nanogpt_lab.config import ModelConfig, PreferencesConfig
 from nanogpt_lab.evaluation.tasks import script
 from nanogpt_lab.model.gpt import GPT
 from nanogpt_lab.tokenizers.char import CharTokenizer
@@ -56,7 +58,8 @@ def test_samples_stop_at_the_end_token_and_never_pass_the_block():
     tok = chat_tokenizer_for(CharTokenizer.from_text('abc 用中文说七'), '0123456789')
     torch.manual_seed(0)
     model = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=16, vocab_size=tok.vocab_size)).eval()
-    samples = sample_answers(model, tok, ASK_ZH, 3, limit=30, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    samples = sample_answers(model, tok, ASK_ZH, 3, limit=30, temperature=1.0, generator=generator)
     assert len(samples) == 3
     for s in samples:
         assert '<|' not in s.text and len(tok.encode(s.text)) <= 16 - 8  # the prompt takes 8 of the 16 positions
@@ -66,3 +69,19 @@ def test_the_answering_model_is_recorded_by_name_or_full_path(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert answered_by('bundled-chat') == 'bundled-chat'  # the bundled chat model, not a folder named so here
     assert answered_by('runs/sft') == str(tmp_path / 'runs' / 'sft')
+
+
+def test_the_temperature_spreads_the_sampled_answers_and_is_bounded():
+    tok = chat_tokenizer_for(CharTokenizer.from_text('abc 用中文说七'), '0123456789')
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=24, vocab_size=tok.vocab_size)).eval()
+
+    def answers(temperature: float) -> set[str]:
+        g = torch.Generator().manual_seed(0)
+        return {s.text for s in sample_answers(model, tok, ASK_ZH, 8, limit=12, temperature=temperature, generator=g)}
+
+    assert len(answers(1e-4)) == 1  # nearly greedy: every sample is the greedy answer
+    assert len(answers(5.0)) > 4  # hot: the random model's answers scatter
+    for bad in (0.0, -1.0, 101.0):
+        with pytest.raises(ValidationError, match='temperature'):
+            PreferencesConfig(source='lab-preferences', from_run='bundled-chat', temperature=bad)

@@ -33,7 +33,6 @@ from nanogpt_lab.inference.catalog import BUNDLED
 from nanogpt_lab.inference.sampler import generate_ids
 from nanogpt_lab.messages import ref
 
-TEMPERATURE = 1.0  # sample the model's own distribution, as DPO's pairs should come from the policy
 VAL_SHARE = 0.3  # held-out prompts asked, as a share of the held-in ones
 
 
@@ -71,15 +70,21 @@ def _generate(model: Any, tokenizer: ChatTokenizer, prompt: list[int], k: int, r
 
 @torch.no_grad()
 def sample_answers(
-    model: Any, tokenizer: ChatTokenizer, messages: list[dict[str, str]], k: int, limit: int, generator: torch.Generator
+    model: Any,
+    tokenizer: ChatTokenizer,
+    messages: list[dict[str, str]],
+    k: int,
+    limit: int,
+    temperature: float,
+    generator: torch.Generator,
 ) -> list[Sample]:
-    """The greedy answer (the one evaluation scores) and k − 1 sampled at TEMPERATURE, for one prompt."""
+    """The greedy answer (the one evaluation scores) and k − 1 sampled at `temperature`, for one prompt."""
     prompt = render_prompt(messages, tokenizer)
     room = min(limit, model.config.block_size - len(prompt))
     if room <= 0:
         return []
     greedy = _generate(model, tokenizer, prompt, 1, room, 0.0, generator)
-    return greedy + _generate(model, tokenizer, prompt, k - 1, room, TEMPERATURE, generator)
+    return greedy + _generate(model, tokenizer, prompt, k - 1, room, temperature, generator)
 
 
 def pairs_for(messages: list[dict[str, str]], expected: str, samples: Sequence[Sample], kind: str) -> list[Pair]:
@@ -130,18 +135,18 @@ def build_pairs(
     tokenizer: ChatTokenizer,
     conversations: list[dict[str, Any]],
     split: str,
-    samples: int,
-    seed: int,
+    cfg: PreferencesConfig,
     emit: Emit = null_emit,
 ) -> tuple[list[Pair], dict[str, Any]]:
     """The pairs of one split, and what happened: prompts asked, answers correct, pairs by reason."""
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(cfg.seed)
     pairs: list[Pair] = []
     counts: Counter[str] = Counter()
     progress = Progress(emit, ref('progress.dpo_sampling', split=split), 'prompts', len(conversations))
     for i, conv in enumerate(conversations):
         messages, expected = conv['messages'][:-1], conv['messages'][-1]['content']
-        answers = sample_answers(model, tokenizer, messages, samples, answer_limit(tokenizer, expected), generator)
+        limit = answer_limit(tokenizer, expected)
+        answers = sample_answers(model, tokenizer, messages, cfg.samples, limit, cfg.temperature, generator)
         counts['answers'] += len(answers)
         counts['correct'] += sum(a.correct(expected) for a in answers)
         found = pairs_for(messages, expected, answers, conv.get('kind', 'conversation'))
@@ -172,11 +177,11 @@ def prepare_from_run(cfg: PreferencesConfig, folder: Path, emit: Emit = null_emi
     stats: dict[str, Any] = {}
     for split, n in (('train', cfg.prompts), ('val', max(1, round(cfg.prompts * VAL_SHARE)))):
         prompts = pick_prompts(read_conversations(tasks, split), n, cfg.seed)
-        splits[split], stats[split] = build_pairs(model, tokenizer, prompts, split, cfg.samples, cfg.seed, emit)
+        splits[split], stats[split] = build_pairs(model, tokenizer, prompts, split, cfg, emit)
         emit_log(emit, 'log.dpo.lab_pairs', split=split, pairs=len(splits[split]), prompts=len(prompts),
                  correct=stats[split]['correct'], answers=stats[split]['answers'])  # fmt: skip
     if not splits['train']:
         raise AlignmentError('dpo.no_lab_pairs', key='prompts', run=cfg.from_run)
     source = {'kind': 'lab-preferences', 'from': answered_by(str(cfg.from_run)), 'tasks': cfg.tasks,
-              'seed': cfg.seed, 'samples': cfg.samples, 'temperature': TEMPERATURE, 'stats': stats}  # fmt: skip
+              'seed': cfg.seed, 'samples': cfg.samples, 'temperature': cfg.temperature, 'stats': stats}  # fmt: skip
     return write_preferences(folder, splits, source)
