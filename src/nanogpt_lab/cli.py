@@ -234,7 +234,7 @@ def _eval(opts: argparse.Namespace, args: list[str]) -> int:
 
 @command(
     'dpo',
-    'preference tuning (DPO) of an SFT run: --init_from=SFT_RUN --dataset=PAIRS [--beta=0.1 ...] (config.DPO_PRESET)',
+    'preference tuning (DPO) of an SFT run: --init_from=SFT_RUN --dataset=PAIRS [--beta=0.5 ...] (config.DPO_PRESET)',
     details=config_keys(DpoConfig),
 )
 def _dpo(opts: argparse.Namespace, args: list[str]) -> int:

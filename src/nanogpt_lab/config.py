@@ -140,7 +140,7 @@ SFT_PRESET: dict[str, Any] = {
 # `nanogpt-lab dpo`: preference tuning from an SFT run (docs/alignment.md has the runs behind these values)
 DPO_PRESET: dict[str, Any] = {
     'dataset': 'lab-preferences',
-    'beta': 0.1,  # the paper's usual value
+    'beta': 0.5,  # the paper uses 0.1-0.5; on bench sft's assistant 0.1 cost answers, 0.5 and 1.0 none (benchmarks.md)
     'batch_size': 16,  # pairs: 32 conversations in one forward pass
     'gradient_accumulation_steps': 1,
     'learning_rate': 3e-5,  # 10x more wrecks a baby model's answers within 150 steps

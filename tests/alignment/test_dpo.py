@@ -77,7 +77,7 @@ def test_preference_accuracy_rises_on_its_own_pairs(dpo_cfg, sft_dir, tmp_path):
     assert {'reward_margin', 'preference_accuracy', 'chosen_logp_drift', 'rejected_logp_drift'} <= set(train[-1])
     run = tmp_path / 'dpo'
     assert (run / 'chat.json').read_text() == (sft_dir / 'chat.json').read_text()
-    assert (run / REFERENCE_FILE).is_file() and load_checkpoint(run)['config']['beta'] == 0.1
+    assert (run / REFERENCE_FILE).is_file() and load_checkpoint(run)['config']['beta'] == DPO_PRESET['beta']
     assert {p.name: _sha(p) for p in sft_dir.iterdir() if p.is_file()} == before  # the SFT run is only read
 
 

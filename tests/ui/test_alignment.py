@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nicegui.testing import User
 
+from nanogpt_lab.config import DPO_PRESET
+
 
 async def test_simulation_shows_the_recording_and_chats_with_the_bundled_chat_model(
     user: User, until, text, one, found
@@ -91,6 +93,10 @@ async def test_train_on_my_choices_starts_dpo_from_the_chat_model(
 
     manager = jobs_client()
     job = manager.get(one(user, 'dpo-panel-job').text)
-    assert job['kind'] == 'dpo' and job['config']['init_from'] == 'bundled-chat' and job['config']['beta'] == 0.1
+    assert (
+        job['kind'] == 'dpo'
+        and job['config']['init_from'] == 'bundled-chat'
+        and job['config']['beta'] == DPO_PRESET['beta']
+    )
     manager.cancel(job['id'])
     await until(lambda: manager.get(job['id'])['status'] in ('cancelled', 'failed', 'succeeded'), timeout=60)

@@ -275,7 +275,7 @@ ALIGNMENT = (
         ('--init_from=bundled-chat', '--dataset=lab-preferences', '--device=cpu', '--compile=False'),
         dataset='lab-preferences',
         loop='dpo',
-        note='The DPO preset (150 steps of 16 pairs, beta 0.1) from the bundled chat model, on pairs it answered '
+        note='The DPO preset (150 steps of 16 pairs, beta 0.5) from the bundled chat model, on pairs it answered '
         'itself (prepare lab-preferences --from=bundled-chat); the report card (base -> SFT -> DPO, with before '
         'and after answers to the same held-out prompts) was measured on the run when it ended. No weights are kept.',
     ),
