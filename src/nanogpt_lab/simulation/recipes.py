@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nanogpt_lab.config import GPT_PAIR
+from nanogpt_lab.config import DPO_PRESET, GPT_PAIR
 
 # nanoGPT's README CPU command (with config/train_shakespeare_char.py): 4 layers, 4 heads, 128 wide, block 64
 BABY = (
@@ -275,7 +275,8 @@ ALIGNMENT = (
         ('--init_from=bundled-chat', '--dataset=lab-preferences', '--device=cpu', '--compile=False'),
         dataset='lab-preferences',
         loop='dpo',
-        note='The DPO preset (150 steps of 16 pairs, beta 0.5) from the bundled chat model, on pairs it answered '
+        note=f'The DPO preset ({DPO_PRESET["max_iters"]} steps of {DPO_PRESET["batch_size"]} pairs, beta '
+        f'{DPO_PRESET["beta"]}) from the bundled chat model, on pairs it answered '
         'itself (prepare lab-preferences --from=bundled-chat); the report card (base -> SFT -> DPO, with before '
         'and after answers to the same held-out prompts) was measured on the run when it ended. No weights are kept.',
     ),
